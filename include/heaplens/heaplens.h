@@ -1,0 +1,138 @@
+/*
+ * heaplens.h - the public C API of the heaplens core.
+ *
+ * Everything here needs the GIL (an attached thread state) unless a function
+ * says otherwise. Nothing here may be called from inside an allocator hook.
+ *
+ * Conventions (as in libgit2): functions return 0 on success or a negative
+ * HL_E* code; the output parameter comes first; options are passed as a
+ * struct initialised with its HL_*_OPTIONS_INIT macro; callbacks take their
+ * `void *payload` last. References follow CPython's vocabulary: "borrowed"
+ * means the caller keeps ownership, "new" means the caller must release it.
+ */
+#ifndef HEAPLENS_H
+#define HEAPLENS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------- */
+
+enum {
+    HL_OK = 0,
+    HL_ENOMEM = -1,    /* the core could not allocate its own bookkeeping */
+    HL_EINVAL = -2,    /* an argument or option is invalid */
+    HL_ESTATE = -3,    /* called in the wrong state */
+    HL_EPYTHON = -4,   /* a Python exception is set (e.g. __sizeof__ raised) */
+    HL_EOVERFLOW = -5, /* a size does not fit in Py_ssize_t */
+    HL_ESTOP = -6,     /* a callback asked the walk to stop */
+};
+
+/* The message describing the last error raised by the core in this thread,
+ * or NULL when there is none. The string stays valid until the next core
+ * call in this thread. Safe without the GIL. */
+const char *hl_error_last(void);
+
+/* Forget the last error of this thread. Safe without the GIL. */
+void hl_error_clear(void);
+
+/* ---- size models -------------------------------------------------------- */
+
+typedef enum {
+    /* What sys.getsizeof() reports, rounded up to the alignment: the model
+     * of pympler.asizeof, for drop-in figures. */
+    HL_MODEL_GETSIZEOF = 0,
+    /* The bytes the allocators hold as requested (what tracemalloc sees):
+     * no alignment, cached singletons count 0, hidden blocks included. */
+    HL_MODEL_ALLOCATOR = 1,
+} hl_model;
+
+/* ---- the walk ----------------------------------------------------------- */
+
+/* Walk flags. */
+#define HL_WALK_CODE (1u << 0)    /* size classes, functions, code and modules
+                                     reached from inside the graph */
+#define HL_WALK_FRAMES (1u << 1)  /* size frame objects reached in the graph */
+#define HL_WALK_ORDERED (1u << 2) /* strict depth-first pre-order, as pympler
+                                     attributes sizes; needed for on_leave */
+#define HL_WALK_NO_WEAKREFS (1u << 3) /* do not follow weakref referents */
+
+/* What a walk callback sees. All pointers are borrowed for the duration of
+ * the call. */
+typedef struct {
+    PyObject *obj;       /* the object */
+    Py_ssize_t flat;     /* its flat size in the walk's model (0 if ignored) */
+    Py_ssize_t deep;     /* on_leave only: bytes counted in its subtree */
+    uint32_t depth;      /* 0 for a root */
+    uint32_t root;       /* index of the root whose walk reached it */
+} hl_walk_event;
+
+/* A walk callback returns 0 to go on, or a nonzero value to stop the walk;
+ * the walk then returns HL_ESTOP (or HL_EPYTHON if a Python error is set). */
+typedef int (*hl_walk_cb)(const hl_walk_event *ev, void *payload);
+
+typedef struct {
+    unsigned int version;  /* HL_WALK_OPTIONS_VERSION */
+    hl_model model;
+    unsigned int flags;    /* HL_WALK_* */
+    Py_ssize_t align;      /* power of two (1 = none); getsizeof model only */
+    Py_ssize_t limit;      /* deepest depth followed; -1 = no limit */
+    PyObject *ignored;     /* borrowed: a tuple of types whose instances are
+                              counted 0 and not followed, or NULL */
+    hl_walk_cb on_object;  /* optional: each object counted, in walk order */
+    hl_walk_cb on_leave;   /* optional: needs HL_WALK_ORDERED; after the
+                              subtree of each object with depth < leave_depth */
+    uint32_t leave_depth;
+    void *payload;         /* passed to the callbacks */
+} hl_walk_options;
+
+#define HL_WALK_OPTIONS_VERSION 1
+#define HL_WALK_OPTIONS_INIT \
+    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL }
+
+/* Figures about one walk. */
+typedef struct {
+    Py_ssize_t total;      /* bytes counted over all roots */
+    size_t counted;        /* objects counted (each once) */
+    size_t max_depth;      /* deepest depth reached */
+    size_t python_calls;   /* __sizeof__ methods written in Python that ran */
+    size_t peak_bytes;     /* peak memory of the walk's own bookkeeping */
+} hl_walk_stats;
+
+/* Deep sizes of `nroots` objects, each object counted once over all of them.
+ * An object given as a root is counted for that root, never for another
+ * root that also reaches it; a root given twice counts 0 the second time.
+ *
+ * sizes:  out, nroots entries (may be NULL): the deep size of each root.
+ * stats:  out, may be NULL.
+ * roots:  borrowed references.
+ * opts:   may be NULL for the defaults.
+ *
+ * Returns 0, HL_EINVAL (bad options), HL_ENOMEM, HL_EPYTHON (a __sizeof__
+ * raised or returned a bad value; the exception is set), HL_EOVERFLOW or
+ * HL_ESTOP. The walk is iterative: any depth works. It may run Python code
+ * (a __sizeof__ written in Python); it holds strong references to whatever it
+ * has yet to visit, so such code may mutate the graph without crashing it. */
+int hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots,
+                  size_t nroots, const hl_walk_options *opts);
+
+/* The referents a walk with `opts` would follow from `obj`, in walk order.
+ * out: a new reference to a list. Returns 0, HL_ENOMEM or HL_EPYTHON. */
+int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts);
+
+/* The flat size of `obj` in `model`, rounded up to `align` (a power of two,
+ * or 0/1 for none; the allocator model ignores it). Runs the object's
+ * __sizeof__, which may be Python code. Returns 0, HL_EINVAL, HL_EPYTHON or
+ * HL_EOVERFLOW. */
+int hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPLENS_H */

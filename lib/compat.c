@@ -1,0 +1,288 @@
+/*
+ * compat.c - version-dependent object layout, kept out of the rest of lib/.
+ * We never include internal/pycore_*.h: where CPython keeps a layout private,
+ * we read the few words we need at offsets measured per version
+ * (shared/CPYTHON-LAYOUT.md section 5), guarded by the type flags that say
+ * the words exist.
+ */
+#include "compat.h"
+
+#define HL_GC_HEAD_SIZE ((Py_ssize_t)(2 * sizeof(void *)))
+
+Py_ssize_t
+hl_compat_getsizeof_extra(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13 sys.getsizeof: pre-header only for gc objects. */
+    if (!PyObject_IS_GC(o))
+        return 0;
+    return HL_GC_HEAD_SIZE +
+           (PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_PREHEADER) ? HL_GC_HEAD_SIZE : 0);
+#elif PY_VERSION_HEX >= 0x030C0000
+    /* 3.12: _PyType_PreHeaderSize(type), whether or not the object is gc. */
+    PyTypeObject *tp = Py_TYPE(o);
+    return (PyType_IS_GC(tp) ? HL_GC_HEAD_SIZE : 0) +
+           (PyType_HasFeature(tp, Py_TPFLAGS_PREHEADER) ? HL_GC_HEAD_SIZE : 0);
+#elif PY_VERSION_HEX >= 0x030B0000
+    PyTypeObject *tp = Py_TYPE(o);
+    return (PyType_IS_GC(tp) ? HL_GC_HEAD_SIZE : 0) +
+           (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT) ? HL_GC_HEAD_SIZE : 0);
+#else
+    return PyObject_IS_GC(o) ? HL_GC_HEAD_SIZE : 0;
+#endif
+}
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+/* 3.11/3.12 values array: `prefix` bytes of insertion order before the
+ * value slots; the byte at values[-1] is the prefix size and values[-2] the
+ * number of values used. The capacity is not stored; the prefix was rounded
+ * up from capacity + 2, so capacity lies in [prefix - 9, prefix - 2] and for
+ * a class whose instances have converged it is used + 1. */
+static Py_ssize_t
+values_array_bytes(const uint8_t *values)
+{
+    Py_ssize_t prefix = values[-1];
+    Py_ssize_t used = values[-2];
+    Py_ssize_t cap = used + 1;
+    if (cap < prefix - 9)
+        cap = prefix - 9;
+    if (cap > prefix - 2)
+        cap = prefix - 2;
+    if (cap < 0)
+        cap = 0;
+    return prefix + cap * (Py_ssize_t)sizeof(PyObject *);
+}
+#endif
+
+Py_ssize_t
+hl_compat_hidden_bytes(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyTypeObject *tp = Py_TYPE(o);
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
+        return 0;
+    /* struct _dictvalues { uint8_t capacity, size, embedded, valid; values[] }
+     * sits right after the basic object. */
+    const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
+    Py_ssize_t cap = iv[0];
+    Py_ssize_t bytes = 8 + cap * (Py_ssize_t)sizeof(PyObject *) + ((cap + 7) & ~(Py_ssize_t)7);
+    if (hl_compat_hidden_dict(o) != NULL)
+        bytes += (Py_ssize_t)sizeof(PyDictObject) + HL_GC_HEAD_SIZE;
+    return bytes;
+#elif PY_VERSION_HEX >= 0x030C0000
+    if (!PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_MANAGED_DICT))
+        return 0;
+    uintptr_t tagged = ((uintptr_t *)o)[-3];
+    if (!(tagged & 1))
+        return 0;
+    return values_array_bytes((const uint8_t *)(tagged + 1));
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (!PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_MANAGED_DICT))
+        return 0;
+    const uint8_t *values = ((const uint8_t **)o)[-4];
+    if (values == NULL)
+        return 0;
+    return values_array_bytes(values);
+#else
+    (void)o;
+    return 0;
+#endif
+}
+
+PyObject *
+hl_compat_hidden_dict(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyTypeObject *tp = Py_TYPE(o);
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
+        return NULL;
+    const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
+    PyObject *dict = ((PyObject **)o)[-3];
+    /* While the inline values are valid, dict traverse is skipped
+     * (CPYTHON-LAYOUT.md table 2 note 6). */
+    return (dict != NULL && iv[3]) ? dict : NULL;
+#else
+    (void)o;
+    return NULL;
+#endif
+}
+
+int
+hl_compat_is_cached_singleton(PyObject *o)
+{
+    if (o == Py_None || o == Py_True || o == Py_False || o == Py_Ellipsis ||
+        o == Py_NotImplemented)
+        return 1;
+    PyTypeObject *tp = Py_TYPE(o);
+    if (tp == &PyLong_Type) {
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(o, &overflow);
+        if (overflow || v < -5 || v > 256)
+            return 0;
+        PyObject *cached = PyLong_FromLong(v);
+        if (cached == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int same = cached == o;
+        Py_DECREF(cached);
+        return same;
+    }
+    if (tp == &PyTuple_Type)
+        return PyTuple_GET_SIZE(o) == 0;
+    if (tp == &PyBytes_Type) {
+        Py_ssize_t n = PyBytes_GET_SIZE(o);
+        if (n == 0)
+            return 1;
+        if (n != 1)
+            return 0;
+        PyObject *cached = PyBytes_FromStringAndSize(PyBytes_AS_STRING(o), 1);
+        if (cached == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int same = cached == o;
+        Py_DECREF(cached);
+        return same;
+    }
+    if (tp == &PyUnicode_Type) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(o);
+        if (n == 0)
+            return 1;
+        if (n != 1)
+            return 0;
+        Py_UCS4 ch = PyUnicode_READ_CHAR(o, 0);
+        if (ch >= 256)
+            return 0;
+        PyObject *cached = PyUnicode_FromOrdinal((int)ch);
+        if (cached == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int same = cached == o;
+        Py_DECREF(cached);
+        return same;
+    }
+    return 0;
+}
+
+Py_ssize_t
+hl_compat_allocator_adjust(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    Py_ssize_t extra = 0;
+#if PY_VERSION_HEX >= 0x030B0000
+    /* One-digit ints are allocated as a whole PyLongObject (32 bytes) on
+     * 3.11+, while __sizeof__ says 28. */
+    if (tp == &PyLong_Type) {
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(o, &overflow);
+        if (!overflow && v > -(1L << 30) && v < (1L << 30))
+            return 4;
+        if (overflow || v == -1)
+            PyErr_Clear();
+        return 0;
+    }
+#else
+    /* 3.9/3.10 frames are one pointer larger than their __sizeof__. */
+    if (tp == &PyFrame_Type)
+        return (Py_ssize_t)sizeof(void *);
+#endif
+    if (PyType_Check(o)) {
+        PyTypeObject *cls = (PyTypeObject *)o;
+        if (PyType_HasFeature(cls, Py_TPFLAGS_HEAPTYPE))
+            extra += (Py_SIZE(cls) + 1) * Py_TYPE(cls)->tp_itemsize;
+        return extra;
+    }
+    /* A var-sized heap subclass (a namedtuple, say) is allocated with one
+     * item more than its size (measured +8 for tuple subclasses). */
+    if (tp->tp_itemsize > 0 && PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) &&
+        PyTuple_Check(o))
+        extra += tp->tp_itemsize;
+    return extra;
+}
+
+int
+hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    Py_VISIT(co->co_consts);
+    Py_VISIT(co->co_names);
+    Py_VISIT(co->co_exceptiontable);
+    Py_VISIT(co->co_localsplusnames);
+    Py_VISIT(co->co_localspluskinds);
+    Py_VISIT(co->co_filename);
+    Py_VISIT(co->co_name);
+    Py_VISIT(co->co_qualname);
+    Py_VISIT(co->co_linetable);
+#if PY_VERSION_HEX < 0x030C0000
+    Py_VISIT(co->_co_code);
+#endif
+#else
+    Py_VISIT(co->co_code);
+    Py_VISIT(co->co_consts);
+    Py_VISIT(co->co_names);
+    Py_VISIT(co->co_varnames);
+    Py_VISIT(co->co_freevars);
+    Py_VISIT(co->co_cellvars);
+    Py_VISIT(co->co_filename);
+    Py_VISIT(co->co_name);
+#if PY_VERSION_HEX >= 0x030A0000
+    Py_VISIT(co->co_linetable);
+#else
+    Py_VISIT(co->co_lnotab);
+#endif
+#endif
+    return 0;
+}
+
+int
+hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg)
+{
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE))
+        return 0;
+    PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
+    Py_VISIT(ht->ht_name);
+    Py_VISIT(ht->ht_qualname);
+    return 0;
+}
+
+#if HL_HAVE_GC_VISIT_OBJECTS
+typedef struct {
+    hl_gc_visit_fn cb;
+    void *arg;
+} gc_visit_ctx;
+
+static int
+gc_visit_trampoline(PyObject *obj, void *arg)
+{
+    gc_visit_ctx *ctx = arg;
+    return ctx->cb(obj, ctx->arg);
+}
+#endif
+
+int
+hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg)
+{
+#if HL_HAVE_GC_VISIT_OBJECTS
+    gc_visit_ctx ctx = {cb, arg};
+    PyUnstable_GC_VisitObjects(gc_visit_trampoline, &ctx);
+    return 0;
+#else
+    /* Before 3.12 there is no visitor: take gc.get_objects() once. */
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (gc == NULL)
+        return -1;
+    PyObject *all = PyObject_CallMethod(gc, "get_objects", NULL);
+    Py_DECREF(gc);
+    if (all == NULL)
+        return -1;
+    Py_ssize_t n = PyList_GET_SIZE(all);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!cb(PyList_GET_ITEM(all, i), arg))
+            break;
+    }
+    Py_DECREF(all);
+    return 0;
+#endif
+}

@@ -1,0 +1,116 @@
+/*
+ * compat.h - every difference between CPython 3.9 and 3.13 that the core
+ * depends on. Only this file and compat.c may test PY_VERSION_HEX; the rest
+ * of lib/ uses the feature macros and inline wrappers defined here.
+ *
+ * Layout facts used below were measured on 3.9.18, 3.10.13, 3.11.7, 3.12.1
+ * and 3.13.0 (see shared/CPYTHON-LAYOUT.md, section 1 and section 5).
+ */
+#ifndef HL_COMPAT_H
+#define HL_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <stdint.h>
+
+#if PY_VERSION_HEX < 0x03090000
+#error "heaplens needs CPython 3.9 or later"
+#endif
+
+/* ---- feature macros ---------------------------------------------------- */
+
+/* 3.11+: instances of plain classes may keep attributes in a values array
+ * (3.11/3.12: a separate block; 3.13: inline in the object block). */
+#if PY_VERSION_HEX >= 0x030B0000
+#define HL_HAVE_MANAGED_DICT 1
+#else
+#define HL_HAVE_MANAGED_DICT 0
+#endif
+
+/* 3.12+: visit every gc-tracked object without building a list. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define HL_HAVE_GC_VISIT_OBJECTS 1
+#else
+#define HL_HAVE_GC_VISIT_OBJECTS 0
+#endif
+
+/* 3.13+: PyRefTracer (DESTROY events are only reliable from 3.13.3). */
+#if PY_VERSION_HEX >= 0x030D0000
+#define HL_HAVE_REFTRACER 1
+#else
+#define HL_HAVE_REFTRACER 0
+#endif
+
+/* ---- small wrappers missing from old versions --------------------------- */
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+hl_compat_newref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#define Py_NewRef(o) hl_compat_newref((PyObject *)(o))
+#endif
+
+/* ---- object layout ------------------------------------------------------ */
+
+/* The extra bytes sys.getsizeof() adds to __sizeof__() for `o`: the GC
+ * header and, on 3.11+, the managed-dict / managed-weakref pre-header.
+ * 3.11 and 3.12 decide by the type's GC flag, so static types (which are
+ * not gc objects) still get 16 there; 3.9, 3.10 and 3.13 ask
+ * PyObject_IS_GC(o). Matching this quirk keeps flatsize == getsizeof. */
+Py_ssize_t hl_compat_getsizeof_extra(PyObject *o);
+
+/* Bytes an object owns that are no object and that sys.getsizeof() leaves
+ * out: the values array of a plain instance on 3.11/3.12, its inline values
+ * on 3.13, the dict that traverse hides on 3.13. 0 when there are none.
+ * Borrowed reference; never fails, never runs Python code. */
+Py_ssize_t hl_compat_hidden_bytes(PyObject *o);
+
+/* The managed __dict__ of `o` that tp_traverse does not report (3.13 with
+ * valid inline values), or NULL. Borrowed reference. */
+PyObject *hl_compat_hidden_dict(PyObject *o);
+
+/* Bytes the allocator holds for `o` beyond what sys.getsizeof() says,
+ * measured per version with tracemalloc (CPYTHON-LAYOUT.md, table 2):
+ * +4 for one-digit ints on 3.11+, +8 for 3.9/3.10 frames, one extra item
+ * for var-sized heap subclasses, the member table of heap types. */
+Py_ssize_t hl_compat_allocator_adjust(PyObject *o);
+
+/* Nonzero when `o` is a statically allocated or cached singleton that
+ * building a structure never allocates: small ints, the empty tuple,
+ * bytes and str, one-character latin-1 strings. */
+int hl_compat_is_cached_singleton(PyObject *o);
+
+/* Visit what a code object refers to (it has no tp_traverse).
+ * Returns what visit returned, or 0. */
+int hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg);
+
+/* Visit what tp_traverse hides on a heap type: its __name__ and
+ * __qualname__. */
+int hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg);
+
+/* Nonzero for a dict whose keys live in the table (not a split table whose
+ * keys belong to the class). */
+static inline int
+hl_compat_dict_is_combined(PyObject *d)
+{
+    return ((PyDictObject *)d)->ma_values == NULL;
+}
+
+/* A weakref's referent, or NULL when it is dead. Borrowed reference. */
+static inline PyObject *
+hl_compat_weakref_target(PyObject *ref)
+{
+    PyObject *o = ((PyWeakReference *)ref)->wr_object;
+    return (o == Py_None || o == NULL || Py_REFCNT(o) <= 0) ? NULL : o;
+}
+
+/* Call `cb(obj, arg)` for every gc-tracked object; stops when cb returns 0.
+ * Returns -1 with an exception set on failure. */
+typedef int (*hl_gc_visit_fn)(PyObject *obj, void *arg);
+int hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg);
+
+#endif /* HL_COMPAT_H */

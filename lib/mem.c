@@ -1,0 +1,56 @@
+/* mem.c - see mem.h. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "mem.h"
+
+_Thread_local int hl_hash__oom;
+
+#ifdef HL_FAIL_ALLOC
+static unsigned long fail_every;
+static unsigned long calls;
+
+void
+hl_mem__fail_every(unsigned long n)
+{
+    fail_every = n;
+    calls = 0;
+}
+
+static int
+should_fail(void)
+{
+    return fail_every != 0 && (++calls % fail_every) == 0;
+}
+#else
+void
+hl_mem__fail_every(unsigned long n)
+{
+    (void)n;
+}
+#define should_fail() 0
+#endif
+
+void *
+hl_mem__malloc(size_t n)
+{
+    return should_fail() ? NULL : PyMem_RawMalloc(n);
+}
+
+void *
+hl_mem__calloc(size_t count, size_t size)
+{
+    return should_fail() ? NULL : PyMem_RawCalloc(count, size);
+}
+
+void *
+hl_mem__realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : PyMem_RawRealloc(p, n);
+}
+
+void
+hl_mem__free(void *p)
+{
+    PyMem_RawFree(p);
+}

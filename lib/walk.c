@@ -1,0 +1,471 @@
+/*
+ * walk.c - the traversal engine. Every feature that looks at the object
+ * graph (asizeof, snapshots, referrer chains) is a visitor on this walk.
+ *
+ * Shape: an explicit stack (so a million-deep chain is just a deep stack),
+ * a visited set of object addresses (ptrset.c, about a byte per object), and
+ * per-type information resolved once (sizes.c).
+ *
+ * Two orders:
+ *  - the default marks an object visited when it is first found, and counts
+ *    leaves (objects with no referents whose size needs no Python code: int,
+ *    float, str, bytes...) right there in the traverse callback, so they
+ *    never touch the stack. Totals are exact; only which parent a shared
+ *    object is attributed to may differ from a strict depth-first order.
+ *  - HL_WALK_ORDERED pushes every edge and marks objects when popped, which
+ *    is pympler's depth-first pre-order exactly; asized(detail=...) uses it
+ *    to attribute subtree sizes the way pympler does.
+ *
+ * Ownership: every stack entry owns a strong reference. A Python __sizeof__
+ * may run between two pops and mutate or free anything, so nothing the walk
+ * still has to look at can disappear under it. Once Python code has run,
+ * objects already counted are kept alive until the end too, so that a freed
+ * address reused by a new object is not mistaken for one already seen.
+ * tp_traverse itself never runs Python code, so the graph cannot change
+ * while one object's referents are being gathered.
+ */
+#include <string.h>
+
+#include "compat.h"
+#include "error.h"
+#include "mem.h"
+#include "ptrset.h"
+#include "sizes.h"
+
+typedef struct {
+    PyObject *obj; /* strong reference */
+    uint32_t depth;
+    uint32_t leave; /* a marker: report obj's subtree size when popped */
+} frame_t;
+
+typedef struct {
+    hl_types types;
+    hl_ptrset seen;
+    const hl_walk_options *opts;
+    frame_t *stack;
+    size_t top, cap;
+    Py_ssize_t *marks; /* running totals at each open leave marker */
+    size_t mtop, mcap;
+    PyObject **keep;   /* strong references kept once Python code ran */
+    size_t nkeep, kcap;
+    Py_ssize_t total, root_total;
+    uint32_t root;
+    uint32_t child_depth;
+    int ordered;
+    int err; /* error raised inside a traverse callback */
+    hl_walk_stats stats;
+} walker;
+
+static int
+grow_array(void **arr, size_t *cap, size_t elem, const char *what)
+{
+    size_t ncap = *cap ? *cap * 2 : 256;
+    void *p = hl_mem__realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory growing the %s to %zu entries", what,
+                             ncap);
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static size_t
+bookkeeping_bytes(const walker *w)
+{
+    return w->seen.peak_bytes + w->cap * sizeof(frame_t) + w->mcap * sizeof(Py_ssize_t) +
+           w->kcap * sizeof(PyObject *);
+}
+
+static int
+push(walker *w, PyObject *o, uint32_t depth, uint32_t leave)
+{
+    if (w->top == w->cap) {
+        int rc = grow_array((void **)&w->stack, &w->cap, sizeof(frame_t), "walk stack");
+        if (rc < 0)
+            return rc;
+        size_t b = bookkeeping_bytes(w);
+        if (b > w->stats.peak_bytes)
+            w->stats.peak_bytes = b;
+    }
+    Py_INCREF(o);
+    w->stack[w->top].obj = o;
+    w->stack[w->top].depth = depth;
+    w->stack[w->top].leave = leave;
+    w->top++;
+    return 0;
+}
+
+/* Drop our reference to an object we are done with, or keep it alive when
+ * Python code has run during this walk (see the file comment). */
+static int
+release(walker *w, PyObject *o)
+{
+    if (w->types.python_calls == 0) {
+        Py_DECREF(o);
+        return 0;
+    }
+    if (w->nkeep == w->kcap) {
+        int rc = grow_array((void **)&w->keep, &w->kcap, sizeof(PyObject *), "keep list");
+        if (rc < 0) {
+            Py_DECREF(o);
+            return rc;
+        }
+    }
+    w->keep[w->nkeep++] = o;
+    return 0;
+}
+
+/* Size one object and report it. */
+static int
+count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_out)
+{
+    Py_ssize_t flat = 0;
+    if (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && depth == 0)) {
+        int rc = hl_sizes__flat(&flat, &w->types, ti, o);
+        if (rc < 0)
+            return rc;
+    }
+    w->total += flat;
+    w->root_total += flat;
+    w->stats.counted++;
+    if (depth > w->stats.max_depth)
+        w->stats.max_depth = depth;
+    *flat_out = flat;
+    if (w->opts->on_object != NULL) {
+        hl_walk_event ev = {o, flat, 0, depth, w->root};
+        if (w->opts->on_object(&ev, w->opts->payload) != 0)
+            return PyErr_Occurred() ? HL_EPYTHON : hl_error__set(HL_ESTOP, "walk stopped");
+    }
+    return 0;
+}
+
+static int
+visit_child(PyObject *child, void *arg)
+{
+    walker *w = arg;
+    int rc;
+    if (child == NULL)
+        return 0;
+    if (w->ordered) {
+        rc = push(w, child, w->child_depth, 0);
+    }
+    else {
+        hl_typeinfo *ti = hl_types__get(&w->types, Py_TYPE(child));
+        if (ti == NULL) {
+            rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
+        }
+        else {
+            rc = hl_ptrset_add(&w->seen, child);
+            if (rc == 1) {
+                Py_ssize_t flat;
+                rc = ti->leaf ? count(w, child, ti, w->child_depth, &flat)
+                              : push(w, child, w->child_depth, 0);
+            }
+        }
+    }
+    if (rc < 0) {
+        w->err = rc;
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *start, *stop, *step, *length;
+} range_layout; /* Objects/rangeobject.c, the same on 3.9-3.13 */
+
+/* Gather the referents of `o` through `visit`. */
+static int
+gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg)
+{
+    int rc;
+    if (xrefs & HL_X_DICT) {
+        /* dict_traverse skips the keys of all-str dicts; a split table's
+         * keys belong to the class (its cached keys). */
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        int combined = hl_compat_dict_is_combined(o);
+        while (PyDict_Next(o, &pos, &key, &value)) {
+            if (combined && (rc = visit(key, arg)) != 0)
+                return rc;
+            if ((rc = visit(value, arg)) != 0)
+                return rc;
+        }
+        if (xrefs & HL_X_DICT_ONLY)
+            return 0;
+    }
+    if (ti->type->tp_traverse != NULL && PyObject_IS_GC(o)) {
+        if ((rc = ti->type->tp_traverse(o, visit, arg)) != 0)
+            return rc;
+    }
+    if ((xrefs & HL_X_HEAPTYPE) &&
+        (rc = hl_compat_heaptype_traverse((PyTypeObject *)o, visit, arg)) != 0)
+        return rc;
+    if ((xrefs & HL_X_CODE) && (rc = hl_compat_code_traverse((PyCodeObject *)o, visit, arg)) != 0)
+        return rc;
+    if (xrefs & HL_X_WEAKREF) {
+        PyObject *target = hl_compat_weakref_target(o);
+        if (target != NULL && (rc = visit(target, arg)) != 0)
+            return rc;
+    }
+    if (xrefs & HL_X_RANGE) {
+        range_layout *r = (range_layout *)o;
+        Py_VISIT(r->start);
+        Py_VISIT(r->stop);
+        Py_VISIT(r->step);
+    }
+    return 0;
+}
+
+static void
+reverse(frame_t *a, size_t n)
+{
+    for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+        frame_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Pop and process stack entries until the stack is empty. */
+static int
+drain(walker *w)
+{
+    const hl_walk_options *opts = w->opts;
+    while (w->top > 0) {
+        frame_t f = w->stack[--w->top];
+        PyObject *o = f.obj;
+        int rc;
+        if (f.leave) {
+            Py_ssize_t deep = w->total - w->marks[--w->mtop];
+            hl_walk_event ev = {o, 0, deep, f.depth, w->root};
+            int stop = opts->on_leave(&ev, opts->payload);
+            Py_DECREF(o);
+            if (stop)
+                return PyErr_Occurred() ? HL_EPYTHON : hl_error__set(HL_ESTOP, "walk stopped");
+            continue;
+        }
+        if (w->ordered && f.depth > 0) {
+            rc = hl_ptrset_add(&w->seen, o);
+            if (rc <= 0) {
+                Py_DECREF(o);
+                if (rc < 0)
+                    return rc;
+                continue;
+            }
+        }
+        hl_typeinfo *ti = hl_types__get(&w->types, Py_TYPE(o));
+        if (ti == NULL) {
+            Py_DECREF(o);
+            return PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
+        }
+        Py_ssize_t flat;
+        rc = count(w, o, ti, f.depth, &flat);
+        if (rc < 0) {
+            Py_DECREF(o);
+            return rc;
+        }
+        int follow = ti->ref_kind == HL_REF_TRAVERSE &&
+                     (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && f.depth == 0)) &&
+                     (opts->limit < 0 || (Py_ssize_t)f.depth < opts->limit);
+        if (w->ordered && opts->on_leave != NULL && f.depth < opts->leave_depth) {
+            if (w->mtop == w->mcap &&
+                (rc = grow_array((void **)&w->marks, &w->mcap, sizeof(Py_ssize_t), "marks")) < 0) {
+                Py_DECREF(o);
+                return rc;
+            }
+            if ((rc = push(w, o, f.depth, 1)) < 0) {
+                Py_DECREF(o);
+                return rc;
+            }
+            w->marks[w->mtop++] = w->total - flat;
+        }
+        if (follow) {
+            size_t base = w->top;
+            w->child_depth = f.depth + 1;
+            w->err = 0;
+            rc = gather(o, ti, ti->xrefs, visit_child, w);
+            if (rc != 0) {
+                Py_DECREF(o);
+                return w->err ? w->err : (PyErr_Occurred() ? HL_EPYTHON : HL_ESTATE);
+            }
+            if (w->ordered)
+                reverse(w->stack + base, w->top - base);
+        }
+        if ((rc = release(w, o)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+check_options(const hl_walk_options *opts)
+{
+    if (opts->version != HL_WALK_OPTIONS_VERSION)
+        return hl_error__set(HL_EINVAL, "hl_walk_options version %u, expected %u", opts->version,
+                             HL_WALK_OPTIONS_VERSION);
+    if (opts->model != HL_MODEL_GETSIZEOF && opts->model != HL_MODEL_ALLOCATOR)
+        return hl_error__set(HL_EINVAL, "unknown size model %d", (int)opts->model);
+    if (opts->limit < -1)
+        return hl_error__set(HL_EINVAL, "limit must be >= 0 or -1, not %zd", opts->limit);
+    if (opts->on_leave != NULL && !(opts->flags & HL_WALK_ORDERED))
+        return hl_error__set(HL_EINVAL, "on_leave needs HL_WALK_ORDERED");
+    return 0;
+}
+
+static void
+walker_free(walker *w)
+{
+    while (w->top > 0) {
+        w->top--;
+        Py_DECREF(w->stack[w->top].obj);
+    }
+    hl_mem__free(w->stack);
+    hl_mem__free(w->marks);
+    /* Releasing these may run finalizers: do it last, with our tables gone
+     * from the objects' point of view. */
+    for (size_t i = 0; i < w->nkeep; i++)
+        Py_DECREF(w->keep[i]);
+    hl_mem__free(w->keep);
+    hl_ptrset_free(&w->seen);
+    hl_types__free(&w->types);
+}
+
+int
+hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, size_t nroots,
+              const hl_walk_options *opts)
+{
+    static const hl_walk_options defaults = HL_WALK_OPTIONS_INIT;
+    walker w;
+    hl_ptrset done;
+    int rc;
+
+    if (opts == NULL)
+        opts = &defaults;
+    hl_error_clear();
+    if ((rc = check_options(opts)) < 0)
+        return rc;
+    if (nroots > 0 && roots == NULL)
+        return hl_error__set(HL_EINVAL, "roots is NULL");
+    memset(&w, 0, sizeof(w));
+    memset(&done, 0, sizeof(done));
+    w.opts = opts;
+    w.ordered = (opts->flags & HL_WALK_ORDERED) != 0;
+    if ((rc = hl_types__init(&w.types, opts)) < 0)
+        return rc;
+    if ((rc = hl_ptrset_init(&w.seen, 0)) < 0 || (rc = hl_ptrset_init(&done, 0)) < 0)
+        goto cleanup;
+
+    /* Every root counts for itself: mark them all before walking any. */
+    for (size_t i = 0; i < nroots; i++) {
+        if (roots[i] == NULL) {
+            rc = hl_error__set(HL_EINVAL, "root %zu is NULL", i);
+            goto cleanup;
+        }
+        if ((rc = hl_ptrset_add(&w.seen, roots[i])) < 0)
+            goto cleanup;
+    }
+    for (size_t i = 0; i < nroots; i++) {
+        w.root = (uint32_t)i;
+        w.root_total = 0;
+        rc = hl_ptrset_add(&done, roots[i]);
+        if (rc < 0)
+            goto cleanup;
+        if (rc == 1) {
+            if ((rc = push(&w, roots[i], 0, 0)) < 0 || (rc = drain(&w)) < 0)
+                goto cleanup;
+        }
+        if (sizes != NULL)
+            sizes[i] = w.root_total;
+    }
+    rc = 0;
+
+cleanup:
+    w.stats.total = w.total;
+    w.stats.python_calls = w.types.python_calls;
+    {
+        size_t b = bookkeeping_bytes(&w) + done.peak_bytes;
+        if (b > w.stats.peak_bytes)
+            w.stats.peak_bytes = b;
+    }
+    if (stats != NULL)
+        *stats = w.stats;
+    hl_ptrset_free(&done);
+    /* Keep a pending Python exception across the releases below. */
+    {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        walker_free(&w);
+        if (et != NULL)
+            PyErr_Restore(et, ev, tb);
+    }
+    return rc;
+}
+
+typedef struct {
+    PyObject *list;
+} collect_ctx;
+
+static int
+collect_child(PyObject *child, void *arg)
+{
+    collect_ctx *c = arg;
+    if (child == NULL)
+        return 0;
+    return PyList_Append(c->list, child) < 0 ? -1 : 0;
+}
+
+int
+hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts)
+{
+    static const hl_walk_options defaults = HL_WALK_OPTIONS_INIT;
+    hl_types types;
+    int rc;
+
+    *out = NULL;
+    if (opts == NULL)
+        opts = &defaults;
+    hl_error_clear();
+    if ((rc = check_options(opts)) < 0)
+        return rc;
+    if ((rc = hl_types__init(&types, opts)) < 0)
+        return rc;
+    hl_typeinfo *ti = hl_types__get(&types, Py_TYPE(obj));
+    collect_ctx c = {PyList_New(0)};
+    if (ti == NULL || c.list == NULL) {
+        rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
+        goto done;
+    }
+    if (ti->ref_kind == HL_REF_TRAVERSE && gather(obj, ti, ti->xrefs, collect_child, &c) != 0) {
+        rc = HL_EPYTHON;
+        goto done;
+    }
+    *out = c.list;
+    c.list = NULL;
+    rc = 0;
+done:
+    Py_XDECREF(c.list);
+    hl_types__free(&types);
+    return rc;
+}
+
+int
+hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align)
+{
+    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
+    hl_types types;
+    int rc;
+
+    opts.model = model;
+    opts.align = align;
+    opts.flags = HL_WALK_CODE | HL_WALK_FRAMES;
+    hl_error_clear();
+    if ((rc = check_options(&opts)) < 0 || (rc = hl_types__init(&types, &opts)) < 0)
+        return rc;
+    hl_typeinfo *ti = hl_types__get(&types, Py_TYPE(obj));
+    rc = ti == NULL ? (PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM)
+                    : hl_sizes__flat(out, &types, ti, obj);
+    hl_types__free(&types);
+    return rc;
+}

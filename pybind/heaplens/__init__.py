@@ -1,0 +1,1 @@
+from heaplens._heaplens import walk

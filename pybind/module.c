@@ -1,0 +1,227 @@
+/*
+ * module.c - the _heaplens extension: argument conversion around the core.
+ * No policy lives here; the Python package (pybind/heaplens) builds the
+ * objects users touch.
+ */
+#include "heaplens/heaplens.h"
+#include "errors.h"
+
+/* Fill walk options from the keyword arguments shared by the functions
+ * below. `ignored` is borrowed from the caller's arguments. */
+static int
+walk_options(hl_walk_options *opts, Py_ssize_t align, Py_ssize_t limit, int code, int frames,
+             PyObject *ignored, int model)
+{
+    hl_walk_options init = HL_WALK_OPTIONS_INIT;
+    *opts = init;
+    opts->align = align;
+    opts->limit = limit;
+    opts->model = (hl_model)model;
+    opts->flags = (code ? HL_WALK_CODE : 0) | (frames ? HL_WALK_FRAMES : 0) |
+                  (model == HL_MODEL_ALLOCATOR ? HL_WALK_NO_WEAKREFS : 0);
+    opts->ignored = ignored == Py_None ? NULL : ignored;
+    return 0;
+}
+
+/* asized(detail=N) bookkeeping: one record [obj, depth, flat, deep] per
+ * object above the detail depth, in depth-first pre-order. */
+typedef struct {
+    PyObject *records; /* list, strong */
+    Py_ssize_t *open;  /* indices of records whose subtree is still open */
+    size_t nopen, capopen;
+    uint32_t detail;
+} detail_ctx;
+
+static int
+detail_on_object(const hl_walk_event *ev, void *payload)
+{
+    detail_ctx *d = payload;
+    if (ev->depth >= d->detail + 1)
+        return 0;
+    PyObject *rec = Py_BuildValue("[OInn]", ev->obj, (unsigned int)ev->depth, ev->flat, ev->flat);
+    if (rec == NULL)
+        return -1;
+    int rc = PyList_Append(d->records, rec);
+    Py_DECREF(rec);
+    if (rc < 0)
+        return -1;
+    if (ev->depth < d->detail) {
+        if (d->nopen == d->capopen) {
+            size_t ncap = d->capopen ? d->capopen * 2 : 64;
+            Py_ssize_t *p = PyMem_Realloc(d->open, ncap * sizeof(Py_ssize_t));
+            if (p == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            d->open = p;
+            d->capopen = ncap;
+        }
+        d->open[d->nopen++] = PyList_GET_SIZE(d->records) - 1;
+    }
+    return 0;
+}
+
+static int
+detail_on_leave(const hl_walk_event *ev, void *payload)
+{
+    detail_ctx *d = payload;
+    if (d->nopen == 0) {
+        PyErr_SetString(PyExc_SystemError, "heaplens: unbalanced walk events");
+        return -1;
+    }
+    PyObject *rec = PyList_GET_ITEM(d->records, d->open[--d->nopen]);
+    PyObject *deep = PyLong_FromSsize_t(ev->deep);
+    if (deep == NULL)
+        return -1;
+    PyList_SET_ITEM(rec, 3, deep); /* steals deep */
+    return 0;
+}
+
+static PyObject *
+stats_dict(const hl_walk_stats *st)
+{
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n}", "total", st->total, "counted",
+                         (Py_ssize_t)st->counted, "max_depth", (Py_ssize_t)st->max_depth,
+                         "python_calls", (Py_ssize_t)st->python_calls, "peak_bytes",
+                         (Py_ssize_t)st->peak_bytes);
+}
+
+PyDoc_STRVAR(walk_doc,
+"walk(objs, align=8, limit=-1, code=False, frames=False, ignored=None, model=0, detail=-1)\n"
+"--\n\n"
+"Deep sizes of the objects in the tuple objs, each object counted once.\n"
+"Returns (sizes, stats, records); records is None unless detail >= 0.");
+
+static PyObject *
+py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"objs", "align", "limit", "code", "frames", "ignored", "model",
+                             "detail", NULL};
+    PyObject *objs, *ignored = Py_None;
+    Py_ssize_t align = 8, limit = -1, detail = -1;
+    int code = 0, frames = 0, model = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|nnppOin:walk", kwlist, &PyTuple_Type,
+                                     &objs, &align, &limit, &code, &frames, &ignored, &model,
+                                     &detail))
+        return NULL;
+    if (detail > 1000000) {
+        PyErr_SetString(PyExc_ValueError, "detail is too large");
+        return NULL;
+    }
+    hl_walk_options opts;
+    walk_options(&opts, align, limit, code, frames, ignored, model);
+    detail_ctx d = {NULL, NULL, 0, 0, 0};
+    if (detail >= 0) {
+        d.records = PyList_New(0);
+        if (d.records == NULL)
+            return NULL;
+        d.detail = (uint32_t)detail;
+        opts.flags |= HL_WALK_ORDERED;
+        opts.on_object = detail_on_object;
+        opts.on_leave = detail_on_leave;
+        opts.leave_depth = (uint32_t)detail;
+        opts.payload = &d;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(objs);
+    Py_ssize_t *sizes = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
+    PyObject *result = NULL, *tuple = NULL, *stats = NULL;
+    hl_walk_stats st;
+    if (sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int rc = hl_walk_sizes(sizes, &st, &PyTuple_GET_ITEM(objs, 0), (size_t)n, &opts);
+    if (rc < 0) {
+        hl_py_raise(rc);
+        goto done;
+    }
+    tuple = PyTuple_New(n);
+    if (tuple == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromSsize_t(sizes[i]);
+        if (v == NULL)
+            goto done;
+        PyTuple_SET_ITEM(tuple, i, v);
+    }
+    stats = stats_dict(&st);
+    if (stats == NULL)
+        goto done;
+    result = PyTuple_Pack(3, tuple, stats, d.records ? d.records : Py_None);
+done:
+    Py_XDECREF(tuple);
+    Py_XDECREF(stats);
+    Py_XDECREF(d.records);
+    PyMem_Free(d.open);
+    PyMem_Free(sizes);
+    return result;
+}
+
+PyDoc_STRVAR(referents_doc,
+"referents(obj, code=False, frames=False, ignored=None, model=0)\n"
+"--\n\n"
+"The objects a walk follows from obj, in walk order (duplicates kept).");
+
+static PyObject *
+py_referents(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"obj", "code", "frames", "ignored", "model", NULL};
+    PyObject *obj, *ignored = Py_None, *out;
+    int code = 0, frames = 0, model = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppOi:referents", kwlist, &obj, &code,
+                                     &frames, &ignored, &model))
+        return NULL;
+    hl_walk_options opts;
+    walk_options(&opts, 1, -1, code, frames, ignored, model);
+    int rc = hl_walk_referents(&out, obj, &opts);
+    return rc < 0 ? hl_py_raise(rc) : out;
+}
+
+PyDoc_STRVAR(flatsize_doc,
+"flatsize(obj, align=8, model=0)\n"
+"--\n\n"
+"The flat size of obj in bytes.");
+
+static PyObject *
+py_flatsize(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"obj", "align", "model", NULL};
+    PyObject *obj;
+    Py_ssize_t align = 8, out = 0;
+    int model = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ni:flatsize", kwlist, &obj, &align,
+                                     &model))
+        return NULL;
+    int rc = hl_size_flat(&out, obj, (hl_model)model, align);
+    return rc < 0 ? hl_py_raise(rc) : PyLong_FromSsize_t(out);
+}
+
+static PyMethodDef methods[] = {
+    {"walk", (PyCFunction)(void (*)(void))py_walk, METH_VARARGS | METH_KEYWORDS, walk_doc},
+    {"referents", (PyCFunction)(void (*)(void))py_referents, METH_VARARGS | METH_KEYWORDS,
+     referents_doc},
+    {"flatsize", (PyCFunction)(void (*)(void))py_flatsize, METH_VARARGS | METH_KEYWORDS,
+     flatsize_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_heaplens", "heaplens C core bindings (internal).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__heaplens(void)
+{
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "MODEL_GETSIZEOF", HL_MODEL_GETSIZEOF) < 0 ||
+        PyModule_AddIntConstant(m, "MODEL_ALLOCATOR", HL_MODEL_ALLOCATOR) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
