@@ -6,7 +6,8 @@
 
 _Thread_local int hl_hash__oom;
 
-#ifdef HL_FAIL_ALLOC
+/* Failure injection is always compiled in: it costs one predictable branch
+ * per bookkeeping allocation, which are rare (tables grow by doubling). */
 static unsigned long fail_every;
 static unsigned long calls;
 
@@ -22,14 +23,6 @@ should_fail(void)
 {
     return fail_every != 0 && (++calls % fail_every) == 0;
 }
-#else
-void
-hl_mem__fail_every(unsigned long n)
-{
-    (void)n;
-}
-#define should_fail() 0
-#endif
 
 void *
 hl_mem__malloc(size_t n)

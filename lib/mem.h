@@ -13,6 +13,6 @@ void *hl_mem__calloc(size_t count, size_t size);
 void *hl_mem__realloc(void *p, size_t n);
 void hl_mem__free(void *p);
 
-/* HL_FAIL_ALLOC builds only: make every `n`th call fail (0 = never). */
+/* Tests only: make every `n`th call fail (0 = never). */
 void hl_mem__fail_every(unsigned long n);
 #endif

@@ -1,0 +1,54 @@
+/* check_main.c - starts the interpreter once and runs one suite (argv[1])
+ * or all of them. */
+#include <string.h>
+
+#include "suites.h"
+
+PyObject *
+hl_test_eval(const char *setup, const char *expr)
+{
+    PyObject *ns = PyDict_New();
+    ck_assert_ptr_nonnull(ns);
+    ck_assert_int_eq(PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()), 0);
+    if (setup != NULL) {
+        PyObject *r = PyRun_String(setup, Py_file_input, ns, ns);
+        if (r == NULL)
+            PyErr_Print();
+        ck_assert_ptr_nonnull(r);
+        Py_DECREF(r);
+    }
+    PyObject *v = PyRun_String(expr, Py_eval_input, ns, ns);
+    if (v == NULL)
+        PyErr_Print();
+    ck_assert_ptr_nonnull(v);
+    Py_DECREF(ns);
+    return v;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct {
+        const char *name;
+        Suite *(*make)(void);
+    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}};
+    Py_Initialize();
+    SRunner *sr = NULL;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (argc > 1 && strcmp(argv[1], all[i].name) != 0)
+            continue;
+        if (sr == NULL)
+            sr = srunner_create(all[i].make());
+        else
+            srunner_add_suite(sr, all[i].make());
+    }
+    if (sr == NULL) {
+        fprintf(stderr, "no suite named %s\n", argc > 1 ? argv[1] : "?");
+        return 2;
+    }
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    Py_Finalize();
+    return failed == 0 ? 0 : 1;
+}
