@@ -237,6 +237,25 @@ hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg)
 }
 
 int
+hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->func_code);
+    Py_VISIT(f->func_name);
+    Py_VISIT(f->func_qualname);
+    Py_VISIT(f->func_doc);
+    Py_VISIT(f->func_defaults);
+    Py_VISIT(f->func_kwdefaults);
+    Py_VISIT(f->func_closure);
+    Py_VISIT(f->func_dict);
+    Py_VISIT(f->func_annotations);
+    Py_VISIT(f->func_module);
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_VISIT(f->func_typeparams);
+#endif
+    return 0;
+}
+
+int
 hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg)
 {
     if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE))

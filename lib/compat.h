@@ -92,13 +92,9 @@ int hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg);
  * __qualname__. */
 int hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg);
 
-/* Nonzero for a dict whose keys live in the table (not a split table whose
- * keys belong to the class). */
-static inline int
-hl_compat_dict_is_combined(PyObject *d)
-{
-    return ((PyDictObject *)d)->ma_values == NULL;
-}
+/* Visit what a function owns, leaving out __globals__ and __builtins__
+ * (they belong to the module, not the function). */
+int hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg);
 
 /* A weakref's referent, or NULL when it is dead. Borrowed reference. */
 static inline PyObject *

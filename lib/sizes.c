@@ -176,10 +176,12 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
             x |= HL_X_CODE;
         if (tp == &PyRange_Type)
             x |= HL_X_RANGE;
-        if ((PyType_IsSubtype(tp, &_PyWeakref_RefType) ||
-             tp == &_PyWeakref_ProxyType || tp == &_PyWeakref_CallableProxyType) &&
-            !(types->flags & HL_WALK_NO_WEAKREFS))
+        /* pympler follows weakref.ref (but not proxies) to its referent;
+         * the allocator model follows neither (the referent is not owned). */
+        if (PyType_IsSubtype(tp, &_PyWeakref_RefType) && !(types->flags & HL_WALK_NO_WEAKREFS))
             x |= HL_X_WEAKREF;
+        if (PyType_IsSubtype(tp, &PyFunction_Type))
+            x |= HL_X_FUNCTION;
         ti->xrefs = x;
         ti->ref_kind = (PyType_IS_GC(tp) || x) ? HL_REF_TRAVERSE : HL_REF_NONE;
         ti->leaf = ti->ref_kind == HL_REF_NONE && ti->size_kind != HL_SZ_PYCALL &&

@@ -39,6 +39,7 @@ enum {
 #define HL_X_CODE (1u << 3)     /* code object fields */
 #define HL_X_WEAKREF (1u << 4)  /* weakref referent */
 #define HL_X_RANGE (1u << 5)    /* range start/stop/step */
+#define HL_X_FUNCTION (1u << 6) /* function fields, without __globals__/__builtins__ */
 
 typedef struct hl_typeinfo {
     PyTypeObject *type;      /* strong reference */

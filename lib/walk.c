@@ -39,15 +39,30 @@ typedef struct {
 } frame_t;
 
 typedef struct {
+    PyObject **items; /* strong references */
+    size_t n, cap;
+} keeplist;
+
+struct hl_visited {
+    hl_ptrset seen;      /* counted or marked */
+    hl_ptrset skip_refs; /* HL_MARK_SKIP_REF */
+    hl_ptrset exclude;   /* HL_MARK_EXCLUDE */
+    keeplist keep;       /* a reference to everything in `seen` */
+};
+
+typedef struct {
     hl_types types;
-    hl_ptrset seen;
+    hl_ptrset *seen;   /* own_seen, or the shared set's */
+    hl_ptrset own_seen;
+    hl_visited *shared;
+    keeplist own_keep;
+    keeplist *keep;    /* own_keep, or the shared set's */
+    PyObject *builtins_dict; /* borrowed: a stop sign for the walk */
     const hl_walk_options *opts;
     frame_t *stack;
     size_t top, cap;
     Py_ssize_t *marks; /* running totals at each open leave marker */
     size_t mtop, mcap;
-    PyObject **keep;   /* strong references kept once Python code ran */
-    size_t nkeep, kcap;
     Py_ssize_t total, root_total;
     uint32_t root;
     uint32_t child_depth;
@@ -72,8 +87,36 @@ grow_array(void **arr, size_t *cap, size_t elem, const char *what)
 static size_t
 bookkeeping_bytes(const walker *w)
 {
-    return w->seen.peak_bytes + w->cap * sizeof(frame_t) + w->mcap * sizeof(Py_ssize_t) +
-           w->kcap * sizeof(PyObject *);
+    return w->seen->peak_bytes + w->cap * sizeof(frame_t) + w->mcap * sizeof(Py_ssize_t) +
+           w->keep->cap * sizeof(PyObject *);
+}
+
+/* Append a reference we own to a keep list; on failure it is released. */
+static int
+keep_append(keeplist *k, PyObject *o)
+{
+    if (k->n == k->cap) {
+        int rc = grow_array((void **)&k->items, &k->cap, sizeof(PyObject *), "keep list");
+        if (rc < 0) {
+            Py_DECREF(o);
+            return rc;
+        }
+    }
+    k->items[k->n++] = o;
+    return 0;
+}
+
+static void
+keep_clear(keeplist *k)
+{
+    /* Releasing may run finalizers, which may run a walk: detach first. */
+    PyObject **items = k->items;
+    size_t n = k->n;
+    k->items = NULL;
+    k->n = k->cap = 0;
+    for (size_t i = 0; i < n; i++)
+        Py_DECREF(items[i]);
+    hl_mem__free(items);
 }
 
 static int
@@ -98,21 +141,14 @@ push(walker *w, PyObject *o, uint32_t depth, uint32_t leave)
 /* Drop our reference to an object we are done with, or keep it alive when
  * Python code has run during this walk (see the file comment). */
 static int
-release(walker *w, PyObject *o)
+release(walker *w, PyObject *o, uint32_t depth)
 {
-    if (w->types.python_calls == 0) {
+    /* A shared set took its reference to a root when the root was marked. */
+    if ((w->shared == NULL && w->types.python_calls == 0) || (w->shared && depth == 0)) {
         Py_DECREF(o);
         return 0;
     }
-    if (w->nkeep == w->kcap) {
-        int rc = grow_array((void **)&w->keep, &w->kcap, sizeof(PyObject *), "keep list");
-        if (rc < 0) {
-            Py_DECREF(o);
-            return rc;
-        }
-    }
-    w->keep[w->nkeep++] = o;
-    return 0;
+    return keep_append(w->keep, o);
 }
 
 /* Size one object and report it. */
@@ -120,7 +156,10 @@ static int
 count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_out)
 {
     Py_ssize_t flat = 0;
-    if (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && depth == 0)) {
+    if (o == w->builtins_dict && depth > 0) {
+        /* __builtins__ belongs to the interpreter, not to what holds it. */
+    }
+    else if (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && depth == 0)) {
         int rc = hl_sizes__flat(&flat, &w->types, ti, o);
         if (rc < 0)
             return rc;
@@ -155,11 +194,14 @@ visit_child(PyObject *child, void *arg)
             rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
         }
         else {
-            rc = hl_ptrset_add(&w->seen, child);
+            rc = hl_ptrset_add(w->seen, child);
+            w->stats.repeats += rc == 0;
             if (rc == 1) {
                 Py_ssize_t flat;
-                rc = ti->leaf ? count(w, child, ti, w->child_depth, &flat)
-                              : push(w, child, w->child_depth, 0);
+                if (!ti->leaf)
+                    rc = push(w, child, w->child_depth, 0);
+                else if ((rc = count(w, child, ti, w->child_depth, &flat)) == 0 && w->shared)
+                    rc = keep_append(w->keep, Py_NewRef(child));
             }
         }
     }
@@ -181,13 +223,13 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
 {
     int rc;
     if (xrefs & HL_X_DICT) {
-        /* dict_traverse skips the keys of all-str dicts; a split table's
-         * keys belong to the class (its cached keys). */
+        /* dict_traverse skips the keys of all-str dicts. The keys of a
+         * split table (3.9/3.10 instance dicts) are the attribute names the
+         * class shares; they are objects, counted once, as pympler does. */
         Py_ssize_t pos = 0;
         PyObject *key, *value;
-        int combined = hl_compat_dict_is_combined(o);
         while (PyDict_Next(o, &pos, &key, &value)) {
-            if (combined && (rc = visit(key, arg)) != 0)
+            if ((rc = visit(key, arg)) != 0)
                 return rc;
             if ((rc = visit(value, arg)) != 0)
                 return rc;
@@ -195,6 +237,8 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
         if (xrefs & HL_X_DICT_ONLY)
             return 0;
     }
+    if (xrefs & HL_X_FUNCTION)
+        return hl_compat_function_traverse((PyFunctionObject *)o, visit, arg);
     if (ti->type->tp_traverse != NULL && PyObject_IS_GC(o)) {
         if ((rc = ti->type->tp_traverse(o, visit, arg)) != 0)
             return rc;
@@ -247,7 +291,8 @@ drain(walker *w)
             continue;
         }
         if (w->ordered && f.depth > 0) {
-            rc = hl_ptrset_add(&w->seen, o);
+            rc = hl_ptrset_add(w->seen, o);
+            w->stats.repeats += rc == 0;
             if (rc <= 0) {
                 Py_DECREF(o);
                 if (rc < 0)
@@ -266,7 +311,7 @@ drain(walker *w)
             Py_DECREF(o);
             return rc;
         }
-        int follow = ti->ref_kind == HL_REF_TRAVERSE &&
+        int follow = ti->ref_kind == HL_REF_TRAVERSE && (o != w->builtins_dict || f.depth == 0) &&
                      (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && f.depth == 0)) &&
                      (opts->limit < 0 || (Py_ssize_t)f.depth < opts->limit);
         if (w->ordered && opts->on_leave != NULL && f.depth < opts->leave_depth) {
@@ -293,7 +338,7 @@ drain(walker *w)
             if (w->ordered)
                 reverse(w->stack + base, w->top - base);
         }
-        if ((rc = release(w, o)) < 0)
+        if ((rc = release(w, o, f.depth)) < 0)
             return rc;
     }
     return 0;
@@ -323,13 +368,48 @@ walker_free(walker *w)
     }
     hl_mem__free(w->stack);
     hl_mem__free(w->marks);
-    /* Releasing these may run finalizers: do it last, with our tables gone
-     * from the objects' point of view. */
-    for (size_t i = 0; i < w->nkeep; i++)
-        Py_DECREF(w->keep[i]);
-    hl_mem__free(w->keep);
-    hl_ptrset_free(&w->seen);
+    hl_ptrset_free(&w->own_seen);
     hl_types__free(&w->types);
+    keep_clear(&w->own_keep);
+}
+
+static PyObject *
+builtins_dict(void)
+{
+    PyObject *b = PyEval_GetBuiltins(); /* borrowed; NULL without a frame */
+    if (b == NULL) {
+        PyObject *mod = PyImport_AddModule("builtins"); /* borrowed */
+        if (mod == NULL) {
+            PyErr_Clear();
+            return NULL;
+        }
+        b = PyModule_GetDict(mod);
+    }
+    return b;
+}
+
+/* Which roots to walk: 1 for each root to size, 0 for one that counts 0
+ * (given twice, counted by an earlier walk sharing the set, excluded). */
+static int
+mark_roots(walker *w, uint8_t *walk_it, PyObject *const *roots, size_t nroots)
+{
+    hl_visited *v = w->shared;
+    for (size_t i = 0; i < nroots; i++) {
+        PyObject *r = roots[i];
+        int rc;
+        if (r == NULL)
+            return hl_error__set(HL_EINVAL, "root %zu is NULL", i);
+        if (v != NULL && hl_ptrset_contains(&v->exclude, r)) {
+            walk_it[i] = 0;
+            continue;
+        }
+        if ((rc = hl_ptrset_add(w->seen, r)) < 0)
+            return rc;
+        if (rc == 1 && v != NULL && keep_append(&v->keep, Py_NewRef(r)) < 0)
+            return HL_ENOMEM;
+        walk_it[i] = rc == 1 || (v != NULL && hl_ptrset_contains(&v->skip_refs, r));
+    }
+    return 0;
 }
 
 int
@@ -339,6 +419,7 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     static const hl_walk_options defaults = HL_WALK_OPTIONS_INIT;
     walker w;
     hl_ptrset done;
+    uint8_t *walk_it = NULL;
     int rc;
 
     if (opts == NULL)
@@ -352,27 +433,30 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     memset(&done, 0, sizeof(done));
     w.opts = opts;
     w.ordered = (opts->flags & HL_WALK_ORDERED) != 0;
+    w.shared = opts->visited;
+    w.seen = w.shared ? &w.shared->seen : &w.own_seen;
+    w.keep = w.shared ? &w.shared->keep : &w.own_keep;
+    w.builtins_dict = builtins_dict();
     if ((rc = hl_types__init(&w.types, opts)) < 0)
         return rc;
-    if ((rc = hl_ptrset_init(&w.seen, 0)) < 0 || (rc = hl_ptrset_init(&done, 0)) < 0)
+    if ((!w.shared && (rc = hl_ptrset_init(&w.own_seen, 0)) < 0) ||
+        (rc = hl_ptrset_init(&done, 0)) < 0)
         goto cleanup;
-
-    /* Every root counts for itself: mark them all before walking any. */
-    for (size_t i = 0; i < nroots; i++) {
-        if (roots[i] == NULL) {
-            rc = hl_error__set(HL_EINVAL, "root %zu is NULL", i);
-            goto cleanup;
-        }
-        if ((rc = hl_ptrset_add(&w.seen, roots[i])) < 0)
-            goto cleanup;
+    walk_it = hl_mem__calloc(nroots ? nroots : 1, 1);
+    if (walk_it == NULL) {
+        rc = hl_error__set(HL_ENOMEM, "out of memory for %zu roots", nroots);
+        goto cleanup;
     }
+    /* Every root counts for itself: mark them all before walking any. */
+    if ((rc = mark_roots(&w, walk_it, roots, nroots)) < 0)
+        goto cleanup;
     for (size_t i = 0; i < nroots; i++) {
         w.root = (uint32_t)i;
         w.root_total = 0;
         rc = hl_ptrset_add(&done, roots[i]);
         if (rc < 0)
             goto cleanup;
-        if (rc == 1) {
+        if (rc == 1 && walk_it[i]) {
             if ((rc = push(&w, roots[i], 0, 0)) < 0 || (rc = drain(&w)) < 0)
                 goto cleanup;
         }
@@ -385,13 +469,14 @@ cleanup:
     w.stats.total = w.total;
     w.stats.python_calls = w.types.python_calls;
     {
-        size_t b = bookkeeping_bytes(&w) + done.peak_bytes;
+        size_t b = bookkeeping_bytes(&w) + done.peak_bytes + (nroots ? nroots : 1);
         if (b > w.stats.peak_bytes)
             w.stats.peak_bytes = b;
     }
     if (stats != NULL)
         *stats = w.stats;
     hl_ptrset_free(&done);
+    hl_mem__free(walk_it);
     /* Keep a pending Python exception across the releases below. */
     {
         PyObject *et, *ev, *tb;
@@ -401,6 +486,59 @@ cleanup:
             PyErr_Restore(et, ev, tb);
     }
     return rc;
+}
+
+int
+hl_visited_new(hl_visited **out)
+{
+    hl_visited *v = hl_mem__calloc(1, sizeof(*v));
+    *out = NULL;
+    if (v == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory for a visited set");
+    int rc;
+    if ((rc = hl_ptrset_init(&v->seen, 0)) < 0 || (rc = hl_ptrset_init(&v->skip_refs, 0)) < 0 ||
+        (rc = hl_ptrset_init(&v->exclude, 0)) < 0) {
+        hl_visited_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+hl_visited_mark(hl_visited *v, PyObject *obj, hl_mark how)
+{
+    int rc;
+    if (v == NULL || obj == NULL)
+        return hl_error__set(HL_EINVAL, "hl_visited_mark: NULL argument");
+    if (how == HL_MARK_SKIP_REF && (rc = hl_ptrset_add(&v->skip_refs, obj)) < 0)
+        return rc;
+    if (how == HL_MARK_EXCLUDE && (rc = hl_ptrset_add(&v->exclude, obj)) < 0)
+        return rc;
+    if (how != HL_MARK_SEEN && how != HL_MARK_SKIP_REF && how != HL_MARK_EXCLUDE)
+        return hl_error__set(HL_EINVAL, "hl_visited_mark: unknown mark %d", (int)how);
+    rc = hl_ptrset_add(&v->seen, obj);
+    if (rc == 1)
+        rc = keep_append(&v->keep, Py_NewRef(obj));
+    return rc < 0 ? rc : 0;
+}
+
+size_t
+hl_visited_count(const hl_visited *v)
+{
+    return v ? v->seen.count : 0;
+}
+
+void
+hl_visited_free(hl_visited *v)
+{
+    if (v == NULL)
+        return;
+    hl_ptrset_free(&v->seen);
+    hl_ptrset_free(&v->skip_refs);
+    hl_ptrset_free(&v->exclude);
+    keep_clear(&v->keep);
+    hl_mem__free(v);
 }
 
 typedef struct {

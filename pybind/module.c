@@ -5,6 +5,7 @@
  */
 #include "heaplens/heaplens.h"
 #include "errors.h"
+#include "visited.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
  * below. `ignored` is borrowed from the caller's arguments. */
@@ -30,13 +31,18 @@ typedef struct {
     Py_ssize_t *open;  /* indices of records whose subtree is still open */
     size_t nopen, capopen;
     uint32_t detail;
+    hl_census *census; /* per-type profile, or NULL */
 } detail_ctx;
 
 static int
 detail_on_object(const hl_walk_event *ev, void *payload)
 {
     detail_ctx *d = payload;
-    if (ev->depth >= d->detail + 1)
+    if (d->census != NULL && hl_census_on_object(ev, d->census) != 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (d->records == NULL || ev->depth > d->detail)
         return 0;
     PyObject *rec = Py_BuildValue("[OInn]", ev->obj, (unsigned int)ev->depth, ev->flat, ev->flat);
     if (rec == NULL)
@@ -45,7 +51,7 @@ detail_on_object(const hl_walk_event *ev, void *payload)
     Py_DECREF(rec);
     if (rc < 0)
         return -1;
-    if (ev->depth < d->detail) {
+    {
         if (d->nopen == d->capopen) {
             size_t ncap = d->capopen ? d->capopen * 2 : 64;
             Py_ssize_t *p = PyMem_Realloc(d->open, ncap * sizeof(Py_ssize_t));
@@ -80,14 +86,37 @@ detail_on_leave(const hl_walk_event *ev, void *payload)
 static PyObject *
 stats_dict(const hl_walk_stats *st)
 {
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n}", "total", st->total, "counted",
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n}", "total", st->total, "counted",
                          (Py_ssize_t)st->counted, "max_depth", (Py_ssize_t)st->max_depth,
                          "python_calls", (Py_ssize_t)st->python_calls, "peak_bytes",
-                         (Py_ssize_t)st->peak_bytes);
+                         (Py_ssize_t)st->peak_bytes, "repeats", (Py_ssize_t)st->repeats);
+}
+
+/* The census as a list of (type, count, size) tuples. New reference. */
+static PyObject *
+census_list(const hl_census *c)
+{
+    hl_census_row *rows;
+    size_t n;
+    int rc = hl_census_rows(&rows, &n, c);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        PyObject *t = Py_BuildValue("(Onn)", (PyObject *)rows[i].type, (Py_ssize_t)rows[i].count,
+                                    rows[i].size);
+        if (t == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+    }
+    hl_census_rows_free(rows);
+    return list;
 }
 
 PyDoc_STRVAR(walk_doc,
-"walk(objs, align=8, limit=-1, code=False, frames=False, ignored=None, model=0, detail=-1)\n"
+"walk(objs, align=8, limit=-1, code=False, frames=False, ignored=None, model=0, detail=-1,\n"
+"     visited=None)\n"
 "--\n\n"
 "Deep sizes of the objects in the tuple objs, each object counted once.\n"
 "Returns (sizes, stats, records); records is None unless detail >= 0.");
@@ -96,36 +125,51 @@ static PyObject *
 py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"objs", "align", "limit", "code", "frames", "ignored", "model",
-                             "detail", NULL};
-    PyObject *objs, *ignored = Py_None;
+                             "detail", "visited", "profile", NULL};
+    PyObject *objs, *ignored = Py_None, *visited = Py_None;
     Py_ssize_t align = 8, limit = -1, detail = -1;
-    int code = 0, frames = 0, model = 0;
+    int code = 0, frames = 0, model = 0, profile = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|nnppOin:walk", kwlist, &PyTuple_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|nnppOinOp:walk", kwlist, &PyTuple_Type,
                                      &objs, &align, &limit, &code, &frames, &ignored, &model,
-                                     &detail))
+                                     &detail, &visited, &profile))
         return NULL;
+    if (visited != Py_None && !PyObject_TypeCheck(visited, &hl_py_visited_type)) {
+        PyErr_SetString(PyExc_TypeError, "visited must be a Visited or None");
+        return NULL;
+    }
     if (detail > 1000000) {
         PyErr_SetString(PyExc_ValueError, "detail is too large");
         return NULL;
     }
     hl_walk_options opts;
     walk_options(&opts, align, limit, code, frames, ignored, model);
-    detail_ctx d = {NULL, NULL, 0, 0, 0};
+    if (visited != Py_None)
+        opts.visited = ((hl_py_visited *)visited)->visited;
+    detail_ctx d = {NULL, NULL, 0, 0, 0, NULL};
+    if (profile) {
+        int rc = hl_census_new(&d.census);
+        if (rc < 0)
+            return hl_py_raise(rc);
+        opts.on_object = detail_on_object;
+        opts.payload = &d;
+    }
     if (detail >= 0) {
         d.records = PyList_New(0);
-        if (d.records == NULL)
+        if (d.records == NULL) {
+            hl_census_free(d.census);
             return NULL;
+        }
         d.detail = (uint32_t)detail;
         opts.flags |= HL_WALK_ORDERED;
         opts.on_object = detail_on_object;
         opts.on_leave = detail_on_leave;
-        opts.leave_depth = (uint32_t)detail;
+        opts.leave_depth = (uint32_t)detail + 1;
         opts.payload = &d;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(objs);
     Py_ssize_t *sizes = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
-    PyObject *result = NULL, *tuple = NULL, *stats = NULL;
+    PyObject *result = NULL, *tuple = NULL, *stats = NULL, *prof = NULL;
     hl_walk_stats st;
     if (sizes == NULL) {
         PyErr_NoMemory();
@@ -148,8 +192,14 @@ py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
     stats = stats_dict(&st);
     if (stats == NULL)
         goto done;
+    if (d.census != NULL) {
+        if ((prof = census_list(d.census)) == NULL || PyDict_SetItemString(stats, "profile", prof) < 0)
+            goto done;
+    }
     result = PyTuple_Pack(3, tuple, stats, d.records ? d.records : Py_None);
 done:
+    Py_XDECREF(prof);
+    hl_census_free(d.census);
     Py_XDECREF(tuple);
     Py_XDECREF(stats);
     Py_XDECREF(d.records);
@@ -218,6 +268,16 @@ PyInit__heaplens(void)
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)
         return NULL;
+    if (PyType_Ready(&hl_py_visited_type) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&hl_py_visited_type);
+    if (PyModule_AddObject(m, "Visited", (PyObject *)&hl_py_visited_type) < 0) {
+        Py_DECREF(&hl_py_visited_type);
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddIntConstant(m, "MODEL_GETSIZEOF", HL_MODEL_GETSIZEOF) < 0 ||
         PyModule_AddIntConstant(m, "MODEL_ALLOCATOR", HL_MODEL_ALLOCATOR) < 0) {
         Py_DECREF(m);

@@ -55,6 +55,33 @@ typedef enum {
 
 /* ---- the walk ----------------------------------------------------------- */
 
+/* A visited set that outlives one walk, for callers that size several
+ * groups of objects and want each object counted once over all of them
+ * (pympler's Asizer). It keeps a strong reference to every object it holds,
+ * so an address it knows cannot be reused by a new object. */
+typedef struct hl_visited hl_visited;
+
+/* How hl_visited_mark marks an object. */
+typedef enum {
+    HL_MARK_SEEN = 0,     /* as if counted: 0 when reached or given again */
+    HL_MARK_SKIP_REF = 1, /* 0 when reached as a referent, sized when given */
+    HL_MARK_EXCLUDE = 2,  /* always 0, even when given */
+} hl_mark;
+
+/* Create an empty visited set. out: the new set. Returns 0 or HL_ENOMEM. */
+int hl_visited_new(hl_visited **out);
+
+/* Mark `obj` (borrowed; the set takes its own reference). Returns 0,
+ * HL_EINVAL or HL_ENOMEM. */
+int hl_visited_mark(hl_visited *v, PyObject *obj, hl_mark how);
+
+/* Objects in the set. */
+size_t hl_visited_count(const hl_visited *v);
+
+/* Release the set and the references it holds (which may run finalizers).
+ * NULL is accepted. */
+void hl_visited_free(hl_visited *v);
+
 /* Walk flags. */
 #define HL_WALK_CODE (1u << 0)    /* size classes, functions, code and modules
                                      reached from inside the graph */
@@ -90,11 +117,12 @@ typedef struct {
                               subtree of each object with depth < leave_depth */
     uint32_t leave_depth;
     void *payload;         /* passed to the callbacks */
+    hl_visited *visited;   /* optional: a set shared with earlier walks */
 } hl_walk_options;
 
 #define HL_WALK_OPTIONS_VERSION 1
 #define HL_WALK_OPTIONS_INIT \
-    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL }
+    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL, NULL }
 
 /* Figures about one walk. */
 typedef struct {
@@ -103,6 +131,7 @@ typedef struct {
     size_t max_depth;      /* deepest depth reached */
     size_t python_calls;   /* __sizeof__ methods written in Python that ran */
     size_t peak_bytes;     /* peak memory of the walk's own bookkeeping */
+    size_t repeats;        /* references that reached an object already counted */
 } hl_walk_stats;
 
 /* Deep sizes of `nroots` objects, each object counted once over all of them.
@@ -113,6 +142,9 @@ typedef struct {
  * stats:  out, may be NULL.
  * roots:  borrowed references.
  * opts:   may be NULL for the defaults.
+ *
+ * With opts->visited, objects the set already holds count 0 (see hl_mark)
+ * and every object this walk counts is added to it.
  *
  * Returns 0, HL_EINVAL (bad options), HL_ENOMEM, HL_EPYTHON (a __sizeof__
  * raised or returned a bad value; the exception is set), HL_EOVERFLOW or
@@ -131,6 +163,35 @@ int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts
  * __sizeof__, which may be Python code. Returns 0, HL_EINVAL, HL_EPYTHON or
  * HL_EOVERFLOW. */
 int hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align);
+
+/* ---- census: counts and bytes per type ---------------------------------- */
+
+typedef struct hl_census hl_census;
+
+typedef struct {
+    PyTypeObject *type; /* borrowed from the census */
+    size_t count;
+    Py_ssize_t size;
+} hl_census_row;
+
+/* Create an empty census. Returns 0 or HL_ENOMEM. */
+int hl_census_new(hl_census **out);
+
+/* Count one object of type `tp` with `size` bytes. The census keeps a
+ * reference to each type it has seen. Returns 0 or HL_ENOMEM. */
+int hl_census_add(hl_census *c, PyTypeObject *tp, Py_ssize_t size);
+
+/* A walk callback that adds each counted object to the census given as
+ * payload (hl_walk_options.on_object = hl_census_on_object). */
+int hl_census_on_object(const hl_walk_event *ev, void *payload);
+
+/* The rows of the census, in no particular order. *rows is allocated by the
+ * core and released with hl_census_rows_free. Returns 0 or HL_ENOMEM. */
+int hl_census_rows(hl_census_row **rows, size_t *nrows, const hl_census *c);
+void hl_census_rows_free(hl_census_row *rows);
+
+/* Release the census and its type references. NULL is accepted. */
+void hl_census_free(hl_census *c);
 
 #ifdef __cplusplus
 }

@@ -1,1 +1,23 @@
-from heaplens._heaplens import walk
+"""heaplens: how much memory Python objects take, what grew, what leaked
+and who holds it.
+
+    >>> import heaplens
+    >>> heaplens.asizeof([1, 2, 3])   # deep size in bytes, like pympler
+    184
+
+The sizing functions have pympler.asizeof's API and figures (see
+docs/semantics.md for the deliberate differences); ``model="allocator"``
+gives the bytes the allocators really hold.
+"""
+
+from heaplens._asizeof import (
+    Asized, Asizer, asized, asizeof, asizesof, basicsize, flatsize, itemsize, refs,
+)
+from heaplens._format import human_size
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Asized", "Asizer", "asized", "asizeof", "asizesof", "basicsize", "flatsize",
+    "human_size", "itemsize", "refs",
+]
