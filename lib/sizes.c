@@ -172,6 +172,11 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
             x |= HL_X_DICT | (tp == &PyDict_Type ? HL_X_DICT_ONLY : 0);
         if (PyType_IsSubtype(tp, &PyType_Type))
             x |= HL_X_HEAPTYPE;
+        /* list and tuple traverse visit their items last to first; we
+         * visit them in order, so that asized() attributes shared objects
+         * to the first item that reaches them, as pympler does. */
+        if (PyType_IsSubtype(tp, &PyList_Type) || PyType_IsSubtype(tp, &PyTuple_Type))
+            x |= HL_X_SEQ | ((tp == &PyList_Type || tp == &PyTuple_Type) ? HL_X_SEQ_ONLY : 0);
         if (tp == &PyCode_Type)
             x |= HL_X_CODE;
         if (tp == &PyRange_Type)

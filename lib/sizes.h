@@ -40,6 +40,8 @@ enum {
 #define HL_X_WEAKREF (1u << 4)  /* weakref referent */
 #define HL_X_RANGE (1u << 5)    /* range start/stop/step */
 #define HL_X_FUNCTION (1u << 6) /* function fields, without __globals__/__builtins__ */
+#define HL_X_SEQ (1u << 7)      /* list/tuple items, first to last */
+#define HL_X_SEQ_ONLY (1u << 8) /* exact list/tuple: the items are all there is */
 
 typedef struct hl_typeinfo {
     PyTypeObject *type;      /* strong reference */

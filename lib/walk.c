@@ -237,6 +237,16 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
         if (xrefs & HL_X_DICT_ONLY)
             return 0;
     }
+    if (xrefs & HL_X_SEQ) {
+        PyObject **items = PyList_Check(o) ? ((PyListObject *)o)->ob_item
+                                           : ((PyTupleObject *)o)->ob_item;
+        for (Py_ssize_t i = 0, n = Py_SIZE(o); i < n; i++) {
+            if (items[i] != NULL && (rc = visit(items[i], arg)) != 0)
+                return rc;
+        }
+        if (xrefs & HL_X_SEQ_ONLY)
+            return 0;
+    }
     if (xrefs & HL_X_FUNCTION)
         return hl_compat_function_traverse((PyFunctionObject *)o, visit, arg);
     if (ti->type->tp_traverse != NULL && PyObject_IS_GC(o)) {

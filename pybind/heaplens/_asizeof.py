@@ -513,6 +513,9 @@ def _python_sizeof(tp: type) -> bool:
 # ---- module-level functions -------------------------------------------------
 
 def _sizer(fname: str, opts: Dict[str, Any]) -> Asizer:
+    unknown = {k: v for k, v in opts.items() if k not in _DEFAULTS}
+    if unknown:
+        raise _invalid(fname, unknown)
     a = Asizer.__new__(Asizer)
     try:
         a.reset(**opts)
