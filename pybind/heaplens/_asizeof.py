@@ -216,9 +216,11 @@ def _child_names(parent: Any) -> Dict[int, str]:
                     names.setdefault(id(descr.__get__(parent, tp)), slot)
                 except AttributeError:
                     pass
-    if not isinstance(parent, dict):
-        # An instance dict that already exists is a referent; name it
-        # without asking for __dict__ (which would create one on 3.11+).
+    if not isinstance(parent, dict) and getattr(tp, "__dictoffset__", 0) > 0:
+        # An instance dict at a fixed offset (3.9/3.10, C types) is a
+        # referent; name it without asking for __dict__, which would create
+        # one on 3.11+. (Managed dicts have a negative offset: there a dict
+        # referent may as well be an attribute value.)
         for r in gc.get_referents(parent):
             if type(r) is dict:
                 names.setdefault(id(r), "__dict__")

@@ -1,0 +1,73 @@
+"""Command line: ``python -m heaplens demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+import heaplens
+from heaplens._format import human_size, table
+
+
+class _Record:
+    def __init__(self, i: int) -> None:
+        self.id = i
+        self.name = "customer-%05d" % i
+        self.tags = ["t%d" % (i % 7), "t%d" % (i % 11)]
+        self.scores = {"q1": i * 0.5, "q2": i * 0.25}
+
+
+def _samples():
+    return [
+        ("list of 1,000 ints", [i * 1000 for i in range(1000)]),
+        ("dict of 1,000 str keys -> [3 floats]",
+         {"key%d" % i: [i * 1.0, i + 0.5, i + 0.25] for i in range(1000)}),
+        ("1,000 instances with 4 attributes", [_Record(i) for i in range(1000)]),
+        ("set of 1,000 strs", {"item-%d" % i for i in range(1000)}),
+        ("tuple of 100 bytes(100)", tuple(bytes(100) + bytes([i]) for i in range(100))),
+        ("list nested 10,000 deep", _nested(10000)),
+    ]
+
+
+def _nested(n: int) -> list:
+    x: list = []
+    for _ in range(n):
+        x = [x]
+    return x
+
+
+def demo(out=sys.stdout) -> int:
+    print("heaplens %s on CPython %s" % (heaplens.__version__, sys.version.split()[0]), file=out)
+    print("", file=out)
+    print("sys.getsizeof sees one object; heaplens.asizeof follows everything it\n"
+          "holds and counts each object once (pympler's figures, far faster);\n"
+          "model='allocator' gives the bytes the allocators really hold.\n", file=out)
+    rows = []
+    for label, obj in _samples():
+        rows.append((label, human_size(sys.getsizeof(obj)), human_size(heaplens.asizeof(obj)),
+                     human_size(heaplens.asizeof(obj, model="allocator"))))
+    print(table(("object", "sys.getsizeof", "asizeof", "allocator model"), rows), file=out)
+    print("", file=out)
+    rec = _Record(42)
+    print("asized(record, detail=2) - where the bytes of one instance are:", file=out)
+    a = heaplens.asized(rec, detail=2)
+    print(a.format("%(name)s  %(size)d bytes (flat %(flat)d)", depth=2), file=out)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m heaplens",
+        description="heaplens: how much memory Python objects take.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("demo", help="show asizeof on sample structures next to sys.getsizeof")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo()
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
