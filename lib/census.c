@@ -34,6 +34,12 @@ hl_census_new(hl_census **out)
 int
 hl_census_add(hl_census *c, PyTypeObject *tp, Py_ssize_t size)
 {
+    return hl_census_add_many(c, tp, 1, size);
+}
+
+int
+hl_census_add_many(hl_census *c, PyTypeObject *tp, size_t count, Py_ssize_t size)
+{
     census_entry *e = c->last;
     if (e == NULL || e->type != tp) {
         HASH_FIND_PTR(c->table, &tp, e);
@@ -53,7 +59,7 @@ hl_census_add(hl_census *c, PyTypeObject *tp, Py_ssize_t size)
         }
         c->last = e;
     }
-    e->count++;
+    e->count += count;
     e->size += size;
     return 0;
 }

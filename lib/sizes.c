@@ -73,6 +73,8 @@ hl_types__init(hl_types *types, const hl_walk_options *opts)
     types->model = opts->model;
     types->align = opts->model == HL_MODEL_ALLOCATOR ? 1 : align;
     types->flags = opts->flags;
+    if (opts->flags & HL_WALK_ALL)
+        types->flags |= HL_WALK_CODE | HL_WALK_FRAMES;
     return 0;
 }
 

@@ -57,6 +57,8 @@ typedef struct hl_typeinfo {
     uint8_t alloc_special;   /* allocator model: singleton or adjusted */
     uint8_t is_frame;
     unsigned int xrefs;      /* HL_X_* */
+    size_t n_counted;        /* objects of this type counted by the walk */
+    Py_ssize_t bytes_counted;
     UT_hash_handle hh;
 } hl_typeinfo;
 

@@ -167,6 +167,8 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
     w->total += flat;
     w->root_total += flat;
     w->stats.counted++;
+    ti->n_counted++;
+    ti->bytes_counted += flat;
     if (depth > w->stats.max_depth)
         w->stats.max_depth = depth;
     *flat_out = flat;
@@ -364,6 +366,9 @@ check_options(const hl_walk_options *opts)
         return hl_error__set(HL_EINVAL, "unknown size model %d", (int)opts->model);
     if (opts->limit < -1)
         return hl_error__set(HL_EINVAL, "limit must be >= 0 or -1, not %zd", opts->limit);
+    if ((opts->seen_out != NULL || opts->seed != NULL) && opts->visited != NULL)
+        return hl_error__set(HL_EINVAL, "seen_out and seed cannot be used with a shared "
+                                        "visited set");
     if (opts->on_leave != NULL && !(opts->flags & HL_WALK_ORDERED))
         return hl_error__set(HL_EINVAL, "on_leave needs HL_WALK_ORDERED");
     return 0;
@@ -435,10 +440,11 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     if (opts == NULL)
         opts = &defaults;
     hl_error_clear();
-    if ((rc = check_options(opts)) < 0)
+    if ((rc = check_options(opts)) < 0 ||
+        (nroots > 0 && roots == NULL && (rc = hl_error__set(HL_EINVAL, "roots is NULL")))) {
+        hl_addrset_free(opts->seed);
         return rc;
-    if (nroots > 0 && roots == NULL)
-        return hl_error__set(HL_EINVAL, "roots is NULL");
+    }
     memset(&w, 0, sizeof(w));
     memset(&done, 0, sizeof(done));
     w.opts = opts;
@@ -446,24 +452,46 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     w.shared = opts->visited;
     w.seen = w.shared ? &w.shared->seen : &w.own_seen;
     w.keep = w.shared ? &w.shared->keep : &w.own_keep;
-    w.builtins_dict = builtins_dict();
-    if ((rc = hl_types__init(&w.types, opts)) < 0)
+    w.builtins_dict = (opts->flags & HL_WALK_ALL) ? NULL : builtins_dict();
+    if (opts->seed != NULL) {
+        hl_ptrset *seed = (hl_ptrset *)opts->seed;
+        w.own_seen = *seed; /* take it over */
+        hl_mem__free(seed);
+    }
+    if ((rc = hl_types__init(&w.types, opts)) < 0) {
+        hl_ptrset_free(&w.own_seen);
         return rc;
-    if ((!w.shared && (rc = hl_ptrset_init(&w.own_seen, 0)) < 0) ||
-        (rc = hl_ptrset_init(&done, 0)) < 0)
+    }
+    if ((!w.shared && !opts->seed && (rc = hl_ptrset_init(&w.own_seen, 0)) < 0) ||
+        (!(opts->flags & HL_WALK_UNATTRIBUTED) && (rc = hl_ptrset_init(&done, 0)) < 0))
         goto cleanup;
+    if ((opts->flags & HL_WALK_UNATTRIBUTED) && w.shared) {
+        rc = hl_error__set(HL_EINVAL, "HL_WALK_UNATTRIBUTED cannot share a visited set");
+        goto cleanup;
+    }
     walk_it = hl_mem__calloc(nroots ? nroots : 1, 1);
     if (walk_it == NULL) {
         rc = hl_error__set(HL_ENOMEM, "out of memory for %zu roots", nroots);
         goto cleanup;
     }
     /* Every root counts for itself: mark them all before walking any. */
-    if ((rc = mark_roots(&w, walk_it, roots, nroots)) < 0)
+    if (!(opts->flags & HL_WALK_UNATTRIBUTED) &&
+        (rc = mark_roots(&w, walk_it, roots, nroots)) < 0)
         goto cleanup;
     for (size_t i = 0; i < nroots; i++) {
         w.root = (uint32_t)i;
         w.root_total = 0;
-        rc = hl_ptrset_add(&done, roots[i]);
+        if (opts->flags & HL_WALK_UNATTRIBUTED) {
+            if (roots[i] == NULL) {
+                rc = hl_error__set(HL_EINVAL, "root %zu is NULL", i);
+                goto cleanup;
+            }
+            rc = hl_ptrset_add(w.seen, roots[i]);
+            walk_it[i] = 1;
+        }
+        else {
+            rc = hl_ptrset_add(&done, roots[i]);
+        }
         if (rc < 0)
             goto cleanup;
         if (rc == 1 && walk_it[i]) {
@@ -474,6 +502,26 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
             sizes[i] = w.root_total;
     }
     rc = 0;
+    if (opts->census != NULL) {
+        hl_typeinfo *ti, *tmp;
+        HASH_ITER(hh, w.types.table, ti, tmp)
+        {
+            if (ti->n_counted &&
+                (rc = hl_census_add_many(opts->census, ti->type, ti->n_counted,
+                                         ti->bytes_counted)) < 0)
+                goto cleanup;
+        }
+    }
+    if (opts->seen_out != NULL) {
+        hl_ptrset *out = hl_mem__malloc(sizeof(hl_ptrset));
+        if (out == NULL) {
+            rc = hl_error__set(HL_ENOMEM, "out of memory for the visited set");
+            goto cleanup;
+        }
+        *out = w.own_seen; /* hand it over */
+        memset(&w.own_seen, 0, sizeof(w.own_seen));
+        *opts->seen_out = (hl_addrset *)out;
+    }
 
 cleanup:
     w.stats.total = w.total;
@@ -616,4 +664,32 @@ hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align)
                     : hl_sizes__flat(out, &types, ti, obj);
     hl_types__free(&types);
     return rc;
+}
+
+/* An hl_addrset is a visited set handed over by a walk. */
+int
+hl_addrset_contains(const hl_addrset *s, const void *addr)
+{
+    return s != NULL && hl_ptrset_contains((const hl_ptrset *)s, addr);
+}
+
+size_t
+hl_addrset_count(const hl_addrset *s)
+{
+    return s ? ((const hl_ptrset *)s)->count : 0;
+}
+
+size_t
+hl_addrset_bytes(const hl_addrset *s)
+{
+    return s ? hl_ptrset_bytes((const hl_ptrset *)s) : 0;
+}
+
+void
+hl_addrset_free(hl_addrset *s)
+{
+    if (s == NULL)
+        return;
+    hl_ptrset_free((hl_ptrset *)s);
+    hl_mem__free(s);
 }

@@ -4,6 +4,7 @@
  * objects users touch.
  */
 #include "heaplens/heaplens.h"
+#include "census.h"
 #include "errors.h"
 #include "visited.h"
 
@@ -255,6 +256,8 @@ static PyMethodDef methods[] = {
      referents_doc},
     {"flatsize", (PyCFunction)(void (*)(void))py_flatsize, METH_VARARGS | METH_KEYWORDS,
      flatsize_doc},
+    {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
+     "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -268,13 +271,19 @@ PyInit__heaplens(void)
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)
         return NULL;
-    if (PyType_Ready(&hl_py_visited_type) < 0) {
+    if (PyType_Ready(&hl_py_visited_type) < 0 || PyType_Ready(&hl_py_census_type) < 0) {
         Py_DECREF(m);
         return NULL;
     }
     Py_INCREF(&hl_py_visited_type);
     if (PyModule_AddObject(m, "Visited", (PyObject *)&hl_py_visited_type) < 0) {
         Py_DECREF(&hl_py_visited_type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&hl_py_census_type);
+    if (PyModule_AddObject(m, "Census", (PyObject *)&hl_py_census_type) < 0) {
+        Py_DECREF(&hl_py_census_type);
         Py_DECREF(m);
         return NULL;
     }

@@ -82,6 +82,8 @@ size_t hl_visited_count(const hl_visited *v);
  * NULL is accepted. */
 void hl_visited_free(hl_visited *v);
 
+typedef struct hl_census hl_census;
+
 /* Walk flags. */
 #define HL_WALK_CODE (1u << 0)    /* size classes, functions, code and modules
                                      reached from inside the graph */
@@ -89,6 +91,26 @@ void hl_visited_free(hl_visited *v);
 #define HL_WALK_ORDERED (1u << 2) /* strict depth-first pre-order, as pympler
                                      attributes sizes; needed for on_leave */
 #define HL_WALK_NO_WEAKREFS (1u << 3) /* do not follow weakref referents */
+#define HL_WALK_ALL (1u << 4)     /* count every object: code, frames and the
+                                     builtins dict too (whole-heap walks) */
+#define HL_WALK_UNATTRIBUTED (1u << 5) /* roots are not pre-marked: a root
+                                     reached from an earlier root counts
+                                     there, and a root given twice is just
+                                     seen again. Faster for many roots. */
+
+/* A set of object addresses that holds no references: what a walk visited,
+ * kept to ask later whether an object existed then. */
+typedef struct hl_addrset hl_addrset;
+
+/* 1 when `addr` is in the set, else 0. Safe without the GIL. */
+int hl_addrset_contains(const hl_addrset *s, const void *addr);
+
+/* Addresses in the set, and bytes the set holds. */
+size_t hl_addrset_count(const hl_addrset *s);
+size_t hl_addrset_bytes(const hl_addrset *s);
+
+/* Release the set. NULL is accepted. Safe without the GIL. */
+void hl_addrset_free(hl_addrset *s);
 
 /* What a walk callback sees. All pointers are borrowed for the duration of
  * the call. */
@@ -118,11 +140,17 @@ typedef struct {
     uint32_t leave_depth;
     void *payload;         /* passed to the callbacks */
     hl_visited *visited;   /* optional: a set shared with earlier walks */
+    hl_addrset **seen_out; /* optional out: on success, the set of every
+                              object visited (not with `visited`) */
+    struct hl_census *census; /* optional: counts and bytes per type are
+                              added to it (cheaper than an on_object census) */
+    hl_addrset *seed;      /* optional, consumed: the walk starts with these
+                              addresses already seen (not with `visited`) */
 } hl_walk_options;
 
 #define HL_WALK_OPTIONS_VERSION 1
 #define HL_WALK_OPTIONS_INIT \
-    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL, NULL }
+    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
 
 /* Figures about one walk. */
 typedef struct {
@@ -154,6 +182,16 @@ typedef struct {
 int hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots,
                   size_t nroots, const hl_walk_options *opts);
 
+/* Walk the whole heap: every gc-tracked object is a root, and the walk
+ * reaches the untracked objects they hold. Use opts->on_object or
+ * opts->census to see the objects; opts->visited and opts->seed must be
+ * NULL. What is reachable from the `nexclude` objects in `exclude`
+ * (borrowed; e.g. the caller's own bookkeeping) is left out, except classes,
+ * functions and modules, which are only left out themselves. Returns what
+ * hl_walk_sizes returns; stats->peak_bytes includes the roots array. */
+int hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const *exclude,
+                 size_t nexclude);
+
 /* The referents a walk with `opts` would follow from `obj`, in walk order.
  * out: a new reference to a list. Returns 0, HL_ENOMEM or HL_EPYTHON. */
 int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts);
@@ -165,8 +203,6 @@ int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts
 int hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align);
 
 /* ---- census: counts and bytes per type ---------------------------------- */
-
-typedef struct hl_census hl_census;
 
 typedef struct {
     PyTypeObject *type; /* borrowed from the census */
@@ -180,6 +216,9 @@ int hl_census_new(hl_census **out);
 /* Count one object of type `tp` with `size` bytes. The census keeps a
  * reference to each type it has seen. Returns 0 or HL_ENOMEM. */
 int hl_census_add(hl_census *c, PyTypeObject *tp, Py_ssize_t size);
+
+/* Count `count` objects of type `tp` with `size` bytes in all. */
+int hl_census_add_many(hl_census *c, PyTypeObject *tp, size_t count, Py_ssize_t size);
 
 /* A walk callback that adds each counted object to the census given as
  * payload (hl_walk_options.on_object = hl_census_on_object). */

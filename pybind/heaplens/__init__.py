@@ -7,17 +7,24 @@ and who holds it.
 
 The sizing functions have pympler.asizeof's API and figures (see
 docs/semantics.md for the deliberate differences); ``model="allocator"``
-gives the bytes the allocators really hold.
+gives the bytes the allocators really hold. ``snapshot()`` counts every live
+object by type; ``newer.diff(older)`` shows what grew; ``Monitor`` samples on
+a timer.
 """
 
 from heaplens._asizeof import (
     Asized, Asizer, asized, asizeof, asizesof, basicsize, flatsize, itemsize, refs,
 )
 from heaplens._format import human_size
+from heaplens._snapshot import (
+    DiffRow, Monitor, Sample, Snapshot, SnapshotDiff, SnapshotFormatError, SnapshotRow, load,
+    new_objects, snapshot,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Asized", "Asizer", "asized", "asizeof", "asizesof", "basicsize", "flatsize",
-    "human_size", "itemsize", "refs",
+    "Asized", "Asizer", "DiffRow", "Monitor", "Sample", "Snapshot", "SnapshotDiff",
+    "SnapshotFormatError", "SnapshotRow", "asized", "asizeof", "asizesof", "basicsize",
+    "flatsize", "human_size", "itemsize", "load", "new_objects", "refs", "snapshot",
 ]

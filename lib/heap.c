@@ -1,0 +1,99 @@
+/*
+ * heap.c - whole-heap walks: a census of every live object, and the objects
+ * that are new since an earlier census.
+ *
+ * Roots are the gc-tracked objects (PyUnstable_GC_VisitObjects on 3.12+,
+ * gc.get_objects() before); the walk then reaches the untracked objects they
+ * hold (ints, strs, floats, bytes, untracked tuples and dicts), which
+ * gc.get_objects() alone misses. Roots are first copied into an array with a
+ * strong reference each: the walk may run Python code (a __sizeof__), which
+ * must not be able to free a root or change the gc lists under our feet.
+ * The array is C memory, so the census does not count its own bookkeeping.
+ */
+#include <string.h>
+
+#include "compat.h"
+#include "error.h"
+#include "heaplens/heaplens.h"
+#include "mem.h"
+
+typedef struct {
+    PyObject **items;
+    size_t n, cap;
+    int err;
+} roots_t;
+
+static int
+collect_root(PyObject *obj, void *arg)
+{
+    roots_t *r = arg;
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 65536;
+        PyObject **p = hl_mem__realloc(r->items, ncap * sizeof(PyObject *));
+        if (p == NULL) {
+            r->err = hl_error__set(HL_ENOMEM, "out of memory for %zu heap roots", ncap);
+            return 0; /* stop visiting */
+        }
+        r->items = p;
+        r->cap = ncap;
+    }
+    Py_INCREF(obj);
+    r->items[r->n++] = obj;
+    return 1;
+}
+
+static void
+roots_free(roots_t *r)
+{
+    /* Releasing may run finalizers; do it with nothing of ours exposed. */
+    PyObject **items = r->items;
+    size_t n = r->n;
+    r->items = NULL;
+    r->n = r->cap = 0;
+    for (size_t i = 0; i < n; i++)
+        Py_DECREF(items[i]);
+    hl_mem__free(items);
+}
+
+int
+hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const *exclude,
+             size_t nexclude)
+{
+    roots_t roots = {NULL, 0, 0, 0};
+    hl_walk_options o;
+    int rc;
+    hl_error_clear();
+    if (opts == NULL || opts->visited != NULL || opts->seed != NULL)
+        return hl_error__set(HL_EINVAL, "hl_heap_walk needs options, no shared set, no seed");
+    o = *opts;
+    if (nexclude > 0) {
+        /* Mark what the excluded objects hold, counting nothing; the heap
+         * walk then starts with those addresses seen. */
+        hl_walk_options ex = HL_WALK_OPTIONS_INIT;
+        ex.flags = HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
+        ex.seen_out = &o.seed;
+        if ((rc = hl_walk_sizes(NULL, NULL, exclude, nexclude, &ex)) < 0)
+            return rc;
+    }
+    if (hl_compat_gc_visit_objects(collect_root, &roots) < 0) {
+        roots_free(&roots);
+        hl_addrset_free(o.seed);
+        return HL_EPYTHON;
+    }
+    if (roots.err < 0) {
+        roots_free(&roots);
+        hl_addrset_free(o.seed);
+        return roots.err;
+    }
+    rc = hl_walk_sizes(NULL, stats, roots.items, roots.n, &o); /* consumes o.seed */
+    if (stats != NULL)
+        stats->peak_bytes += roots.cap * sizeof(PyObject *);
+    {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        roots_free(&roots);
+        if (et != NULL)
+            PyErr_Restore(et, ev, tb);
+    }
+    return rc;
+}

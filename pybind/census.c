@@ -1,0 +1,341 @@
+/*
+ * census.c - the Census type behind heaplens.snapshot().
+ *
+ * A Census is deliberately not a gc object and has no tp_traverse: its rows
+ * (type names, counts, sizes) and its address set live behind it in C, so a
+ * later census walking the heap sees one small Census object and none of its
+ * bookkeeping.
+ */
+#include "census.h"
+
+#include "errors.h"
+
+typedef struct {
+    PyObject *name; /* str, strong */
+    Py_ssize_t count;
+    Py_ssize_t size;
+} row_t;
+
+typedef struct {
+    PyObject_HEAD
+    row_t *rows;
+    Py_ssize_t nrows;
+    Py_ssize_t total_count;
+    Py_ssize_t total_size;
+    Py_ssize_t peak_bytes;
+    hl_addrset *seen; /* owned; NULL after release_addresses() */
+} census_obj;
+
+static void
+census_dealloc(census_obj *self)
+{
+    for (Py_ssize_t i = 0; i < self->nrows; i++)
+        Py_XDECREF(self->rows[i].name);
+    PyMem_Free(self->rows);
+    hl_addrset_free(self->seen);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* "module.qualname", or the qualname alone for builtins. New reference. */
+static PyObject *
+type_name(PyTypeObject *tp)
+{
+    PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
+    PyObject *qual = PyObject_GetAttrString((PyObject *)tp, "__qualname__");
+    PyObject *name = NULL;
+    if (mod != NULL && qual != NULL && PyUnicode_Check(mod) && PyUnicode_Check(qual)) {
+        if (PyUnicode_CompareWithASCIIString(mod, "builtins") == 0)
+            name = Py_NewRef(qual);
+        else
+            name = PyUnicode_FromFormat("%U.%U", mod, qual);
+    }
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    if (name == NULL) {
+        PyErr_Clear();
+        name = PyUnicode_FromString(tp->tp_name);
+    }
+    return name;
+}
+
+static int
+fill_rows(census_obj *self, hl_census *c)
+{
+    hl_census_row *rows;
+    size_t n;
+    int rc = hl_census_rows(&rows, &n, c);
+    if (rc < 0) {
+        hl_py_raise(rc);
+        return -1;
+    }
+    PyObject *index = PyDict_New(); /* name -> row number, to merge namesakes */
+    self->rows = PyMem_Calloc(n ? n : 1, sizeof(row_t));
+    if (index == NULL || self->rows == NULL) {
+        Py_XDECREF(index);
+        hl_census_rows_free(rows);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *name = type_name(rows[i].type);
+        if (name == NULL)
+            goto fail;
+        PyObject *at = PyDict_GetItemWithError(index, name); /* borrowed */
+        if (at == NULL && PyErr_Occurred()) {
+            Py_DECREF(name);
+            goto fail;
+        }
+        if (at != NULL) {
+            row_t *r = &self->rows[PyLong_AsSsize_t(at)];
+            r->count += (Py_ssize_t)rows[i].count;
+            r->size += rows[i].size;
+            Py_DECREF(name);
+        }
+        else {
+            PyObject *pos = PyLong_FromSsize_t(self->nrows);
+            if (pos == NULL || PyDict_SetItem(index, name, pos) < 0) {
+                Py_XDECREF(pos);
+                Py_DECREF(name);
+                goto fail;
+            }
+            Py_DECREF(pos);
+            self->rows[self->nrows].name = name; /* steals */
+            self->rows[self->nrows].count = (Py_ssize_t)rows[i].count;
+            self->rows[self->nrows].size = rows[i].size;
+            self->nrows++;
+        }
+        self->total_count += (Py_ssize_t)rows[i].count;
+        self->total_size += rows[i].size;
+    }
+    Py_DECREF(index);
+    hl_census_rows_free(rows);
+    return 0;
+fail:
+    Py_DECREF(index);
+    hl_census_rows_free(rows);
+    return -1;
+}
+
+static void
+heap_options(hl_walk_options *opts, int model, Py_ssize_t align)
+{
+    hl_walk_options init = HL_WALK_OPTIONS_INIT;
+    *opts = init;
+    opts->model = (hl_model)model;
+    opts->align = align;
+    /* Every object is real memory here; weakref referents are reached from
+     * their own holders when anything holds them. */
+    opts->flags = HL_WALK_ALL | HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
+}
+
+PyObject *
+hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"model", "align", "addresses", "exclude", NULL};
+    int model = 0, addresses = 1;
+    Py_ssize_t align = 8;
+    PyObject *exclude = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|inpO!:heap_census", kwlist, &model, &align,
+                                     &addresses, &PyTuple_Type, &exclude))
+        return NULL;
+    hl_census *c = NULL;
+    int rc = hl_census_new(&c);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    census_obj *out = PyObject_New(census_obj, &hl_py_census_type);
+    if (out == NULL) {
+        hl_census_free(c);
+        return NULL;
+    }
+    if (exclude != NULL && PyTuple_GET_SIZE(exclude) == 0)
+        exclude = NULL;
+    out->rows = NULL;
+    out->nrows = out->total_count = out->total_size = out->peak_bytes = 0;
+    out->seen = NULL;
+    hl_walk_options opts;
+    heap_options(&opts, model, align);
+    opts.census = c;
+    if (addresses)
+        opts.seen_out = &out->seen;
+    hl_walk_stats st;
+    rc = hl_heap_walk(&st, &opts, exclude ? &PyTuple_GET_ITEM(exclude, 0) : NULL,
+                      exclude ? (size_t)PyTuple_GET_SIZE(exclude) : 0);
+    if (rc < 0) {
+        hl_census_free(c);
+        Py_DECREF(out);
+        return hl_py_raise(rc);
+    }
+    out->peak_bytes = (Py_ssize_t)st.peak_bytes;
+    int ok = fill_rows(out, c);
+    hl_census_free(c);
+    if (ok < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return (PyObject *)out;
+}
+
+static PyObject *
+census_rows(census_obj *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(self->nrows);
+    for (Py_ssize_t i = 0; list != NULL && i < self->nrows; i++) {
+        PyObject *t = Py_BuildValue("(Onn)", self->rows[i].name, self->rows[i].count,
+                                    self->rows[i].size);
+        if (t == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+static PyObject *
+census_contains(census_obj *self, PyObject *obj)
+{
+    return PyBool_FromLong(hl_addrset_contains(self->seen, obj));
+}
+
+typedef struct {
+    const hl_addrset *old;
+    PyObject *type;    /* borrowed: a type, a str name, or NULL */
+    PyObject *exclude; /* borrowed */
+    PyObject **found;
+    size_t n, cap;
+    int failed;
+} new_ctx;
+
+static int
+match_type(new_ctx *n, PyObject *obj)
+{
+    if (n->type == NULL)
+        return 1;
+    if (PyType_Check(n->type))
+        return Py_TYPE(obj) == (PyTypeObject *)n->type;
+    /* A name: "module.qualname" or the bare tp_name/qualname. */
+    PyObject *name = type_name(Py_TYPE(obj));
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int eq = PyUnicode_Compare(name, n->type) == 0 ||
+             PyUnicode_CompareWithASCIIString(n->type, Py_TYPE(obj)->tp_name) == 0;
+    Py_DECREF(name);
+    return eq;
+}
+
+static int
+new_on_object(const hl_walk_event *ev, void *payload)
+{
+    new_ctx *n = payload;
+    PyObject *obj = ev->obj;
+    if (obj == n->exclude || hl_addrset_contains(n->old, obj) || !match_type(n, obj))
+        return 0;
+    if (n->n == n->cap) {
+        size_t ncap = n->cap ? n->cap * 2 : 1024;
+        PyObject **p = PyMem_RawRealloc(n->found, ncap * sizeof(PyObject *));
+        if (p == NULL) {
+            n->failed = 1;
+            return 1;
+        }
+        n->found = p;
+        n->cap = ncap;
+    }
+    Py_INCREF(obj);
+    n->found[n->n++] = obj;
+    return 0;
+}
+
+static PyObject *
+census_new_objects(census_obj *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"type", NULL};
+    PyObject *type = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:new_objects", kwlist, &type))
+        return NULL;
+    if (self->seen == NULL) {
+        PyErr_SetString(PyExc_ValueError, "this snapshot kept no object addresses (it was "
+                                          "loaded from a file or taken with addresses=False)");
+        return NULL;
+    }
+    if (type != Py_None && !PyType_Check(type) && !PyUnicode_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "type must be a type, a type name or None");
+        return NULL;
+    }
+    new_ctx n = {self->seen, type == Py_None ? NULL : type, (PyObject *)self, NULL, 0, 0, 0};
+    hl_walk_options opts;
+    heap_options(&opts, 0, 1);
+    opts.on_object = new_on_object;
+    opts.payload = &n;
+    int rc = hl_heap_walk(NULL, &opts, NULL, 0);
+    PyObject *list = NULL;
+    if (n.failed) {
+        PyErr_NoMemory();
+    }
+    else if (rc < 0) {
+        hl_py_raise(rc);
+    }
+    else if ((list = PyList_New((Py_ssize_t)n.n)) != NULL) {
+        for (size_t i = 0; i < n.n; i++)
+            PyList_SET_ITEM(list, (Py_ssize_t)i, n.found[i]); /* steals */
+        n.n = 0;
+    }
+    for (size_t i = 0; i < n.n; i++)
+        Py_DECREF(n.found[i]);
+    PyMem_RawFree(n.found);
+    return list;
+}
+
+static PyObject *
+census_release(census_obj *self, PyObject *Py_UNUSED(ignored))
+{
+    hl_addrset_free(self->seen);
+    self->seen = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+census_get(census_obj *self, void *which)
+{
+    switch ((intptr_t)which) {
+    case 0:
+        return PyLong_FromSsize_t(self->total_count);
+    case 1:
+        return PyLong_FromSsize_t(self->total_size);
+    case 2:
+        return PyLong_FromSsize_t(self->peak_bytes);
+    default:
+        return PyLong_FromSize_t(hl_addrset_bytes(self->seen));
+    }
+}
+
+static PyMethodDef census_methods[] = {
+    {"rows", (PyCFunction)census_rows, METH_NOARGS, "rows() -> [(type_name, count, size)]"},
+    {"contains", (PyCFunction)census_contains, METH_O,
+     "contains(obj) -> whether an object lived at obj's address at census time"},
+    {"new_objects", (PyCFunction)(void (*)(void))census_new_objects,
+     METH_VARARGS | METH_KEYWORDS, "new_objects(type=None) -> live objects not in the census"},
+    {"release_addresses", (PyCFunction)census_release, METH_NOARGS,
+     "Free the address set (new_objects() then fails)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef census_getset[] = {
+    {"total_count", (getter)census_get, NULL, "objects counted", (void *)0},
+    {"total_size", (getter)census_get, NULL, "bytes counted", (void *)1},
+    {"peak_bytes", (getter)census_get, NULL, "peak bookkeeping bytes while walking", (void *)2},
+    {"address_bytes", (getter)census_get, NULL, "bytes held by the address set", (void *)3},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject hl_py_census_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "heaplens._heaplens.Census",
+    .tp_basicsize = sizeof(census_obj),
+    .tp_dealloc = (destructor)census_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Counts and bytes per type of every live object, from heap_census().",
+    .tp_methods = census_methods,
+    .tp_getset = census_getset,
+};

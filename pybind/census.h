@@ -1,0 +1,11 @@
+/* census.h - the Census type: counts and bytes per type over the whole
+ * heap, and the addresses it saw. */
+#ifndef HL_PYBIND_CENSUS_H
+#define HL_PYBIND_CENSUS_H
+#include "heaplens/heaplens.h"
+
+extern PyTypeObject hl_py_census_type;
+
+/* heap_census(model=0, align=8): take a census of the whole heap. */
+PyObject *hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs);
+#endif

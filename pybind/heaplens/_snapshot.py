@@ -1,0 +1,499 @@
+"""Heap snapshots: counts and bytes per type of every live object, their
+diffs, saved files, and a periodic sampler (Monitor)."""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import struct
+import sys
+import threading
+import time
+import zlib
+from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
+
+from heaplens import _heaplens as _c
+from heaplens._format import human_size, table
+
+__all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
+           "new_objects", "snapshot"]
+
+_MODELS = {"getsizeof": _c.MODEL_GETSIZEOF, "allocator": _c.MODEL_ALLOCATOR}
+_MODEL_NAMES = {v: k for k, v in _MODELS.items()}
+
+
+class SnapshotRow(NamedTuple):
+    """One group of a snapshot: its type name, objects and bytes."""
+    type_name: str
+    count: int
+    size: int
+
+
+class DiffRow(NamedTuple):
+    """One group of a diff: the newer figures and their change."""
+    type_name: str
+    count: int
+    size: int
+    count_diff: int
+    size_diff: int
+
+
+def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...]:
+    return tuple(sorted((SnapshotRow(*r) for r in rows), key=lambda r: (-r.size, r.type_name)))
+
+
+class SnapshotFormatError(ValueError):
+    """A snapshot file is not one heaplens can read: truncated, corrupted,
+    of a newer format version, or not a snapshot at all."""
+
+
+class Snapshot:
+    """Counts and bytes per type of every live object at one moment.
+
+    ``rows`` (largest first), ``total_count``, ``total_size``, ``timestamp``
+    (seconds since the epoch), ``model``. ``newer.diff(older)`` compares two.
+    """
+
+    __slots__ = ("_census", "_rows", "timestamp", "total_count", "total_size", "model", "by",
+                 "python", "peak_bytes")
+
+    def __init__(self, rows: Optional[Iterable[Tuple[str, int, int]]], timestamp: float,
+                 model: str = "getsizeof", by: str = "type", python: str = "",
+                 census: Any = None, peak_bytes: int = 0) -> None:
+        # A snapshot taken here keeps its rows in the C census, where later
+        # snapshots do not see them; a loaded one keeps them in Python.
+        self._census = census
+        self._rows = None if rows is None else _sorted_rows(rows)
+        self.timestamp = timestamp
+        self.model = model
+        self.by = by
+        self.python = python
+        if census is not None:
+            self.total_count, self.total_size = census.total_count, census.total_size
+        else:
+            self.total_count = sum(r.count for r in self._rows)
+            self.total_size = sum(r.size for r in self._rows)
+        self.peak_bytes = peak_bytes
+
+    @property
+    def rows(self) -> Tuple[SnapshotRow, ...]:
+        """(type_name, count, size) per type, largest first."""
+        if self._rows is not None:
+            return self._rows
+        return _sorted_rows(self._census.rows())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return "<Snapshot %s objects, %s in %d types>" % (
+            "{:,}".format(self.total_count), human_size(self.total_size), len(self))
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def format(self, limit: int = 20) -> str:
+        """The largest ``limit`` groups as an aligned table."""
+        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size))
+                for r in self.rows[:limit]]
+        rows.append(("total", "{:,}".format(self.total_count), human_size(self.total_size)))
+        return table(("type", "objects", "size"), rows)
+
+    def row(self, type_name: str) -> Optional[SnapshotRow]:
+        """The row of ``type_name``, or None."""
+        for r in self.rows:
+            if r.type_name == type_name:
+                return r
+        return None
+
+    def diff(self, older: "Snapshot") -> "SnapshotDiff":
+        """What changed from ``older`` to this snapshot, per type."""
+        if not isinstance(older, Snapshot):
+            raise TypeError("diff() needs a Snapshot, not %s" % type(older).__name__)
+        if older.model != self.model:
+            raise ValueError("cannot diff a %r snapshot with a %r one" % (self.model, older.model))
+        old = {r.type_name: r for r in older.rows}
+        rows = []
+        for r in self.rows:
+            o = old.pop(r.type_name, None)
+            oc, os_ = (o.count, o.size) if o else (0, 0)
+            rows.append(DiffRow(r.type_name, r.count, r.size, r.count - oc, r.size - os_))
+        for o in old.values():
+            rows.append(DiffRow(o.type_name, 0, 0, -o.count, -o.size))
+        return SnapshotDiff(rows, older, self)
+
+    def new_objects(self, type: Union[type, str, None] = None) -> List[Any]:
+        """The live objects that did not exist when this snapshot was taken
+        (see ``heaplens.new_objects``)."""
+        if self._census is None:
+            raise ValueError("this snapshot has no object addresses: it was loaded from a "
+                             "file")
+        return self._census.new_objects(type)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the snapshot to ``path`` in the format of docs/format.md."""
+        data = _encode(self)
+        tmp = "%s.tmp%d" % (os.fspath(path), os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+
+def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
+             addresses: bool = True, exclude: Sequence[Any] = ()) -> Snapshot:
+    """A Snapshot of every live object: the gc-tracked ones and the untracked
+    ones they hold (ints, strs, floats...), counted and sized by type with
+    ``asizeof``'s flat-size model.
+
+    ``addresses=True`` keeps the set of object addresses (about a byte per
+    object) so that ``new_objects(since=...)`` can work.
+    ``exclude`` lists objects whose contents are left out (your own
+    bookkeeping: a Monitor excludes its samples this way).
+    ``by="site"`` (by allocation site) needs lifetime tracking, which is not
+    available yet.
+    """
+    if model not in _MODELS:
+        raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+    if by != "type":
+        if by == "site":
+            raise ValueError("by='site' needs allocation sites from lifetime tracking, "
+                             "which this version of heaplens does not have yet")
+        raise ValueError("by must be 'type', not %r" % (by,))
+    if not isinstance(align, int) or align < 1 or align & (align - 1):
+        raise ValueError("align must be a power of 2, not %r" % (align,))
+    t = time.time()
+    census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
+                            exclude=tuple(exclude))
+    if not addresses:
+        census.release_addresses()
+    return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
+
+
+def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[Any]:
+    """Objects created since the snapshot ``since`` and still alive, like
+    objgraph's ``get_new_ids``; ``type`` (a class or its name) filters them.
+
+    An object whose address was free at snapshot time counts as new; one
+    created at the address of an object that has died since is missed.
+    """
+    if not isinstance(since, Snapshot):
+        raise TypeError("since must be a Snapshot, not %s" % (type.__class__.__name__))
+    return since.new_objects(type)
+
+
+class SnapshotDiff:
+    """Per-type changes between two snapshots, largest growth first."""
+
+    def __init__(self, rows: Sequence[DiffRow], older: Optional[Snapshot] = None,
+                 newer: Optional[Snapshot] = None) -> None:
+        self.rows: List[DiffRow] = sorted(
+            rows, key=lambda r: (-r.size_diff, -r.count_diff, r.type_name))
+        self.older = older
+        self.newer = newer
+
+    @property
+    def count_diff(self) -> int:
+        return sum(r.count_diff for r in self.rows)
+
+    @property
+    def size_diff(self) -> int:
+        return sum(r.size_diff for r in self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def row(self, type_name: str) -> Optional[DiffRow]:
+        """The row of ``type_name``, or None."""
+        for r in self.rows:
+            if r.type_name == type_name:
+                return r
+        return None
+
+    def top(self, n: int = 10) -> "SnapshotDiff":
+        """The ``n`` groups that grew most (by bytes)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError("n must be a non-negative int, not %r" % (n,))
+        return SnapshotDiff(self.rows[:n], self.older, self.newer)
+
+    def changed(self) -> "SnapshotDiff":
+        """Only the groups whose count or size changed."""
+        return SnapshotDiff([r for r in self.rows if r.count_diff or r.size_diff],
+                            self.older, self.newer)
+
+    def filter(self, type: Optional[str] = None, module: Optional[str] = None
+               ) -> "SnapshotDiff":
+        """Groups whose type name contains ``type`` and/or whose module is
+        ``module`` (or a submodule of it; ``'builtins'`` for builtin types)."""
+        def keep(r: DiffRow) -> bool:
+            if type is not None and type not in r.type_name:
+                return False
+            if module is not None:
+                mod = r.type_name.rpartition(".")[0] if "." in r.type_name else "builtins"
+                if not (mod == module or mod.startswith(module + ".")):
+                    return False
+            return True
+        return SnapshotDiff([r for r in self.rows if keep(r)], self.older, self.newer)
+
+    def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
+        rows = self.rows if limit is None else self.rows[:limit]
+        return [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
+                 human_size(r.size), human_size(r.size_diff, signed=True)) for r in rows]
+
+    def format(self, limit: Optional[int] = 20) -> str:
+        """An aligned table of the first ``limit`` rows (None for all)."""
+        rows = self._table_rows(limit)
+        rows.append(("total", "", "{:+,}".format(self.count_diff), "",
+                     human_size(self.size_diff, signed=True)))
+        return table(("type", "objects", "+/-", "size", "+/- size"), rows)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return "<SnapshotDiff %d types, %s objects, %s>" % (
+            len(self.rows), "{:+,}".format(self.count_diff),
+            human_size(self.size_diff, signed=True))
+
+    def _repr_html_(self) -> str:
+        head = "".join("<th>%s</th>" % h for h in ("type", "objects", "+/-", "size", "+/- size"))
+        body = []
+        for cells in self._table_rows(50):
+            tds = "<td>%s</td>" % html.escape(cells[0]) + "".join(
+                '<td style="text-align:right">%s</td>' % html.escape(c) for c in cells[1:])
+            body.append("<tr>%s</tr>" % tds)
+        return ('<table class="heaplens-diff"><thead><tr>%s</tr></thead><tbody>%s</tbody>'
+                "</table>" % (head, "".join(body)))
+
+
+# ---- file format (docs/format.md) ------------------------------------------
+
+_MAGIC = b"HEAPLENS"
+_VERSION = 1
+_HEADER = struct.Struct("<8sHHdBB")   # magic, version, flags, timestamp, model, by
+_ROW = struct.Struct("<QQ")            # count, size
+_MAX_ROWS = 10_000_000
+_MAX_NAME = 4096
+_BYS = {"type": 0, "site": 1}
+_BY_NAMES = {v: k for k, v in _BYS.items()}
+
+
+def _encode(s: Snapshot) -> bytes:
+    out = io.BytesIO()
+    out.write(_HEADER.pack(_MAGIC, _VERSION, 0, float(s.timestamp), _MODELS[s.model],
+                           _BYS[s.by]))
+    py = s.python.encode("utf-8")[:255]
+    out.write(struct.pack("<B", len(py)) + py)
+    out.write(struct.pack("<I", len(s.rows)))
+    for r in s.rows:
+        name = r.type_name.encode("utf-8", "surrogatepass")[:_MAX_NAME]
+        out.write(struct.pack("<H", len(name)) + name + _ROW.pack(r.count, r.size))
+    body = out.getvalue()
+    return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def _decode(data: bytes, source: str) -> Snapshot:
+    def fail(why: str) -> SnapshotFormatError:
+        return SnapshotFormatError("%s is not a valid heaplens snapshot: %s" % (source, why))
+    if len(data) < _HEADER.size + 1 + 4 + 4:
+        if not data.startswith(_MAGIC[:len(data)]) or not data:
+            raise fail("it does not start with the heaplens magic bytes")
+        raise fail("it is truncated (%d bytes)" % len(data))
+    magic, version, flags, timestamp, model, by = _HEADER.unpack_from(data, 0)
+    if magic != _MAGIC:
+        raise fail("it does not start with the heaplens magic bytes")
+    if version != _VERSION:
+        raise fail("format version %d; this heaplens reads version %d" % (version, _VERSION))
+    body, crc = data[:-4], struct.unpack("<I", data[-4:])[0]
+    if zlib.crc32(body) & 0xFFFFFFFF != crc:
+        raise fail("its checksum does not match (the file is truncated or corrupted)")
+    if flags != 0:
+        raise fail("unknown flags %#x" % flags)
+    if model not in _MODEL_NAMES:
+        raise fail("unknown size model %d" % model)
+    if by not in _BY_NAMES:
+        raise fail("unknown grouping %d" % by)
+    if not (timestamp == timestamp) or abs(timestamp) > 1e11:
+        raise fail("implausible timestamp %r" % timestamp)
+    pos = _HEADER.size
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(body):
+            raise fail("it is truncated at byte %d" % pos)
+        chunk = body[pos:pos + n]
+        pos += n
+        return chunk
+    def text(raw: bytes, what: str) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail("%s is not valid UTF-8" % what) from None
+    python = text(take(take(1)[0]), "the Python version")
+    (nrows,) = struct.unpack("<I", take(4))
+    if nrows > _MAX_ROWS:
+        raise fail("it claims %d rows" % nrows)
+    rows = []
+    seen = set()
+    for i in range(nrows):
+        (n,) = struct.unpack("<H", take(2))
+        if n == 0 or n > _MAX_NAME:
+            raise fail("row %d has a name of %d bytes" % (i, n))
+        name = text(take(n), "row %d's name" % i)
+        if name in seen:
+            raise fail("row %d repeats the name %r" % (i, name))
+        seen.add(name)
+        count, size = _ROW.unpack(take(_ROW.size))
+        if count > 1 << 48 or size > 1 << 56:
+            raise fail("row %d has implausible figures (%d objects, %d bytes)" % (i, count, size))
+        rows.append((name, count, size))
+    if pos != len(body):
+        raise fail("%d unexpected bytes after the last row" % (len(body) - pos))
+    return Snapshot(rows, timestamp, _MODEL_NAMES[model], _BY_NAMES[by], python)
+
+
+def load(path: Union[str, "os.PathLike[str]"]) -> Snapshot:
+    """Read a snapshot written by ``Snapshot.save``. Raises
+    SnapshotFormatError for anything that is not a valid snapshot file."""
+    with open(path, "rb") as f:
+        data = f.read(256 * 1024 * 1024 + 1)
+    if len(data) > 256 * 1024 * 1024:
+        raise SnapshotFormatError("%s is not a valid heaplens snapshot: larger than 256 MiB"
+                                  % os.fspath(path))
+    return _decode(data, os.fspath(path))
+
+
+# ---- periodic sampling -------------------------------------------------------
+
+class Sample(NamedTuple):
+    """One Monitor sample: seconds since start, totals, and per type
+    (count, size) for the types kept."""
+    t: float
+    total_count: int
+    total_size: int
+    types: Dict[str, Tuple[int, int]]
+
+
+class Monitor:
+    """Take a snapshot every ``interval`` seconds on a background thread and
+    keep the time series of count and size per type (the ``top`` largest
+    types of each sample only, if given).
+
+        with heaplens.Monitor(interval=0.5) as m:
+            work()
+        print(m.growth())
+
+    ``on_sample(sample)`` is called after each sample (on the sampler
+    thread). Snapshots hold the GIL while they walk the heap, so the
+    program pauses for that time (about 60 ns per object).
+    """
+
+    def __init__(self, interval: float = 1.0, top: Optional[int] = None,
+                 model: str = "getsizeof",
+                 on_sample: Optional[Callable[[Sample], None]] = None) -> None:
+        if not isinstance(interval, (int, float)) or not interval > 0:
+            raise ValueError("interval must be a positive number of seconds, not %r"
+                             % (interval,))
+        if top is not None and (not isinstance(top, int) or top < 1):
+            raise ValueError("top must be a positive int or None, not %r" % (top,))
+        if model not in _MODELS:
+            raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+        self.interval = float(interval)
+        self.top = top
+        self.model = model
+        self.on_sample = on_sample
+        self.samples: List[Sample] = []
+        self.first: Optional[Snapshot] = None
+        self.last: Optional[Snapshot] = None
+        self.error: Optional[BaseException] = None
+        self._t0 = 0.0
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> "Monitor":
+        """Take the first sample now and start sampling. Raises RuntimeError
+        if already running."""
+        if self._thread is not None:
+            raise RuntimeError("this Monitor is already running")
+        self._stop.clear()
+        self._t0 = time.monotonic()
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="heaplens-monitor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> "Monitor":
+        """Stop sampling after one last sample. Raises RuntimeError if not
+        running; re-raises an error the sampler thread met."""
+        if self._thread is None:
+            raise RuntimeError("this Monitor is not running")
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        self.sample()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+        return self
+
+    def __enter__(self) -> "Monitor":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except BaseException as e:  # reported by stop()
+                self.error = e
+                return
+
+    def sample(self) -> Sample:
+        """Take one sample now (also used by the sampler thread)."""
+        snap = snapshot(self.model, addresses=False, exclude=(self,))
+        rows = snap.rows if self.top is None else snap.rows[:self.top]
+        s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
+                   {r.type_name: (r.count, r.size) for r in rows})
+        with self._lock:
+            if self.first is None:
+                self.first = snap
+            self.last = snap
+            self.samples.append(s)
+        if self.on_sample is not None:
+            self.on_sample(s)
+        return s
+
+    def growth(self) -> SnapshotDiff:
+        """The diff from the first sample to the last."""
+        if self.first is None or self.last is None:
+            raise RuntimeError("no samples yet: start() the Monitor first")
+        return self.last.diff(self.first)
+
+    def series(self, type_name: str, what: str = "size") -> List[Tuple[float, int]]:
+        """(seconds, value) for one type over the samples; value is 'size'
+        or 'count', 0 where the type was not among the kept ones."""
+        if what not in ("size", "count"):
+            raise ValueError("what must be 'size' or 'count', not %r" % (what,))
+        i = 1 if what == "size" else 0
+        return [(s.t, s.types.get(type_name, (0, 0))[i]) for s in self.samples]
+
+    def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens report",
+                    top: int = 8) -> None:
+        """Write a self-contained HTML report: an SVG chart of the ``top``
+        types over time and the growth table. No scripts, no network."""
+        from heaplens._report import render_html
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(render_html(self, title, top))
