@@ -19,7 +19,7 @@
  *   header where PyObject_IS_GC. This ignores what __sizeof__ adds (list and
  *   dict storage, 3.11+ inline values and pre-headers): the byte total is a
  *   by-product, not a reference figure;
- * - an open-addressing pointer set (linear probing, load <= 1/2).
+ * - an open-addressing pointer set (linear probing, load <= 1/2, 8 bytes a slot).
  *
  * The stack and the set hold borrowed references: no Python code runs and
  * nothing is allocated on the Python heap during a walk (tp_traverse and
@@ -41,10 +41,13 @@ typedef struct {
 static inline size_t
 ptr_hash(uintptr_t p, size_t mask)
 {
-    /* Objects are 16-byte aligned: drop the low bits, then a Fibonacci mix
-       so that neighbouring addresses spread over the table. */
-    uint64_t h = (uint64_t)(p >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(h >> 32 ^ h) & mask;
+    /* The address itself, less the 4 bits that 16-byte alignment keeps at 0.
+       pymalloc hands out neighbouring objects in order, so the walk then
+       touches the table in order too. Measured here on W1-W6 (3.11): 2-5x
+       faster than a Fibonacci (multiplicative) hash, which turns every insert
+       of a million-object walk into a cache miss, and faster than hashes that
+       keep 1 KiB runs together but scatter the runs (probe runs collide). */
+    return (size_t)(p >> 4) & mask;
 }
 
 static int
@@ -145,7 +148,7 @@ floor_walk(PyObject *module, PyObject *root)
     walker w = {0};
     w.cap = 1024;
     w.stack = malloc(w.cap * sizeof(PyObject *));
-    if (!w.stack || ptrset_init(&w.seen, 1 << 16) < 0) {
+    if (!w.stack || ptrset_init(&w.seen, 1 << 12) < 0) {
         free(w.stack);
         return PyErr_NoMemory();
     }
@@ -157,11 +160,12 @@ floor_walk(PyObject *module, PyObject *root)
         PyTypeObject *tp = Py_TYPE(o);
         size_t size = (size_t)tp->tp_basicsize;
         if (tp->tp_itemsize) {
-            Py_ssize_t n = Py_SIZE(o);
+            /* Not Py_SIZE(): 3.13 asserts there that o is no int. */
+            Py_ssize_t n = ((PyVarObject *)o)->ob_size;
 #if PY_VERSION_HEX >= 0x030C0000
-            /* 3.12 keeps sign and digit count in lv_tag (ndigits << 3). */
+            /* 3.12+ keeps sign and digit count in lv_tag (ndigits << 3). */
             if (PyLong_Check(o))
-                n >>= 3;
+                n = (Py_ssize_t)((size_t)n >> 3);
 #endif
             size += (size_t)(n < 0 ? -n : n) * (size_t)tp->tp_itemsize;
         }
