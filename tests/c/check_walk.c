@@ -155,6 +155,72 @@ START_TEST(referents_include_str_keys)
 }
 END_TEST
 
+/* A census of the whole heap sees untracked objects (a list of ints is one
+ * gc object holding 100,000 untracked ones), and what an excluded object
+ * holds is left out. */
+START_TEST(heap_census_and_exclude)
+{
+    PyObject *ints = hl_test_eval(NULL, "list(range(10**7, 10**7 + 100000))");
+    hl_census *with = NULL, *without = NULL;
+    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
+    hl_addrset *seen = NULL;
+    ck_assert_int_eq(hl_census_new(&with), 0);
+    ck_assert_int_eq(hl_census_new(&without), 0);
+    opts.flags = HL_WALK_ALL | HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
+    opts.census = with;
+    opts.seen_out = &seen;
+    ck_assert_int_eq(hl_heap_walk(NULL, &opts, NULL, 0), 0);
+    ck_assert(hl_addrset_contains(seen, PyList_GET_ITEM(ints, 500)));
+    ck_assert_uint_ge(hl_addrset_count(seen), 100000);
+    opts.census = without;
+    opts.seen_out = NULL;
+    ck_assert_int_eq(hl_heap_walk(NULL, &opts, &ints, 1), 0);
+
+    size_t n_with = 0, n_without = 0;
+    hl_census_row *rows;
+    size_t nrows;
+    ck_assert_int_eq(hl_census_rows(&rows, &nrows, with), 0);
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].type == &PyLong_Type)
+            n_with = rows[i].count;
+    hl_census_rows_free(rows);
+    ck_assert_int_eq(hl_census_rows(&rows, &nrows, without), 0);
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].type == &PyLong_Type)
+            n_without = rows[i].count;
+    hl_census_rows_free(rows);
+    ck_assert_uint_ge(n_with, 100000);
+    ck_assert_uint_ge(n_with - n_without, 100000);
+    hl_addrset_free(seen);
+    hl_census_free(with);
+    hl_census_free(without);
+    Py_DECREF(ints);
+}
+END_TEST
+
+START_TEST(shared_visited_set)
+{
+    PyObject *pair = hl_test_eval("a = [1.5, 2.5]\nb = [a, 3.5]\n", "(a, b)");
+    PyObject *a = PyTuple_GET_ITEM(pair, 0), *b = PyTuple_GET_ITEM(pair, 1);
+    hl_visited *v = NULL;
+    ck_assert_int_eq(hl_visited_new(&v), 0);
+    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
+    opts.visited = v;
+    Py_ssize_t sa, sb, again;
+    ck_assert_int_eq(hl_walk_sizes(&sa, NULL, &a, 1, &opts), 0);
+    ck_assert_int_eq(hl_walk_sizes(&sb, NULL, &b, 1, &opts), 0);
+    ck_assert_int_eq(sb, getsizeof8(b) + 24); /* a was counted already */
+    ck_assert_int_eq(hl_walk_sizes(&again, NULL, &a, 1, &opts), 0);
+    ck_assert_int_eq(again, 0);
+    ck_assert_uint_eq(hl_visited_count(v), 5);
+    Py_ssize_t before = Py_REFCNT(a);
+    hl_visited_free(v);
+    ck_assert_int_eq(Py_REFCNT(a), before - 1); /* the set let go of a */
+    ck_assert_int_eq(sa, getsizeof8(a) + 48);
+    Py_DECREF(pair);
+}
+END_TEST
+
 Suite *
 walk_suite(void)
 {
@@ -169,6 +235,8 @@ walk_suite(void)
     tcase_add_test(tc, python_error_propagates);
     tcase_add_test(tc, allocation_failures);
     tcase_add_test(tc, referents_include_str_keys);
+    tcase_add_test(tc, heap_census_and_exclude);
+    tcase_add_test(tc, shared_visited_set);
     suite_add_tcase(s, tc);
     return s;
 }
