@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if PY_VERSION_HEX < 0x03090000
@@ -78,6 +79,39 @@ PyObject *hl_compat_hidden_dict(PyObject *o);
  * +4 for one-digit ints on 3.11+, +8 for 3.9/3.10 frames, one extra item
  * for var-sized heap subclasses, the member table of heap types. */
 Py_ssize_t hl_compat_allocator_adjust(PyObject *o);
+
+/* int.__sizeof__() of an exact int, without the call. */
+static inline Py_ssize_t
+hl_compat_int_sizeof(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    /* lv_tag holds the digit count above _PyLong_NON_SIZE_BITS flag bits
+     * (cpython/longintrepr.h; _PyLong_DigitCount itself is internal). */
+    Py_ssize_t n = (Py_ssize_t)(((PyLongObject *)o)->long_value.lv_tag >> _PyLong_NON_SIZE_BITS);
+    return (Py_ssize_t)offsetof(PyLongObject, long_value.ob_digit) +
+           (n > 1 ? n : 1) * (Py_ssize_t)sizeof(digit);
+#elif PY_VERSION_HEX >= 0x030B0000
+    Py_ssize_t n = Py_ABS(Py_SIZE(o));
+    return (Py_ssize_t)offsetof(PyLongObject, ob_digit) + (n > 1 ? n : 1) * (Py_ssize_t)sizeof(digit);
+#else
+    return (Py_ssize_t)offsetof(PyLongObject, ob_digit) +
+           Py_ABS(Py_SIZE(o)) * (Py_ssize_t)sizeof(digit);
+#endif
+}
+
+/* str.__sizeof__() of an exact, compact ASCII str without other buffers,
+ * or -1 when the string needs the full method. */
+static inline Py_ssize_t
+hl_compat_str_sizeof(PyObject *o)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(o) || ((PyASCIIObject *)o)->wstr != NULL)
+        return -1;
+#endif
+    if (!PyUnicode_IS_COMPACT_ASCII(o))
+        return -1;
+    return (Py_ssize_t)sizeof(PyASCIIObject) + PyUnicode_GET_LENGTH(o) + 1;
+}
 
 /* Nonzero when `o` is a statically allocated or cached singleton that
  * building a structure never allocates: small ints, the empty tuple,

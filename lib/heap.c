@@ -85,6 +85,9 @@ hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const 
         hl_addrset_free(o.seed);
         return roots.err;
     }
+    /* Each gc object holds a few untracked ones (ints, strs...) on average. */
+    if (o.expected == 0)
+        o.expected = roots.n * 4;
     rc = hl_walk_sizes(NULL, stats, roots.items, roots.n, &o); /* consumes o.seed */
     if (stats != NULL)
         stats->peak_bytes += roots.cap * sizeof(PyObject *);

@@ -115,6 +115,14 @@ resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
     else if (descr == list_sizeof) {
         ti->size_kind = HL_SZ_LIST;
     }
+    else if (tp == &PyLong_Type) {
+        ti->size_kind = HL_SZ_INT;
+    }
+    else if (tp == &PyUnicode_Type) {
+        /* Exact str only: the full method is the fallback for the rest. */
+        ti->size_kind = HL_SZ_STR;
+        ti->sizeof_fn = ((PyMethodDescrObject *)descr)->d_method->ml_meth;
+    }
     else if (descr != NULL && Py_TYPE(descr) == &PyMethodDescr_Type &&
              (((PyMethodDescrObject *)descr)->d_method->ml_flags &
               (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL)) ==
@@ -262,6 +270,17 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
     case HL_SZ_LIST:
         *out = tp->tp_basicsize + ((PyListObject *)o)->allocated * (Py_ssize_t)sizeof(void *);
         return 0;
+    case HL_SZ_INT:
+        *out = hl_compat_int_sizeof(o);
+        return 0;
+    case HL_SZ_STR: {
+        Py_ssize_t n = hl_compat_str_sizeof(o);
+        if (n >= 0) {
+            *out = n;
+            return 0;
+        }
+        return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
+    }
     case HL_SZ_CMETH:
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
     default: {

@@ -18,6 +18,8 @@
 enum {
     HL_SZ_BASIC = 0, /* object.__sizeof__: basicsize + |ob_size| * itemsize */
     HL_SZ_LIST,      /* list.__sizeof__ without the call */
+    HL_SZ_INT,       /* int.__sizeof__ without the call (exact int) */
+    HL_SZ_STR,       /* str.__sizeof__ without the call where it can */
     HL_SZ_CMETH,     /* a METH_NOARGS C function, called directly */
     HL_SZ_PYCALL,    /* anything else: looked up and called like getsizeof */
 };

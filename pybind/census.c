@@ -45,7 +45,10 @@ type_name(PyTypeObject *tp)
     PyObject *name = NULL;
     if (mod != NULL && qual != NULL && PyUnicode_Check(mod) && PyUnicode_Check(qual)) {
         if (PyUnicode_CompareWithASCIIString(mod, "builtins") == 0)
-            name = Py_NewRef(qual);
+        {
+            Py_INCREF(qual);
+            name = qual;
+        }
         else
             name = PyUnicode_FromFormat("%U.%U", mod, qual);
     }
