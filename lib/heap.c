@@ -17,11 +17,7 @@
 #include "heaplens/heaplens.h"
 #include "mem.h"
 
-typedef struct {
-    PyObject **items;
-    size_t n, cap;
-    int err;
-} roots_t;
+#include "heap.h"
 
 static int
 collect_root(PyObject *obj, void *arg)
@@ -42,8 +38,24 @@ collect_root(PyObject *obj, void *arg)
     return 1;
 }
 
-static void
-roots_free(roots_t *r)
+int
+hl_heap__roots(roots_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (hl_compat_gc_visit_objects(collect_root, r) < 0) {
+        hl_heap__roots_free(r);
+        return HL_EPYTHON;
+    }
+    if (r->err < 0) {
+        int rc = r->err;
+        hl_heap__roots_free(r);
+        return rc;
+    }
+    return 0;
+}
+
+void
+hl_heap__roots_free(roots_t *r)
 {
     /* Releasing may run finalizers; do it with nothing of ours exposed. */
     PyObject **items = r->items;
@@ -59,7 +71,7 @@ int
 hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const *exclude,
              size_t nexclude)
 {
-    roots_t roots = {NULL, 0, 0, 0};
+    roots_t roots;
     hl_walk_options o;
     int rc;
     hl_error_clear();
@@ -75,15 +87,9 @@ hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const 
         if ((rc = hl_walk_sizes(NULL, NULL, exclude, nexclude, &ex)) < 0)
             return rc;
     }
-    if (hl_compat_gc_visit_objects(collect_root, &roots) < 0) {
-        roots_free(&roots);
+    if ((rc = hl_heap__roots(&roots)) < 0) {
         hl_addrset_free(o.seed);
-        return HL_EPYTHON;
-    }
-    if (roots.err < 0) {
-        roots_free(&roots);
-        hl_addrset_free(o.seed);
-        return roots.err;
+        return rc;
     }
     /* Each gc object holds a few untracked ones (ints, strs...) on average. */
     if (o.expected == 0)
@@ -94,7 +100,7 @@ hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const 
     {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
-        roots_free(&roots);
+        hl_heap__roots_free(&roots);
         if (et != NULL)
             PyErr_Restore(et, ev, tb);
     }

@@ -195,7 +195,8 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
          * the allocator model follows neither (the referent is not owned). */
         if (PyType_IsSubtype(tp, &_PyWeakref_RefType) && !(types->flags & HL_WALK_NO_WEAKREFS))
             x |= HL_X_WEAKREF;
-        if (PyType_IsSubtype(tp, &PyFunction_Type))
+        /* Whole-heap walks want every reference, __globals__ included. */
+        if (PyType_IsSubtype(tp, &PyFunction_Type) && !(types->flags & HL_WALK_ALL))
             x |= HL_X_FUNCTION;
         ti->xrefs = x;
         ti->ref_kind = (PyType_IS_GC(tp) || x) ? HL_REF_TRAVERSE : HL_REF_NONE;

@@ -66,6 +66,7 @@ typedef struct {
     Py_ssize_t total, root_total;
     uint32_t root;
     uint32_t child_depth;
+    PyObject *parent; /* borrowed: whose referents are being gathered */
     int ordered;
     int err; /* error raised inside a traverse callback */
     hl_walk_stats stats;
@@ -159,6 +160,9 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
     if (o == w->builtins_dict && depth > 0) {
         /* __builtins__ belongs to the interpreter, not to what holds it. */
     }
+    else if (w->opts->flags & HL_WALK_NO_SIZES) {
+        /* nothing to size */
+    }
     else if (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && depth == 0)) {
         int rc = hl_sizes__flat(&flat, &w->types, ti, o);
         if (rc < 0)
@@ -187,6 +191,10 @@ visit_child(PyObject *child, void *arg)
     int rc;
     if (child == NULL)
         return 0;
+    if (w->opts->on_edge != NULL && w->opts->on_edge(w->parent, child, w->opts->payload) != 0) {
+        w->err = hl_error__set(HL_ESTOP, "walk stopped by the edge callback");
+        return -1;
+    }
     if (w->ordered) {
         rc = push(w, child, w->child_depth, 0);
     }
@@ -341,6 +349,7 @@ drain(walker *w)
         if (follow) {
             size_t base = w->top;
             w->child_depth = f.depth + 1;
+            w->parent = o;
             w->err = 0;
             rc = gather(o, ti, ti->xrefs, visit_child, w);
             if (rc != 0) {

@@ -6,6 +6,7 @@
 #include "heaplens/heaplens.h"
 #include "census.h"
 #include "errors.h"
+#include "graph.h"
 #include "visited.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
@@ -256,6 +257,11 @@ static PyMethodDef methods[] = {
      referents_doc},
     {"flatsize", (PyCFunction)(void (*)(void))py_flatsize, METH_VARARGS | METH_KEYWORDS,
      flatsize_doc},
+    {"referrer_chains", (PyCFunction)(void (*)(void))hl_py_referrer_chains,
+     METH_VARARGS | METH_KEYWORDS,
+     "referrer_chains(targets, exclude=(), max_hops=64) -> [(kind, chain, external)]"},
+    {"referrers", (PyCFunction)(void (*)(void))hl_py_referrers, METH_VARARGS | METH_KEYWORDS,
+     "referrers(obj, exclude=()) -> ([referrers], external_refs)"},
     {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
      "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
     {NULL, NULL, 0, NULL},

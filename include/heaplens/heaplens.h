@@ -93,6 +93,9 @@ typedef struct hl_census hl_census;
 #define HL_WALK_NO_WEAKREFS (1u << 3) /* do not follow weakref referents */
 #define HL_WALK_ALL (1u << 4)     /* count every object: code, frames and the
                                      builtins dict too (whole-heap walks) */
+#define HL_WALK_NO_SIZES (1u << 6) /* size nothing (every flat size is 0): no
+                                     __sizeof__ runs, so no Python code runs
+                                     and the heap cannot change mid-walk */
 #define HL_WALK_UNATTRIBUTED (1u << 5) /* roots are not pre-marked: a root
                                      reached from an earlier root counts
                                      there, and a root given twice is just
@@ -126,6 +129,12 @@ typedef struct {
  * the walk then returns HL_ESTOP (or HL_EPYTHON if a Python error is set). */
 typedef int (*hl_walk_cb)(const hl_walk_event *ev, void *payload);
 
+/* An edge callback sees every reference the walk follows, repeats included:
+ * `parent` refers to `child` (both borrowed). Called from inside
+ * tp_traverse: it must not run Python code or touch the objects' refcounts.
+ * Returns 0 to go on, nonzero to stop the walk. */
+typedef int (*hl_edge_cb)(PyObject *parent, PyObject *child, void *payload);
+
 typedef struct {
     unsigned int version;  /* HL_WALK_OPTIONS_VERSION */
     hl_model model;
@@ -146,11 +155,14 @@ typedef struct {
                               added to it (cheaper than an on_object census) */
     hl_addrset *seed;      /* optional, consumed: the walk starts with these
                               addresses already seen (not with `visited`) */
+    size_t expected;       /* optional: objects the walk will likely see, to
+                              size the visited set once instead of growing it */
+    hl_edge_cb on_edge;    /* optional: every reference followed */
 } hl_walk_options;
 
 #define HL_WALK_OPTIONS_VERSION 1
 #define HL_WALK_OPTIONS_INIT \
-    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+    { HL_WALK_OPTIONS_VERSION, HL_MODEL_GETSIZEOF, 0, 8, -1, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /* Figures about one walk. */
 typedef struct {
@@ -231,6 +243,50 @@ void hl_census_rows_free(hl_census_row *rows);
 
 /* Release the census and its type references. NULL is accepted. */
 void hl_census_free(hl_census *c);
+
+/* ---- referrers: who holds an object ------------------------------------ */
+
+/* What a referrer chain starts at. */
+typedef enum {
+    HL_ROOT_NONE = 0,     /* no root within the hop limit */
+    HL_ROOT_MODULE = 1,   /* a module (its globals) */
+    HL_ROOT_CLASS = 2,    /* a class (its attributes) */
+    HL_ROOT_FRAME = 3,    /* a frame (its locals) */
+    HL_ROOT_EXTERNAL = 4, /* an object referenced from outside the Python heap:
+                             its refcount exceeds its references from heap
+                             objects, as the cyclic GC computes it */
+} hl_root_kind;
+
+/* A reverse-edge index of the whole heap, built in one walk. It holds
+ * addresses, not references: it is valid only until Python code runs, so
+ * build it, query it and free it without returning to Python in between. */
+typedef struct hl_graph hl_graph;
+
+/* Build the index. References held by the `nexclude` objects in `exclude`
+ * (borrowed: the caller's own containers, e.g. the list of objects it asks
+ * about) are left out, as if those objects did not exist. Returns 0,
+ * HL_ENOMEM or HL_EPYTHON. */
+int hl_graph_build(hl_graph **out, PyObject *const *exclude, size_t nexclude);
+
+/* The objects that refer to `obj`, each once. *out is an array of new
+ * references, allocated by the core: release each and hl_graph_free_array
+ * it. Returns 0 or HL_ENOMEM. */
+int hl_graph_referrers(PyObject ***out, size_t *n, const hl_graph *g, PyObject *obj);
+
+/* The shortest chain of references from a root down to `target`, found by
+ * a breadth-first search backwards, at most `max_hops` long. *out gets
+ * [root, ..., target] as new references (the root is a module rather than
+ * its __dict__); *kind says what the root is. When no root is found within
+ * max_hops, the chain is just [target] and *kind is HL_ROOT_NONE. Returns 0
+ * or HL_ENOMEM. */
+int hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g,
+                   PyObject *target, size_t max_hops);
+
+/* How many references to `obj` come from outside the heap (0 if none). */
+Py_ssize_t hl_graph_external_refs(const hl_graph *g, PyObject *obj);
+
+void hl_graph_free_array(PyObject **arr, size_t n);
+void hl_graph_free(hl_graph *g);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,129 @@
+/* graph.c - referrers and referrer chains for Python (heaplens.why_alive). */
+#include "graph.h"
+
+#include "errors.h"
+
+static const char *kind_names[] = {"none", "module", "class", "frame", "external"};
+
+PyObject *
+hl_py_referrer_chains(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"targets", "exclude", "max_hops", NULL};
+    PyObject *targets, *exclude = NULL;
+    Py_ssize_t max_hops = 64;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!n:referrer_chains", kwlist,
+                                     &PyTuple_Type, &targets, &PyTuple_Type, &exclude,
+                                     &max_hops))
+        return NULL;
+    if (max_hops < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_hops must be >= 0");
+        return NULL;
+    }
+    /* Our own argument tuples hold references too: leave them out. */
+    PyObject *ex[64];
+    size_t nex = 0;
+    ex[nex++] = targets;
+    ex[nex++] = args;
+    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 64; i++)
+        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
+    if (exclude)
+        ex[nex < 64 ? nex++ : 63] = exclude;
+
+    Py_ssize_t nt = PyTuple_GET_SIZE(targets);
+    PyObject ***chains = PyMem_Calloc(nt ? nt : 1, sizeof(PyObject **));
+    size_t *lens = PyMem_Calloc(nt ? nt : 1, sizeof(size_t));
+    hl_root_kind *kinds = PyMem_Calloc(nt ? nt : 1, sizeof(hl_root_kind));
+    Py_ssize_t *external = PyMem_Calloc(nt ? nt : 1, sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    hl_graph *g = NULL;
+    int rc = 0;
+    if (chains == NULL || lens == NULL || kinds == NULL || external == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* No Python code may run from here until the graph is freed. */
+    if ((rc = hl_graph_build(&g, ex, nex)) < 0) {
+        hl_py_raise(rc);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nt && rc == 0; i++) {
+        PyObject *t = PyTuple_GET_ITEM(targets, i);
+        rc = hl_graph_chain(&chains[i], &lens[i], &kinds[i], g, t, (size_t)max_hops);
+        external[i] = hl_graph_external_refs(g, t);
+    }
+    hl_graph_free(g);
+    g = NULL;
+    if (rc < 0) {
+        hl_py_raise(rc);
+        goto done;
+    }
+    result = PyList_New(nt);
+    for (Py_ssize_t i = 0; result != NULL && i < nt; i++) {
+        PyObject *list = PyList_New((Py_ssize_t)lens[i]);
+        if (list == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        for (size_t j = 0; j < lens[i]; j++) {
+            PyList_SET_ITEM(list, (Py_ssize_t)j, chains[i][j]); /* steals */
+            chains[i][j] = NULL;
+        }
+        PyObject *item = Py_BuildValue("(sNn)", kind_names[kinds[i]], list, external[i]);
+        if (item == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, item);
+    }
+done:
+    for (Py_ssize_t i = 0; chains && i < nt; i++) {
+        for (size_t j = 0; j < lens[i]; j++)
+            Py_XDECREF(chains[i][j]);
+        hl_graph_free_array(chains[i], 0);
+    }
+    PyMem_Free(chains);
+    PyMem_Free(lens);
+    PyMem_Free(kinds);
+    PyMem_Free(external);
+    hl_graph_free(g);
+    return result;
+}
+
+PyObject *
+hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"obj", "exclude", NULL};
+    PyObject *obj, *exclude = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O!:referrers", kwlist, &obj,
+                                     &PyTuple_Type, &exclude))
+        return NULL;
+    PyObject *ex[64];
+    size_t nex = 0;
+    ex[nex++] = args;
+    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 63; i++)
+        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
+    if (exclude)
+        ex[nex++] = exclude;
+    hl_graph *g = NULL;
+    int rc = hl_graph_build(&g, ex, nex);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject **arr = NULL;
+    size_t n = 0;
+    rc = hl_graph_referrers(&arr, &n, g, obj);
+    Py_ssize_t ext = hl_graph_external_refs(g, obj);
+    hl_graph_free(g);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL) {
+        hl_graph_free_array(arr, n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        PyList_SET_ITEM(list, (Py_ssize_t)i, arr[i]);
+    hl_graph_free_array(arr, 0);
+    return Py_BuildValue("(Nn)", list, ext);
+}
