@@ -253,9 +253,10 @@ new_on_object(const hl_walk_event *ev, void *payload)
 static PyObject *
 census_new_objects(census_obj *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"type", NULL};
-    PyObject *type = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:new_objects", kwlist, &type))
+    static char *kwlist[] = {"type", "exclude", NULL};
+    PyObject *type = Py_None, *exclude = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO!:new_objects", kwlist, &type,
+                                     &PyTuple_Type, &exclude))
         return NULL;
     if (self->seen == NULL) {
         PyErr_SetString(PyExc_ValueError, "this snapshot kept no object addresses (it was "
@@ -271,7 +272,18 @@ census_new_objects(census_obj *self, PyObject *args, PyObject *kwargs)
     heap_options(&opts, 0, 1);
     opts.on_object = new_on_object;
     opts.payload = &n;
-    int rc = hl_heap_walk(NULL, &opts, NULL, 0);
+    /* Leave out what the caller excludes, and our own argument tuples. */
+    Py_ssize_t nex = exclude ? PyTuple_GET_SIZE(exclude) : 0;
+    PyObject **ex = PyMem_Calloc((size_t)nex + 2, sizeof(PyObject *));
+    if (ex == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nex; i++)
+        ex[i] = PyTuple_GET_ITEM(exclude, i);
+    ex[nex++] = args;
+    if (exclude != NULL)
+        ex[nex++] = exclude;
+    int rc = hl_heap_walk(NULL, &opts, ex, (size_t)nex);
+    PyMem_Free(ex);
     PyObject *list = NULL;
     if (n.failed) {
         PyErr_NoMemory();
@@ -318,7 +330,8 @@ static PyMethodDef census_methods[] = {
     {"contains", (PyCFunction)census_contains, METH_O,
      "contains(obj) -> whether an object lived at obj's address at census time"},
     {"new_objects", (PyCFunction)(void (*)(void))census_new_objects,
-     METH_VARARGS | METH_KEYWORDS, "new_objects(type=None) -> live objects not in the census"},
+     METH_VARARGS | METH_KEYWORDS, "new_objects(type=None, exclude=()) -> live objects not in the census, leaving out\n"
+     "what the objects in exclude hold"},
     {"release_addresses", (PyCFunction)census_release, METH_NOARGS,
      "Free the address set (new_objects() then fails)."},
     {NULL, NULL, 0, NULL},

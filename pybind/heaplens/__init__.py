@@ -9,13 +9,18 @@ The sizing functions have pympler.asizeof's API and figures (see
 docs/semantics.md for the deliberate differences); ``model="allocator"``
 gives the bytes the allocators really hold. ``snapshot()`` counts every live
 object by type; ``newer.diff(older)`` shows what grew; ``Monitor`` samples on
-a timer.
+a timer. ``check_leaks``/``no_leaks`` (and the pytest plugin: ``pytest
+--leaks``) say what leaked, where it was allocated and what holds it.
 """
 
 from heaplens._asizeof import (
     Asized, Asizer, asized, asizeof, asizesof, basicsize, flatsize, itemsize, refs,
 )
 from heaplens._format import human_size
+from heaplens._leaks import (
+    Chain, LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
+    graph, no_leaks, referrer_chain, referrers, why_alive,
+)
 from heaplens._snapshot import (
     DiffRow, Monitor, Sample, Snapshot, SnapshotDiff, SnapshotFormatError, SnapshotRow, load,
     new_objects, snapshot,
@@ -24,6 +29,8 @@ from heaplens._snapshot import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chain", "LeakError", "LeakReport", "LeakedGroup", "add_cache_clearer", "check_leaks",
+    "clear_caches", "graph", "no_leaks", "referrer_chain", "referrers", "why_alive",
     "Asized", "Asizer", "DiffRow", "Monitor", "Sample", "Snapshot", "SnapshotDiff",
     "SnapshotFormatError", "SnapshotRow", "asized", "asizeof", "asizesof", "basicsize",
     "flatsize", "human_size", "itemsize", "load", "new_objects", "refs", "snapshot",

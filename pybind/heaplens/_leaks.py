@@ -1,0 +1,601 @@
+"""Leak checks: which objects leaked, where they were allocated and what
+keeps them alive.
+
+The rule is CPython's ``regrtest -R`` rule: run the code a few times to warm
+caches up, then count live objects after each further run; a group (a type)
+leaks only if it grew in every counted run. Counts are taken after
+``gc.collect()`` and after clearing the standard library's known caches, so
+caches filled once do not raise false alarms.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import sys
+import tracemalloc
+import types
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+from heaplens import _heaplens as _c
+from heaplens._asizeof import asizeof, flatsize
+from heaplens._format import human_size, safe_repr
+from heaplens._snapshot import snapshot
+
+__all__ = ["Chain", "LeakError", "LeakReport", "LeakedGroup", "add_cache_clearer",
+           "check_leaks", "clear_caches", "graph", "no_leaks", "referrer_chain",
+           "referrers", "why_alive"]
+
+
+# ---- referrer chains -----------------------------------------------------------
+
+def _label(parent: Any, child: Any) -> str:
+    """How ``parent`` refers to ``child``, for a chain: dict['key'],
+    list[17], Foo.attr..."""
+    tp = type(parent)
+    name = tp.__name__
+    try:
+        if isinstance(parent, types.ModuleType):
+            return "module %s" % parent.__name__
+        if isinstance(parent, type):
+            return "class %s.%s" % (parent.__module__, parent.__qualname__)
+        if isinstance(parent, dict):
+            for k, v in dict.items(parent):
+                if v is child:
+                    return "%s[%s]" % (name, safe_repr(k, 40))
+            for k in dict.keys(parent):
+                if k is child:
+                    return "%s key" % name
+            return name
+        if isinstance(parent, (list, tuple)):
+            for i, v in enumerate(parent):
+                if v is child:
+                    return "%s[%d]" % (name, i)
+            return name
+        if isinstance(parent, types.FrameType):
+            for k, v in parent.f_locals.items():
+                if v is child:
+                    return "frame %s() local %s" % (parent.f_code.co_name, k)
+            return "frame %s()" % parent.f_code.co_name
+        if isinstance(parent, types.FunctionType):
+            return "function %s" % parent.__qualname__
+        if isinstance(parent, types.MethodType):
+            return "bound method %s" % parent.__func__.__qualname__
+        if isinstance(parent, types.CellType):
+            return "cell"
+        # An instance: name the attribute or slot holding the child.
+        for cls in tp.__mro__:
+            for slot in cls.__dict__.get("__slots__", ()) if not isinstance(
+                    cls.__dict__.get("__slots__", ()), str) else (cls.__dict__["__slots__"],):
+                d = cls.__dict__.get(slot)
+                if isinstance(d, types.MemberDescriptorType):
+                    try:
+                        if d.__get__(parent, tp) is child:
+                            return "%s.%s" % (name, slot)
+                    except AttributeError:
+                        pass
+        if getattr(tp, "__dictoffset__", 0):
+            try:
+                d = object.__getattribute__(parent, "__dict__")
+            except Exception:
+                d = None
+            if d is child:
+                return "%s.__dict__" % name
+            if isinstance(d, dict):
+                for k, v in d.items():
+                    if v is child:
+                        return "%s.%s" % (name, k)
+    except Exception:  # a report must not fail on odd objects
+        pass
+    return name
+
+
+class Chain:
+    """The shortest chain of references from a root to an object.
+
+    ``kind`` is what holds the chain's first object: 'module' (a module's
+    globals), 'class' (class attributes), 'frame' (a frame's locals),
+    'external' (held from outside the Python heap: C code, an extension's
+    statics, or on 3.11+ a running function's locals), or 'none' (nothing
+    found within the hop limit). ``objects`` runs from the root to the
+    object; ``str(chain)`` reads like
+    ``module app -> dict['_registry'] -> list[17] -> dict -> <Foo>``.
+    """
+
+    __slots__ = ("kind", "objects", "labels", "external_refs")
+
+    def __init__(self, kind: str, objects: List[Any], external_refs: int = 0) -> None:
+        self.kind = kind
+        self.objects = objects
+        self.external_refs = external_refs
+        labels = []
+        for parent, child in zip(objects, objects[1:]):
+            if isinstance(parent, types.ModuleType) and child is getattr(parent, "__dict__", None):
+                continue  # "module app -> dict['x']" reads better without the step
+            labels.append(_label(parent, child))
+        if objects and isinstance(objects[0], types.ModuleType) and len(objects) > 1:
+            labels.insert(0, "module %s" % objects[0].__name__)
+        self.labels = labels
+
+    def __str__(self) -> str:
+        if not self.objects:
+            return "(nothing)"
+        target = "<%s>" % type(self.objects[-1]).__name__
+        parts = list(self.labels) + [target]
+        text = " -> ".join(parts)
+        if self.kind == "external":
+            text = "held from outside the Python heap: " + text
+        elif self.kind == "none":
+            text = "no root found: " + text
+        return text
+
+    def __repr__(self) -> str:
+        return "<Chain %s: %s>" % (self.kind, self)
+
+
+_HERE = __file__.rsplit("/", 1)[0]
+
+
+def _frames() -> Tuple[List[Any], List[Any]]:
+    """(user frames, heaplens' own frames) of every thread. Running frames
+    are not heap objects on 3.11+ until asked for; asking makes them so, and
+    their locals become visible referrers. Our own frames hold the objects
+    we are asked about: their references are left out."""
+    user, ours = [], []
+    for f in sys._current_frames().values():
+        while f is not None:
+            (ours if f.f_code.co_filename.startswith(_HERE) else user).append(f)
+            f = f.f_back
+    return user, ours
+
+
+def referrer_chain(obj: Any, max_hops: int = 64) -> Chain:
+    """Why is ``obj`` alive? The shortest chain of references from a module,
+    class, frame or outside holder down to it, computed in C over a
+    reverse-edge index of the heap (no gc.get_referrers per hop)."""
+    return _chains([obj], max_hops)[0]
+
+
+why_alive = referrer_chain
+
+
+def _chains(objs: Sequence[Any], max_hops: int = 64, exclude: Sequence[Any] = ()
+            ) -> List[Chain]:
+    if not isinstance(max_hops, int) or max_hops < 0:
+        raise ValueError("max_hops must be a non-negative int, not %r" % (max_hops,))
+    user, ours = _frames()
+    res = _c.referrer_chains(tuple(objs), exclude=(objs, ours, *ours, *exclude),
+                             max_hops=max_hops)
+    del user, ours
+    return [Chain(kind, chain, ext) for kind, chain, ext in res]
+
+
+def referrers(obj: Any) -> List[Any]:
+    """The objects that refer to ``obj`` (each once), from a heap index."""
+    user, ours = _frames()
+    refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
+    return [r for r in refs if r is not user]
+
+
+def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
+          output: Optional[str] = None) -> str:
+    """A Graphviz DOT graph around ``obj``: its referrers (``'back'``, like
+    objgraph's show_backrefs) or referents (``'forward'``), ``depth`` levels
+    deep, with each object's type, flat and deep size. With ``output``
+    ending in .svg or .png, also render it with Graphviz's ``dot`` (Debian
+    package ``graphviz``); RuntimeError if ``dot`` is missing or fails."""
+    if direction not in ("back", "forward"):
+        raise ValueError("direction must be 'back' or 'forward', not %r" % (direction,))
+    if not isinstance(depth, int) or depth < 0:
+        raise ValueError("depth must be a non-negative int, not %r" % (depth,))
+    nodes: Dict[int, Any] = {id(obj): obj}
+    edges: List[Tuple[int, int, str]] = []
+    level = [obj]
+    for _ in range(depth):
+        nxt = []
+        for o in level:
+            near = referrers(o) if direction == "back" else list(_c.referents(o, code=True))
+            for r in near:
+                if r is level or r is nxt or r is nodes:
+                    continue
+                parent, child = (r, o) if direction == "back" else (o, r)
+                edges.append((id(parent), id(child), _label(parent, child)))
+                if id(r) not in nodes and len(nodes) < max_nodes:
+                    nodes[id(r)] = r
+                    nxt.append(r)
+        level = nxt
+    lines = ["digraph heaplens {", '  node [shape=box, fontname="sans-serif", fontsize=10];',
+             '  edge [fontname="sans-serif", fontsize=9];']
+    for i, o in nodes.items():
+        label = "%s\\n%s flat, %s deep" % (
+            _dot_escape(_node_title(o)), human_size(flatsize(o)), human_size(asizeof(o)))
+        style = ', style=filled, fillcolor="#ffd9d9"' if o is obj else ""
+        lines.append('  n%d [label="%s"%s];' % (i, label, style))
+    for a, b, lab in edges:
+        if a in nodes and b in nodes:
+            lines.append('  n%d -> n%d [label="%s"];' % (a, b, _dot_escape(lab)))
+    lines.append("}")
+    dot = "\n".join(lines) + "\n"
+    if output is not None:
+        _render(dot, output)
+    return dot
+
+
+def _node_title(o: Any) -> str:
+    if isinstance(o, types.ModuleType):
+        return "module %s" % o.__name__
+    if isinstance(o, type):
+        return "class %s" % o.__qualname__
+    return "%s %s" % (type(o).__name__, safe_repr(o, 40))
+
+
+def _dot_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _render(dot: str, output: str) -> None:
+    import shutil
+    import subprocess
+    fmt = output.rsplit(".", 1)[-1].lower()
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError("output must end in .svg, .png or .pdf, not %r" % (output,))
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError("Graphviz's dot is not installed (Debian: apt-get install graphviz)")
+    r = subprocess.run([exe, "-T" + fmt, "-o", output], input=dot.encode(),
+                       capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("dot failed: %s" % r.stderr.decode(errors="replace").strip())
+
+
+# ---- cache clearing --------------------------------------------------------------
+
+_clearers: List[Callable[[], Any]] = []
+
+
+def add_cache_clearer(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Register ``fn`` to be called before each count of a leak check, to
+    empty a cache of yours that would otherwise look like a leak. Returns
+    ``fn`` (usable as a decorator)."""
+    if not callable(fn):
+        raise TypeError("add_cache_clearer needs a callable, not %r" % (fn,))
+    _clearers.append(fn)
+    return fn
+
+
+def _stdlib_clearers() -> Iterable[Callable[[], Any]]:
+    # Only modules already imported: clearing must not import anything.
+    m = sys.modules
+    yield sys._clear_type_cache
+    if "re" in m:
+        yield m["re"].purge
+    if "linecache" in m:
+        yield m["linecache"].clearcache
+    if "struct" in m:
+        yield m["struct"]._clearcache
+    if "urllib.parse" in m:
+        yield m["urllib.parse"].clear_cache
+    if "fnmatch" in m and hasattr(m["fnmatch"], "_compile_pattern"):
+        yield m["fnmatch"]._compile_pattern.cache_clear
+    if "_strptime" in m:
+        yield m["_strptime"]._regex_cache.clear
+    if "filecmp" in m:
+        yield m["filecmp"]._cache.clear
+    if "typing" in m:
+        for f in getattr(m["typing"], "_cleanups", ()):
+            yield f
+    if "copyreg" in m:
+        yield m["copyreg"].clear_extension_cache
+    if "importlib" in m:
+        yield m["importlib"].invalidate_caches
+    if "warnings" in m:
+        w = m["warnings"]
+        def clear_registries() -> None:
+            for mod in list(sys.modules.values()):
+                reg = getattr(mod, "__warningregistry__", None)
+                if isinstance(reg, dict):
+                    reg.clear()
+            if hasattr(w, "_filters_mutated"):
+                w._filters_mutated()
+        yield clear_registries
+
+
+def clear_caches() -> None:
+    """Clear the known standard-library caches (see docs/leaks.md) and the
+    ones registered with add_cache_clearer, then collect garbage."""
+    for fn in list(_stdlib_clearers()) + list(_clearers):
+        try:
+            fn()
+        except Exception:
+            pass
+    for _ in range(3):
+        if gc.collect() == 0:
+            break
+
+
+# ---- the report ---------------------------------------------------------------
+
+class LeakedGroup(NamedTuple):
+    """One leaked group: a type whose live objects grew in every run."""
+    type_name: str
+    growth: Tuple[int, ...]          # objects gained in each counted run
+    count: int                       # leaked objects found in the last run
+    shallow: int                     # their flat bytes
+    deep: int                        # their deep bytes (asizeof, counted once)
+    reprs: Tuple[str, ...]           # up to 3 safe, truncated reprs
+    site: str                        # "file:line", or why it is unknown
+    traceback: Tuple[str, ...]       # allocation traceback lines, where known
+    chain: str                       # the shortest referrer chain to a root
+    chain_kind: str
+
+
+class LeakReport:
+    """The outcome of check_leaks: ``leaked`` (True/False), ``groups`` (a
+    list of LeakedGroup, biggest growth first), ``runs``, ``warmups``."""
+
+    def __init__(self, groups: List[LeakedGroup], warmups: int, runs: int,
+                 name: str = "") -> None:
+        self.groups = groups
+        self.warmups = warmups
+        self.runs = runs
+        self.name = name
+
+    @property
+    def leaked(self) -> bool:
+        return bool(self.groups)
+
+    def __bool__(self) -> bool:
+        return self.leaked
+
+    def format(self) -> str:
+        if not self.groups:
+            return "no leaks in %s (%d warm-ups, %d counted runs)" % (
+                self.name or "the code checked", self.warmups, self.runs)
+        plural = "" if len(self.groups) == 1 else "s"
+        if self.name == "the with block":
+            head = ("the with block leaked: %d group%s of objects created inside it %s still "
+                    "alive after it" % (len(self.groups), plural,
+                                        "is" if len(self.groups) == 1 else "are"))
+        else:
+            head = "%s leaked: %d group%s grew in each of %d runs (after %d warm-ups)" % (
+                self.name or "the code checked", len(self.groups), plural, self.runs,
+                self.warmups)
+        out = [head]
+        for g in self.groups:
+            out.append("")
+            if self.name == "the with block":
+                grew = "%d alive" % g.count
+            else:
+                grew = "+%s per run, %d from the last run" % (
+                    "/".join(str(n) for n in g.growth), g.count)
+            out.append("  %s: %s, %s shallow, %s deep" % (
+                g.type_name, grew, human_size(g.shallow), human_size(g.deep)))
+            for r in g.reprs:
+                out.append("    e.g. %s" % r)
+            out.append("    allocated at: %s" % g.site)
+            for line in g.traceback:
+                out.append("      %s" % line)
+            out.append("    held by: %s" % g.chain)
+        return "\n".join(out)
+
+    __str__ = format
+
+    def __repr__(self) -> str:
+        return "<LeakReport %s>" % ("%d groups leaked" % len(self.groups)
+                                    if self.groups else "no leaks")
+
+
+class LeakError(AssertionError):
+    """Raised by no_leaks when code leaks; ``report`` holds the LeakReport."""
+
+    def __init__(self, report: LeakReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+# ---- checking -----------------------------------------------------------------
+
+def _type_filter(ignore_types: Sequence[Any]) -> Callable[[str], bool]:
+    names = set()
+    for t in ignore_types:
+        if isinstance(t, str):
+            names.add(t)
+        elif isinstance(t, type):
+            names.add(t.__qualname__ if t.__module__ == "builtins"
+                      else "%s.%s" % (t.__module__, t.__qualname__))
+        else:
+            raise TypeError("ignore_types must hold types or type names, not %r" % (t,))
+    return lambda name: name in names
+
+
+def _site(obj: Any) -> Tuple[str, Tuple[str, ...]]:
+    if not tracemalloc.is_tracing():
+        return "unknown (sites need tracemalloc; check_leaks(sites=True) starts it)", ()
+    tb = tracemalloc.get_object_traceback(obj)
+    if tb is None:
+        return ("unknown (allocated before tracing started, or an instance tracemalloc "
+                "cannot locate: plain-class instances on 3.11)"), ()
+    # Oldest frame first, as Python prints tracebacks; the site is the last.
+    frame = tb[-1]
+    lines = tuple("%s:%d" % (f.filename, f.lineno) for f in tb
+                  if not f.filename.startswith(_HERE))
+    return "%s:%d" % (frame.filename, frame.lineno), lines
+
+
+def _counts(bookkeeping: Any) -> Dict[str, int]:
+    snap = snapshot(addresses=False, exclude=(bookkeeping,))
+    return {r.type_name: r.count for r in snap.rows}
+
+
+def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
+              ignore: Optional[Callable[[Any], bool]]) -> List[LeakedGroup]:
+    by_type: Dict[str, List[Any]] = {}
+    names = {}
+    for o in new_objs:
+        tp = type(o)
+        n = names.get(tp)
+        if n is None:
+            n = names[tp] = (tp.__qualname__ if tp.__module__ == "builtins"
+                             else "%s.%s" % (tp.__module__, tp.__qualname__))
+        if n in leaked and (ignore is None or not ignore(o)):
+            by_type.setdefault(n, []).append(o)
+    # One chain per group, for its first object, all from one heap index.
+    firsts = [objs[0] for objs in by_type.values()]
+    chains = _chains(firsts, exclude=(new_objs, by_type, *by_type.values())) if firsts else []
+    groups = []
+    for (name, objs), chain in zip(by_type.items(), chains):
+        site, tb = _site(objs[0])
+        groups.append(LeakedGroup(
+            type_name=name, growth=leaked[name], count=len(objs),
+            shallow=sum(flatsize(o, align=8) for o in objs), deep=asizeof(*objs),
+            reprs=tuple(safe_repr(o, 80) for o in objs[:3]), site=site, traceback=tb[-5:],
+            chain=str(chain), chain_kind=chain.kind))
+    for name, growth in leaked.items():
+        if name not in by_type and (ignore is None):
+            groups.append(LeakedGroup(name, growth, 0, 0, 0, (), "unknown", (),
+                                      "(the objects could not be found again)", "none"))
+    groups.sort(key=lambda g: (-sum(g.growth), g.type_name))
+    return groups
+
+
+def _check(run_once: Callable[[], Any], warmups: int, runs: int,
+           ignore_types: Sequence[Any] = (), ignore: Optional[Callable[[Any], bool]] = None,
+           sites: bool = True, name: str = "") -> LeakReport:
+    if not isinstance(warmups, int) or warmups < 0:
+        raise ValueError("warmups must be a non-negative int, not %r" % (warmups,))
+    if not isinstance(runs, int) or runs < 1:
+        raise ValueError("runs must be a positive int, not %r" % (runs,))
+    if ignore is not None and not callable(ignore):
+        raise TypeError("ignore must be a callable or None")
+    ignored = _type_filter(ignore_types)
+    started = False
+    if sites and not tracemalloc.is_tracing():
+        tracemalloc.start(5)
+        started = True
+    try:
+        for _ in range(warmups):
+            run_once()
+        book: List[Any] = []          # our own bookkeeping, left out of counts
+        clear_caches()
+        book.append(_counts(book))
+        last_base = None
+        for i in range(runs):
+            if i == runs - 1:
+                last_base = snapshot(addresses=True, exclude=(book,))
+                book.append(last_base)
+            run_once()
+            clear_caches()
+            book.append(_counts(book))
+        counts = [b for b in book if isinstance(b, dict)]
+        growth: Dict[str, List[int]] = {}
+        for before, after in zip(counts, counts[1:]):
+            for tname in set(before) | set(after):
+                growth.setdefault(tname, []).append(after.get(tname, 0) - before.get(tname, 0))
+        leaked = {t: tuple(g) for t, g in growth.items()
+                  if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
+        groups: List[LeakedGroup] = []
+        if leaked:
+            book.append(growth)
+            book.append(leaked)
+            new_objs = last_base._census.new_objects(None, (book,))
+            groups = _describe(leaked, new_objs, ignore)
+            if ignore is not None:
+                groups = [g for g in groups if g.count > 0]
+        return LeakReport(groups, warmups, runs, name)
+    finally:
+        if started:
+            tracemalloc.stop()
+
+
+def check_leaks(fn: Callable[..., Any], *args: Any, warmups: int = 2, runs: int = 3,
+                ignore_types: Sequence[Any] = (), ignore: Optional[Callable[[Any], bool]] = None,
+                sites: bool = True, **kwargs: Any) -> LeakReport:
+    """Call ``fn(*args, **kwargs)`` ``warmups`` times, then ``runs`` times
+    counting live objects by type after each; return a LeakReport of the
+    types that grew in every counted run. ``ignore_types`` (types or type
+    names) and ``ignore(obj) -> bool`` leave things out. ``sites=True``
+    traces allocations with tracemalloc during the check (unless it is
+    already tracing) to tell where leaked objects were allocated."""
+    if not callable(fn):
+        raise TypeError("check_leaks needs a callable, not %r" % (fn,))
+    return _check(lambda: fn(*args, **kwargs), warmups, runs, ignore_types, ignore, sites,
+                  getattr(fn, "__qualname__", repr(fn)))
+
+
+class no_leaks:
+    """Fail when code leaks.
+
+    As a decorator, ``@no_leaks(warmups=2, runs=3)`` checks the function
+    with check_leaks on each call and raises LeakError carrying the report.
+    As a context manager, ``with no_leaks(): ...`` runs its block once and
+    raises LeakError if objects created inside the block are still alive
+    after it (once garbage has been collected and caches cleared).
+    """
+
+    def __init__(self, warmups: int = 2, runs: int = 3, ignore_types: Sequence[Any] = (),
+                 ignore: Optional[Callable[[Any], bool]] = None, sites: bool = True) -> None:
+        if callable(warmups) and not isinstance(warmups, int):
+            raise TypeError("use @no_leaks() with parentheses")
+        self.warmups, self.runs = warmups, runs
+        self.ignore_types, self.ignore, self.sites = ignore_types, ignore, sites
+        self._before = None
+        self._started = False
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result: List[Any] = []
+            def run_once() -> None:
+                result[:] = [fn(*args, **kwargs)]
+            report = _check(run_once, self.warmups, self.runs, self.ignore_types, self.ignore,
+                            self.sites, getattr(fn, "__qualname__", repr(fn)))
+            if report.leaked:
+                raise LeakError(report)
+            return result[0] if result else None
+        return wrapper
+
+    def __enter__(self) -> "no_leaks":
+        if self.sites and not tracemalloc.is_tracing():
+            tracemalloc.start(5)
+            self._started = True
+        clear_caches()
+        self._before = snapshot(addresses=True)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is not None:
+                return
+            clear_caches()
+            before, self._before = self._before, None
+            new_objs = before._census.new_objects(None, (before, self))
+            ignored = _type_filter(self.ignore_types)
+            # Frames of this very check, and our own snapshot, are not the
+            # block's: leave them out, and whatever the caller ignores.
+            keep = []
+            for o in new_objs:
+                tp = type(o)
+                tname = (tp.__qualname__ if tp.__module__ == "builtins"
+                         else "%s.%s" % (tp.__module__, tp.__qualname__))
+                if isinstance(o, types.FrameType) or o is self or ignored(tname):
+                    continue
+                if tp.__module__.startswith("heaplens"):
+                    continue
+                if self.ignore is not None and self.ignore(o):
+                    continue
+                keep.append(o)
+            del new_objs
+            if keep:
+                counts: Dict[str, int] = {}
+                for o in keep:
+                    tp = type(o)
+                    n = (tp.__qualname__ if tp.__module__ == "builtins"
+                         else "%s.%s" % (tp.__module__, tp.__qualname__))
+                    counts[n] = counts.get(n, 0) + 1
+                leaked = {n: (c,) for n, c in counts.items()}
+                report = LeakReport(_describe(leaked, keep, None), 0, 1, "the with block")
+                raise LeakError(report)
+        finally:
+            if self._started:
+                tracemalloc.stop()
+                self._started = False
