@@ -45,6 +45,8 @@ hl_sizes__is_code_type(PyTypeObject *tp)
            tp == &PyCode_Type || tp == &PyCFunction_Type ||
            PyType_IsSubtype(tp, &PyCFunction_Type) || tp == &PyMethodDescr_Type ||
            tp == &PyClassMethodDescr_Type || tp == &PyWrapperDescr_Type ||
+           PyType_IsSubtype(tp, &PyStaticMethod_Type) ||
+           PyType_IsSubtype(tp, &PyClassMethod_Type) ||
            tp == &PyGetSetDescr_Type || tp == &PyMemberDescr_Type;
 }
 
@@ -167,6 +169,7 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         ti->has_hidden = 0;
 #endif
         ti->is_frame = tp == &PyFrame_Type;
+        ti->is_module = PyType_IsSubtype(tp, &PyModule_Type);
         ti->alloc_special = tp == &PyLong_Type || tp == &PyTuple_Type || tp == &PyBytes_Type ||
                             tp == &PyUnicode_Type || tp == Py_TYPE(Py_None) ||
                             tp == &PyBool_Type || tp == Py_TYPE(Py_Ellipsis) ||

@@ -58,6 +58,7 @@ typedef struct hl_typeinfo {
     uint8_t has_hidden;      /* may own memory getsizeof leaves out */
     uint8_t alloc_special;   /* allocator model: singleton or adjusted */
     uint8_t is_frame;
+    uint8_t is_module;       /* modules met inside a graph are never entered */
     unsigned int xrefs;      /* HL_X_* */
     size_t n_counted;        /* objects of this type counted by the walk */
     Py_ssize_t bytes_counted;

@@ -278,6 +278,7 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
         Py_VISIT(r->start);
         Py_VISIT(r->stop);
         Py_VISIT(r->step);
+        Py_VISIT(r->length);
     }
     return 0;
 }
@@ -332,6 +333,7 @@ drain(walker *w)
             return rc;
         }
         int follow = ti->ref_kind == HL_REF_TRAVERSE && (o != w->builtins_dict || f.depth == 0) &&
+                     (!ti->is_module || f.depth == 0 || (opts->flags & HL_WALK_ALL)) &&
                      (ti->policy == HL_POL_COUNT || (ti->policy == HL_POL_ZERO && f.depth == 0)) &&
                      (opts->limit < 0 || (Py_ssize_t)f.depth < opts->limit);
         if (w->ordered && opts->on_leave != NULL && f.depth < opts->leave_depth) {
@@ -592,6 +594,36 @@ hl_visited_mark(hl_visited *v, PyObject *obj, hl_mark how)
     if (rc == 1)
         rc = keep_append(&v->keep, Py_NewRef(obj));
     return rc < 0 ? rc : 0;
+}
+
+int
+hl_visited_traverse(hl_visited *v, visitproc visit, void *arg)
+{
+    for (size_t i = 0; v != NULL && i < v->keep.n; i++)
+        Py_VISIT(v->keep.items[i]);
+    return 0;
+}
+
+void
+hl_visited_clear(hl_visited *v)
+{
+    if (v == NULL)
+        return;
+    /* Forget the addresses with the references: a freed object's address
+     * may be reused. */
+    hl_ptrset_free(&v->seen);
+    hl_ptrset_free(&v->skip_refs);
+    hl_ptrset_free(&v->exclude);
+    keep_clear(&v->keep);
+    if (hl_ptrset_init(&v->seen, 0) < 0 || hl_ptrset_init(&v->skip_refs, 0) < 0 ||
+        hl_ptrset_init(&v->exclude, 0) < 0)
+        hl_error_clear(); /* an empty set stays usable: add() will fail cleanly */
+}
+
+Py_ssize_t
+hl_size_header(PyObject *obj)
+{
+    return hl_compat_getsizeof_extra(obj);
 }
 
 size_t

@@ -127,3 +127,113 @@ hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs)
     hl_graph_free_array(arr, 0);
     return Py_BuildValue("(Nn)", list, ext);
 }
+
+PyObject *
+hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"obj", "depth", "max_nodes", "exclude", NULL};
+    PyObject *obj, *exclude = NULL;
+    Py_ssize_t depth = 4, max_nodes = 60;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|nnO!:referrer_graph", kwlist, &obj,
+                                     &depth, &max_nodes, &PyTuple_Type, &exclude))
+        return NULL;
+    if (depth < 0 || max_nodes < 1) {
+        PyErr_SetString(PyExc_ValueError, "depth must be >= 0 and max_nodes >= 1");
+        return NULL;
+    }
+    PyObject *ex[64];
+    size_t nex = 0;
+    ex[nex++] = args;
+    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 63; i++)
+        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
+    if (exclude)
+        ex[nex++] = exclude;
+    hl_graph *g = NULL;
+    int rc = hl_graph_build(&g, ex, nex);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    /* Breadth-first backwards; nodes[] doubles as the queue. Edges are
+     * kept as pairs of node indices, turned into objects at the end. */
+    PyObject **nodes = NULL; /* new references */
+    size_t nn = 0, cap = 0;
+    size_t *epar = NULL, *echi = NULL, ne = 0, ecap = 0;
+    uint32_t *level = NULL;
+    PyObject *result = NULL;
+    nodes = PyMem_RawMalloc((size_t)max_nodes * sizeof(PyObject *));
+    level = PyMem_RawMalloc((size_t)max_nodes * sizeof(uint32_t));
+    if (nodes == NULL || level == NULL)
+        goto nomem;
+    cap = (size_t)max_nodes;
+    Py_INCREF(obj);
+    nodes[nn] = obj;
+    level[nn++] = 0;
+    for (size_t head = 0; head < nn; head++) {
+        if (level[head] >= (uint32_t)depth)
+            continue;
+        PyObject **refs;
+        size_t nr;
+        if ((rc = hl_graph_referrers(&refs, &nr, g, nodes[head])) < 0)
+            goto fail;
+        for (size_t i = 0; i < nr; i++) {
+            size_t at = nn;
+            for (size_t j = 0; j < nn; j++)
+                if (nodes[j] == refs[i]) {
+                    at = j;
+                    break;
+                }
+            if (at == nn) {
+                if (nn == cap)
+                    continue; /* the graph is full: drop the edge */
+                Py_INCREF(refs[i]);
+                nodes[nn] = refs[i];
+                level[nn++] = level[head] + 1;
+            }
+            if (ne == ecap) {
+                size_t nc = ecap ? ecap * 2 : 64;
+                size_t *p1 = PyMem_RawRealloc(epar, nc * sizeof(size_t));
+                if (p1 == NULL) {
+                    hl_graph_free_array(refs, nr);
+                    goto nomem;
+                }
+                epar = p1;
+                size_t *p2 = PyMem_RawRealloc(echi, nc * sizeof(size_t));
+                if (p2 == NULL) {
+                    hl_graph_free_array(refs, nr);
+                    goto nomem;
+                }
+                echi = p2;
+                ecap = nc;
+            }
+            epar[ne] = at;
+            echi[ne] = head;
+            ne++;
+        }
+        hl_graph_free_array(refs, nr);
+    }
+    hl_graph_free(g);
+    g = NULL;
+    result = PyList_New((Py_ssize_t)ne);
+    for (size_t i = 0; result != NULL && i < ne; i++) {
+        PyObject *pair = PyTuple_Pack(2, nodes[epar[i]], nodes[echi[i]]);
+        if (pair == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)i, pair);
+    }
+    goto done;
+nomem:
+    PyErr_NoMemory();
+    goto done;
+fail:
+    hl_py_raise(rc);
+done:
+    hl_graph_free(g);
+    for (size_t i = 0; i < nn; i++)
+        Py_DECREF(nodes[i]);
+    PyMem_RawFree(nodes);
+    PyMem_RawFree(level);
+    PyMem_RawFree(epar);
+    PyMem_RawFree(echi);
+    return result;
+}

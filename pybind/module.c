@@ -148,6 +148,10 @@ py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
     walk_options(&opts, align, limit, code, frames, ignored, model);
     if (visited != Py_None)
         opts.visited = ((hl_py_visited *)visited)->visited;
+    /* A depth limit depends on the depth at which each object is met:
+     * walk in pympler's order so that asizeof and asized agree. */
+    if (limit >= 0)
+        opts.flags |= HL_WALK_ORDERED;
     detail_ctx d = {NULL, NULL, 0, 0, 0, NULL};
     if (profile) {
         int rc = hl_census_new(&d.census);
@@ -251,7 +255,16 @@ py_flatsize(PyObject *self, PyObject *args, PyObject *kwargs)
     return rc < 0 ? hl_py_raise(rc) : PyLong_FromSsize_t(out);
 }
 
+static PyObject *
+py_header_size(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return PyLong_FromSsize_t(hl_size_header(obj));
+}
+
 static PyMethodDef methods[] = {
+    {"header_size", (PyCFunction)py_header_size, METH_O,
+     "header_size(obj) -> bytes sys.getsizeof adds to __sizeof__ (GC header, pre-header)"},
     {"walk", (PyCFunction)(void (*)(void))py_walk, METH_VARARGS | METH_KEYWORDS, walk_doc},
     {"referents", (PyCFunction)(void (*)(void))py_referents, METH_VARARGS | METH_KEYWORDS,
      referents_doc},
@@ -262,6 +275,9 @@ static PyMethodDef methods[] = {
      "referrer_chains(targets, exclude=(), max_hops=64) -> [(kind, chain, external)]"},
     {"referrers", (PyCFunction)(void (*)(void))hl_py_referrers, METH_VARARGS | METH_KEYWORDS,
      "referrers(obj, exclude=()) -> ([referrers], external_refs)"},
+    {"referrer_graph", (PyCFunction)(void (*)(void))hl_py_referrer_graph,
+     METH_VARARGS | METH_KEYWORDS,
+     "referrer_graph(obj, depth=4, max_nodes=60, exclude=()) -> [(parent, child)]"},
     {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
      "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
     {NULL, NULL, 0, NULL},

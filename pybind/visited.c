@@ -20,9 +20,25 @@ visited_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* A Visited keeps references to what it counted, which may include what
+ * refers to it (an Asizer that sized itself): it takes part in the cyclic GC. */
+static int
+visited_traverse(hl_py_visited *self, visitproc visit, void *arg)
+{
+    return hl_visited_traverse(self->visited, visit, arg);
+}
+
+static int
+visited_clear(hl_py_visited *self)
+{
+    hl_visited_clear(self->visited);
+    return 0;
+}
+
 static void
 visited_dealloc(hl_py_visited *self)
 {
+    PyObject_GC_UnTrack(self);
     hl_visited *v = self->visited;
     self->visited = NULL;
     hl_visited_free(v);
@@ -68,7 +84,9 @@ PyTypeObject hl_py_visited_type = {
     .tp_basicsize = sizeof(hl_py_visited),
     .tp_dealloc = (destructor)visited_dealloc,
     .tp_as_sequence = &visited_as_sequence,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)visited_traverse,
+    .tp_clear = (inquiry)visited_clear,
     .tp_doc = "A set of objects already counted, shared by several walks. It keeps\n"
               "a reference to each object it holds.",
     .tp_methods = visited_methods,

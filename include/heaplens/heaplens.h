@@ -214,6 +214,15 @@ int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts
  * HL_EOVERFLOW. */
 int hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align);
 
+/* The bytes sys.getsizeof() adds to obj.__sizeof__(): the GC header and, on
+ * 3.11+, the pre-header. Never fails. */
+Py_ssize_t hl_size_header(PyObject *obj);
+
+/* For a GC-aware owner of an hl_visited: visit the references it holds
+ * (tp_traverse), or drop them all (tp_clear). */
+int hl_visited_traverse(hl_visited *v, visitproc visit, void *arg);
+void hl_visited_clear(hl_visited *v);
+
 /* ---- census: counts and bytes per type ---------------------------------- */
 
 typedef struct {

@@ -96,6 +96,10 @@ class _Options:
         self.validate(fname)
 
     def validate(self, fname: str) -> None:
+        # pympler accepts None for these and keeps its default.
+        for k in ("align", "cutoff", "above", "detail", "clip", "stats"):
+            if getattr(self, k) is None:
+                setattr(self, k, _DEFAULTS[k])
         self.align = _check_align(fname, self.align)
         _check_limit(fname, self.limit)
         _check_int(fname, "detail", self.detail)
@@ -168,8 +172,9 @@ def _own_name(obj: Any, clip: int) -> str:
     """pympler's rule: a truthy __name__ (classes, functions, modules...) or
     the clipped repr. __name__ is read only from types that define it, so no
     user __getattr__ runs and no instance __dict__ is created."""
-    if isinstance(obj, _NAMED):
-        name = obj.co_name if isinstance(obj, types.CodeType) else getattr(obj, "__name__", None)
+    tp = type(obj)  # never obj.__class__: that runs the object's __getattribute__
+    if issubclass(tp, _NAMED):
+        name = obj.co_name if issubclass(tp, types.CodeType) else getattr(obj, "__name__", None)
         if name:
             return str(name)
     return safe_repr(obj, clip)
@@ -186,9 +191,9 @@ def _child_names(parent: Any) -> Dict[int, str]:
     """Names of the referents of ``parent`` by id, in pympler's style."""
     names: Dict[int, str] = {}
     tp = type(parent)
-    if isinstance(parent, dict) or tp is types.MappingProxyType:
+    if issubclass(tp, dict) or tp is types.MappingProxyType:
         try:
-            items = list(dict.items(parent) if isinstance(parent, dict) else parent.items())
+            items = list(dict.items(parent) if issubclass(tp, dict) else parent.items())
         except Exception:
             items = []
         for k, v in items:
@@ -216,7 +221,8 @@ def _child_names(parent: Any) -> Dict[int, str]:
                     names.setdefault(id(descr.__get__(parent, tp)), slot)
                 except AttributeError:
                     pass
-    if not isinstance(parent, dict) and getattr(tp, "__dictoffset__", 0) > 0:
+    if (not issubclass(tp, (dict, types.FunctionType))
+            and getattr(tp, "__dictoffset__", 0) > 0):
         # An instance dict at a fixed offset (3.9/3.10, C types) is a
         # referent; name it without asking for __dict__, which would create
         # one on 3.11+. (Managed dicts have a negative offset: there a dict
@@ -224,13 +230,13 @@ def _child_names(parent: Any) -> Dict[int, str]:
         for r in gc.get_referents(parent):
             if type(r) is dict:
                 names.setdefault(id(r), "__dict__")
-    for attr in ("__code__", "__closure__", "__defaults__", "__kwdefaults__",
-                 "__annotations__", "__doc__"):
-        if isinstance(parent, types.FunctionType):
+    # Not __annotations__: reading it creates a dict on the function.
+    for attr in ("__code__", "__closure__", "__defaults__", "__kwdefaults__", "__doc__"):
+        if issubclass(tp, types.FunctionType):
             v = getattr(parent, attr, None)
             if v is not None:
                 names.setdefault(id(v), attr)
-    if isinstance(parent, BaseException):
+    if issubclass(tp, BaseException):
         for attr in ("args", "__traceback__", "__context__", "__cause__"):
             v = getattr(parent, attr, None)
             if v is not None:
@@ -340,9 +346,10 @@ class Asizer:
             row = self._profile.setdefault(tp, [0, 0])
             row[0] += count
             row[1] += size
-        for obj, size in zip(objs, sizes):
-            if size >= o.above:
-                self._ranks.append((size, _own_name(obj, o.clip)))
+        if o.stats > 0:  # naming runs repr(), which can be slow or odd: only when asked
+            for obj, size in zip(objs, sizes):
+                if size >= o.above:
+                    self._ranks.append((size, _own_name(obj, o.clip)))
         if o.stats > 0:
             self.print_stats(objs, sizes=sizes)
         return sizes, records
@@ -583,15 +590,7 @@ def basicsize(obj: Any, **opts: Any) -> int:
     it (what ``sys.getsizeof`` adds)."""
     if opts:
         raise _invalid("basicsize", opts)
-    tp = type(obj)
-    return tp.__basicsize__ + (_c.flatsize(obj, align=1) - _sizeof_only(obj))
-
-
-def _sizeof_only(obj: Any) -> int:
-    try:
-        return type(obj).__sizeof__(obj)
-    except Exception:
-        return _c.flatsize(obj, align=1)
+    return type(obj).__basicsize__ + _c.header_size(obj)
 
 
 _ITEMSIZES = {list: 8, tuple: 8, dict: 24, set: 16, frozenset: 16, str: 1, bytes: 1,

@@ -190,25 +190,36 @@ def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60
         raise ValueError("depth must be a non-negative int, not %r" % (depth,))
     nodes: Dict[int, Any] = {id(obj): obj}
     edges: List[Tuple[int, int, str]] = []
-    level = [obj]
-    for _ in range(depth):
-        nxt = []
-        for o in level:
-            near = referrers(o) if direction == "back" else list(_c.referents(o, code=True))
-            for r in near:
-                if r is level or r is nxt or r is nodes:
-                    continue
-                parent, child = (r, o) if direction == "back" else (o, r)
-                edges.append((id(parent), id(child), _label(parent, child)))
-                if id(r) not in nodes and len(nodes) < max_nodes:
-                    nodes[id(r)] = r
-                    nxt.append(r)
-        level = nxt
+    if direction == "back":
+        user, ours = _frames()
+        pairs = _c.referrer_graph(obj, depth, max_nodes, (user, ours, *ours))
+        del user, ours
+    else:
+        pairs = []
+        level = [obj]
+        for _ in range(depth):
+            nxt = []
+            for o in level:
+                for r in _c.referents(o, code=True):
+                    pairs.append((o, r))
+                    if id(r) not in nodes and len(nodes) < max_nodes:
+                        nodes[id(r)] = r
+                        nxt.append(r)
+            level = nxt
+    for parent, child in pairs:
+        for o in (parent, child):
+            if id(o) not in nodes and len(nodes) < max_nodes:
+                nodes[id(o)] = o
+        edges.append((id(parent), id(child), _label(parent, child)))
     lines = ["digraph heaplens {", '  node [shape=box, fontname="sans-serif", fontsize=10];',
              '  edge [fontname="sans-serif", fontsize=9];']
     for i, o in nodes.items():
-        label = "%s\\n%s flat, %s deep" % (
-            _dot_escape(_node_title(o)), human_size(flatsize(o)), human_size(asizeof(o)))
+        # Deep sizes of what holds an object can be the whole program:
+        # only the object itself gets one.
+        size = human_size(flatsize(o))
+        if o is obj:
+            size += ", %s deep" % human_size(asizeof(o))
+        label = "%s\\n%s" % (_dot_escape(_node_title(o)), size)
         style = ', style=filled, fillcolor="#ffd9d9"' if o is obj else ""
         lines.append('  n%d [label="%s"%s];' % (i, label, style))
     for a, b, lab in edges:

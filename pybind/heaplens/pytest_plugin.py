@@ -1,0 +1,190 @@
+"""The heaplens pytest plugin (registered through the ``pytest11`` entry
+point): leak checks for tests.
+
+- ``pytest --leaks`` checks every test; ``--leaks=W:R`` sets W warm-up runs
+  and R counted runs (default 2:3).
+- ``@pytest.mark.no_leaks(warmups=..., runs=..., ignore_types=..., ignore=...)``
+  checks one test; ``@pytest.mark.leaks_ok(reason=...)`` opts one out.
+- The ``leak_check`` fixture: ``leak_check(fn, *args)`` checks a callable,
+  ``with leak_check: ...`` checks a block.
+
+Each repetition runs the test's function-scoped setup, call and teardown;
+fixtures of wider scope stay set up across them, outside the window. A test
+that leaks fails, shows as LEAKED, and carries the report in its section.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, List, Optional
+
+import pytest
+
+from heaplens._leaks import LeakReport, _check, check_leaks, no_leaks
+
+_SPEC = re.compile(r"^(\d+):(\d+)$")
+_DEFAULT = "2:3"
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("heaplens", "heaplens leak checks")
+    group.addoption("--leaks", action="store", nargs="?", const=_DEFAULT, default=None,
+                    metavar="W:R",
+                    help="check every test for leaks: W warm-up runs, then R counted runs "
+                         "(--leaks alone means %s)" % _DEFAULT)
+
+
+def pytest_load_initial_conftests(early_config: Any, parser: Any, args: List[str]) -> None:
+    # `--leaks` alone takes the default, so that `pytest --leaks tests/`
+    # does not read `tests/` as W:R.
+    for i, a in enumerate(args):
+        if a == "--leaks":
+            args[i] = "--leaks=" + _DEFAULT
+
+
+def _parse(spec: str) -> tuple:
+    m = _SPEC.match(spec)
+    if not m or int(m.group(2)) < 1:
+        raise pytest.UsageError("--leaks takes W:R, W warm-ups and R >= 1 counted runs "
+                                "(e.g. --leaks=2:3), not %r" % spec)
+    return int(m.group(1)), int(m.group(2))
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line(
+        "markers", "no_leaks(warmups=2, runs=3, ignore_types=(), ignore=None): fail the test "
+        "if it leaks objects (heaplens)")
+    config.addinivalue_line("markers", "leaks_ok(reason=None): never check this test for leaks")
+    spec = config.getoption("--leaks")
+    if spec is not None:
+        _parse(spec)
+
+
+def _settings(item: Any) -> Optional[dict]:
+    if item.get_closest_marker("leaks_ok") is not None:
+        return None
+    marker = item.get_closest_marker("no_leaks")
+    spec = item.config.getoption("--leaks")
+    if marker is None and spec is None:
+        return None
+    warmups, runs = _parse(spec) if spec else _parse(_DEFAULT)
+    s = dict(warmups=warmups, runs=runs, ignore_types=(), ignore=None)
+    if marker is not None:
+        unknown = set(marker.kwargs) - set(s)
+        if unknown or marker.args:
+            raise pytest.UsageError("no_leaks takes only warmups=, runs=, ignore_types= and "
+                                    "ignore= keywords (%s)" % item.nodeid)
+        s.update(marker.kwargs)
+    return s
+
+
+class _Abort(Exception):
+    pass
+
+
+class _Parents:
+    """Stands for "the next item" in a silent repetition: it needs the
+    item's parents (module, class, session) but not the item itself, so
+    teardown ends exactly the function-scoped fixtures."""
+
+    def __init__(self, item: Any) -> None:
+        self._chain = item.listchain()[:-1]
+
+    def listchain(self) -> List[Any]:
+        return self._chain
+
+
+def _check_item(item: Any, s: dict) -> Optional[LeakReport]:
+    from _pytest.runner import runtestprotocol
+
+    parents = _Parents(item)
+
+    def run_once() -> None:
+        reports = runtestprotocol(item, nextitem=parents, log=False)
+        if any(not r.passed for r in reports):
+            raise _Abort()  # a failing or skipped test is reported by the real run
+
+    try:
+        return _check(run_once, s["warmups"], s["runs"], s["ignore_types"], s["ignore"],
+                      True, item.nodeid)
+    except _Abort:
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: Any, nextitem: Any) -> Optional[bool]:
+    s = _settings(item)
+    if s is None:
+        return None
+    from _pytest.runner import runtestprotocol
+
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    report = _check_item(item, s)
+    # The run users see: setup, call and teardown reported as usual.
+    for rep in runtestprotocol(item, nextitem=nextitem, log=False):
+        if rep.when == "call" and rep.passed and report is not None and report.leaked:
+            rep.outcome = "failed"
+            rep.longrepr = report.format()
+            rep.user_properties.append(("heaplens_leaked", _summary(report)))
+            rep.sections.append(("heaplens leak report", report.format()))
+        ihook.pytest_runtest_logreport(report=rep)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def _summary(report: LeakReport) -> str:
+    return ", ".join("%s +%s" % (g.type_name, "/".join(map(str, g.growth)))
+                     for g in report.groups[:3])
+
+
+def _leaked(report: Any) -> Optional[str]:
+    for key, value in getattr(report, "user_properties", ()):
+        if key == "heaplens_leaked":
+            return value
+    return None
+
+
+def pytest_report_teststatus(report: Any, config: Any) -> Any:
+    if report.when == "call" and _leaked(report) is not None:
+        return "leaked", "L", "LEAKED"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any) -> None:
+    leaked = terminalreporter.stats.get("leaked", [])
+    if leaked:
+        terminalreporter.section("heaplens: leaking tests", sep="=", red=True)
+        for rep in leaked:
+            terminalreporter.line("LEAKED %s - %s" % (rep.nodeid, _leaked(rep)))
+
+
+class LeakCheck:
+    """The ``leak_check`` fixture: ``leak_check(fn, *args, warmups=2,
+    runs=3, **kwargs)`` fails the test if ``fn`` leaks; ``with leak_check:``
+    fails it if objects created in the block outlive it."""
+
+    def __call__(self, fn: Any, *args: Any, warmups: int = 2, runs: int = 3,
+                 **kwargs: Any) -> LeakReport:
+        report = check_leaks(fn, *args, warmups=warmups, runs=runs, **kwargs)
+        if report.leaked:
+            pytest.fail(report.format(), pytrace=False)
+        return report
+
+    def __enter__(self) -> "LeakCheck":
+        self._cm = no_leaks()
+        self._cm.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        cm, self._cm = self._cm, None
+        try:
+            cm.__exit__(*exc)
+        except AssertionError as e:
+            pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture
+def leak_check() -> LeakCheck:
+    """Check a callable or a block for leaks (heaplens)."""
+    return LeakCheck()
