@@ -590,7 +590,9 @@ class no_leaks:
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
                 if isinstance(o, types.FrameType) or o is self or ignored(tname):
                     continue
-                if tp.__module__.startswith("heaplens"):
+                if tp.__module__.startswith("heaplens") or (
+                        tp is types.MethodType and
+                        type(o.__self__).__module__.startswith("heaplens")):
                     continue
                 if self.ignore is not None and self.ignore(o):
                     continue

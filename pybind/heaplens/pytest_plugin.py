@@ -154,6 +154,10 @@ def pytest_report_teststatus(report: Any, config: Any) -> Any:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any, config: Any) -> None:
     leaked = terminalreporter.stats.get("leaked", [])
     if leaked:
+        terminalreporter.section("LEAKS", sep="=", red=True)
+        for rep in leaked:
+            terminalreporter.section(rep.nodeid, sep="_", red=True)
+            terminalreporter.line(str(rep.longrepr))
         terminalreporter.section("heaplens: leaking tests", sep="=", red=True)
         for rep in leaked:
             terminalreporter.line("LEAKED %s - %s" % (rep.nodeid, _leaked(rep)))
@@ -179,7 +183,10 @@ class LeakCheck:
     def __exit__(self, *exc: Any) -> None:
         cm, self._cm = self._cm, None
         try:
-            cm.__exit__(*exc)
+            # Called through the class with plain arguments: a bound method
+            # or an argument tuple made here would be a new object, alive
+            # at the check.
+            no_leaks.__exit__(cm, exc[0], exc[1], exc[2])
         except AssertionError as e:
             pytest.fail(str(e), pytrace=False)
 
