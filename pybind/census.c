@@ -8,6 +8,7 @@
  */
 #include "census.h"
 
+#include "compat.h"
 #include "errors.h"
 
 typedef struct {
@@ -177,6 +178,40 @@ hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     return (PyObject *)out;
+}
+
+static int
+gc_count_one(PyObject *obj, void *arg)
+{
+    return hl_census_add(arg, Py_TYPE(obj), 0) == 0; /* 0 stops the visit */
+}
+
+PyObject *
+hl_py_gc_counts(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    hl_census *c = NULL;
+    int rc = hl_census_new(&c);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    if (hl_compat_gc_visit_objects(gc_count_one, c) < 0) {
+        hl_census_free(c);
+        return NULL;
+    }
+    hl_census_row *rows;
+    size_t n;
+    rc = hl_census_rows(&rows, &n, c);
+    PyObject *dict = rc < 0 ? hl_py_raise(rc) : PyDict_New();
+    for (size_t i = 0; dict != NULL && i < n; i++) {
+        PyObject *count = PyLong_FromSize_t(rows[i].count);
+        if (count == NULL || PyDict_SetItem(dict, (PyObject *)rows[i].type, count) < 0)
+            Py_CLEAR(dict);
+        Py_XDECREF(count);
+    }
+    if (rc == 0)
+        hl_census_rows_free(rows);
+    hl_census_free(c);
+    return dict;
 }
 
 static PyObject *

@@ -8,4 +8,6 @@ extern PyTypeObject hl_py_census_type;
 
 /* heap_census(model=0, align=8): take a census of the whole heap. */
 PyObject *hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs);
+/* gc_counts() -> {type: count} of the gc-tracked objects (a cheap census). */
+PyObject *hl_py_gc_counts(PyObject *self, PyObject *ignored);
 #endif

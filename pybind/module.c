@@ -278,6 +278,8 @@ static PyMethodDef methods[] = {
     {"referrer_graph", (PyCFunction)(void (*)(void))hl_py_referrer_graph,
      METH_VARARGS | METH_KEYWORDS,
      "referrer_graph(obj, depth=4, max_nodes=60, exclude=()) -> [(parent, child)]"},
+    {"gc_counts", (PyCFunction)hl_py_gc_counts, METH_NOARGS,
+     "gc_counts() -> {type: count} of the gc-tracked objects only"},
     {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
      "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
     {NULL, NULL, 0, NULL},
