@@ -113,6 +113,28 @@ hl_ptrset_contains(const hl_ptrset *set, const void *p)
     }
 }
 
+int
+hl_ptrset_remove(hl_ptrset *set, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t key = (a >> REGION_SHIFT) + 1;
+    uint64_t bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);
+    if (set->slots == NULL)
+        return 0;
+    for (size_t j = slot_of(key, set->mask);; j = (j + 1) & set->mask) {
+        hl_ptrset_slot *s = &set->slots[j];
+        if (s->key == key) {
+            if (!(s->bits & bit))
+                return 0;
+            s->bits &= ~bit; /* an empty bitmap keeps its slot: probes stay intact */
+            set->count--;
+            return 1;
+        }
+        if (s->key == 0)
+            return 0;
+    }
+}
+
 void
 hl_ptrset_free(hl_ptrset *set)
 {

@@ -33,6 +33,9 @@ int hl_ptrset_init(hl_ptrset *set, size_t expected_regions);
 /* Add `p`. Returns 1 when it was new, 0 when already there, HL_ENOMEM. */
 int hl_ptrset_add(hl_ptrset *set, const void *p);
 
+/* Remove `p`: 1 when it was there, else 0. (The region's slot stays.) */
+int hl_ptrset_remove(hl_ptrset *set, const void *p);
+
 /* 1 when `p` is in the set, else 0. */
 int hl_ptrset_contains(const hl_ptrset *set, const void *p);
 

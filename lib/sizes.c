@@ -114,6 +114,15 @@ resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
     if (descr == object_sizeof) {
         ti->size_kind = HL_SZ_BASIC;
     }
+    else if (descr != NULL && Py_TYPE(descr) == &PyMethodDescr_Type &&
+             !PyType_IsSubtype(tp, PyDescr_TYPE(descr))) {
+        /* A C __sizeof__ taken from another type (`__sizeof__ =
+         * dict.__sizeof__`): binding refuses it with a TypeError, as
+         * getsizeof does; calling it directly would read the wrong layout. */
+        ti->size_kind = HL_SZ_PYCALL;
+        Py_INCREF(descr);
+        ti->sizeof_descr = descr;
+    }
     else if (descr == list_sizeof) {
         ti->size_kind = HL_SZ_LIST;
     }
@@ -208,7 +217,7 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
 
         /* Policy. */
         if (is_ignored(types, tp))
-            ti->policy = HL_POL_ZERO;
+            ti->policy = HL_POL_IGNORE;
         else if (!(types->flags & HL_WALK_CODE) && hl_sizes__is_code_type(tp))
             ti->policy = HL_POL_ZERO;
         else if (!(types->flags & HL_WALK_FRAMES) && tp == &PyFrame_Type)

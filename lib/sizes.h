@@ -32,6 +32,7 @@ enum {
 enum {
     HL_POL_COUNT = 0, /* counted and followed */
     HL_POL_ZERO,      /* counted 0 and not followed (unless given as a root) */
+    HL_POL_IGNORE,    /* counted 0 and not followed, even as a root */
 };
 
 /* Extra referent sources beyond tp_traverse, as bit flags. */

@@ -168,7 +168,12 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
         if (rc < 0)
             return rc;
     }
-    w->total += flat;
+    if (flat > PY_SSIZE_T_MAX - w->root_total)
+        return hl_error__set(HL_EOVERFLOW, "the size of one object graph overflows a "
+                                           "Py_ssize_t (a __sizeof__ of %zd bytes?)", flat);
+    /* The grand total over several roots saturates; each root's own figure
+     * is exact, and callers add those up in Python. */
+    w->total = flat > PY_SSIZE_T_MAX - w->total ? PY_SSIZE_T_MAX : w->total + flat;
     w->root_total += flat;
     w->stats.counted++;
     ti->n_counted++;
@@ -433,7 +438,12 @@ mark_roots(walker *w, uint8_t *walk_it, PyObject *const *roots, size_t nroots)
             return rc;
         if (rc == 1 && v != NULL && keep_append(&v->keep, Py_NewRef(r)) < 0)
             return HL_ENOMEM;
-        walk_it[i] = rc == 1 || (v != NULL && hl_ptrset_contains(&v->skip_refs, r));
+        walk_it[i] = rc == 1;
+        if (rc == 0 && v != NULL && hl_ptrset_remove(&v->skip_refs, r)) {
+            /* Sized now that it is given; from now on it counts 0 like
+             * anything else the set has seen. */
+            walk_it[i] = 1;
+        }
     }
     return 0;
 }

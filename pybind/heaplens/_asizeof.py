@@ -62,7 +62,7 @@ def _check_limit(fname: str, limit: Any) -> int:
     if not _is_number(limit):
         raise TypeError("%s(): limit must be an int or None, not %s"
                         % (fname, type(limit).__name__))
-    if limit == math.inf:
+    if limit >= sys.maxsize:  # deeper than any walk: no limit
         return -1
     if limit != limit:  # NaN
         raise ValueError("invalid option: %s(limit=nan)" % fname)
@@ -279,6 +279,9 @@ class Asizer:
     as pympler's ``Asizer``."""
 
     def __init__(self, **opts: Any) -> None:
+        unknown = {k: v for k, v in opts.items() if k not in _DEFAULTS}
+        if unknown:
+            raise _invalid("reset", unknown)
         self.reset(**opts)
 
     # -- configuration
@@ -337,7 +340,7 @@ class Asizer:
             frames=bool(o.frames) or not o.ignored, ignored=ignored,
             model=_MODELS[o.model], detail=detail, visited=self._visited,
             profile=o.stats >= 2)
-        self._total += st["total"]
+        self._total += sum(sizes)
         self._counted += st["counted"]
         self._repeats += st["repeats"]
         self._depth = max(self._depth, st["max_depth"])
