@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "hash.h"
 #include "heap.h"
 #include "heaplens/heaplens.h"
 #include "mem.h"
@@ -31,7 +32,16 @@ typedef struct {
     size_t n, cap;
 } edges_t;
 
+/* References the graph has handed out (in chains and referrer lists): they
+ * raise refcounts, and must not make an object look held from outside. */
+typedef struct {
+    PyObject *obj;
+    Py_ssize_t n;
+    UT_hash_handle hh;
+} given_t;
+
 struct hl_graph {
+    given_t *given;
     edges_t edges;      /* sorted by child */
     edges_t own;        /* references from the excluded objects, sorted */
     hl_ptrset excluded; /* their addresses */
@@ -113,6 +123,12 @@ hl_graph_free(hl_graph *g)
 {
     if (g == NULL)
         return;
+    given_t *e, *tmp;
+    HASH_ITER(hh, g->given, e, tmp)
+    {
+        HASH_DEL(g->given, e);
+        hl_mem__free(e);
+    }
     hl_mem__free(g->edges.items);
     hl_mem__free(g->own.items);
     hl_ptrset_free(&g->excluded);
@@ -200,11 +216,37 @@ hl_graph_external_refs(const hl_graph *g, PyObject *obj)
     edge_range(&g->edges, (uintptr_t)obj, &lo, &hi);
     edge_range(&g->own, (uintptr_t)obj, &olo, &ohi);
     Py_ssize_t ext = Py_REFCNT(obj) - (Py_ssize_t)(hi - lo) - (Py_ssize_t)(ohi - olo);
+    given_t *e = NULL;
+    HASH_FIND_PTR(g->given, &obj, e);
+    if (e != NULL)
+        ext -= e->n;
     return ext > 0 ? ext : 0;
 }
 
 static int
-push_ref(PyObject ***arr, size_t *n, size_t *cap, PyObject *o)
+give(const hl_graph *cg, PyObject *o)
+{
+    hl_graph *g = (hl_graph *)cg; /* the record of given references is ours */
+    given_t *e = NULL;
+    HASH_FIND_PTR(g->given, &o, e);
+    if (e == NULL) {
+        e = hl_mem__calloc(1, sizeof(*e));
+        if (e == NULL)
+            return hl_error__set(HL_ENOMEM, "out of memory for a referrer list");
+        e->obj = o;
+        hl_hash__oom = 0;
+        HASH_ADD_PTR(g->given, obj, e);
+        if (hl_hash__oom) {
+            hl_mem__free(e);
+            return hl_error__set(HL_ENOMEM, "out of memory for a referrer list");
+        }
+    }
+    e->n++;
+    return 0;
+}
+
+static int
+push_ref(const hl_graph *g, PyObject ***arr, size_t *n, size_t *cap, PyObject *o)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
@@ -214,6 +256,9 @@ push_ref(PyObject ***arr, size_t *n, size_t *cap, PyObject *o)
         *arr = p;
         *cap = ncap;
     }
+    int rc = give(g, o);
+    if (rc < 0)
+        return rc;
     Py_INCREF(o);
     (*arr)[(*n)++] = o;
     return 0;
@@ -237,7 +282,7 @@ hl_graph_referrers(PyObject ***out, size_t *n, const hl_graph *g, PyObject *obj)
     for (size_t i = lo; i < hi; i++) {
         if (i > lo && g->edges.items[i].parent == g->edges.items[i - 1].parent)
             continue; /* the same referrer twice (a list holding it twice) */
-        int rc = push_ref(out, n, &cap, (PyObject *)g->edges.items[i].parent);
+        int rc = push_ref(g, out, n, &cap, (PyObject *)g->edges.items[i].parent);
         if (rc < 0) {
             hl_graph_free_array(*out, *n);
             *out = NULL;
@@ -354,15 +399,15 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
         root_head = (PyObject *)q[found].obj;
     }
     if (found == (size_t)-1) {
-        rc = push_ref(out, n, &cap, target);
+        rc = push_ref(g, out, n, &cap, target);
         goto done;
     }
     /* Walk back from the root to the target: the queue links point toward
      * the target. */
-    if (root_head != (PyObject *)q[found].obj && (rc = push_ref(out, n, &cap, root_head)) < 0)
+    if (root_head != (PyObject *)q[found].obj && (rc = push_ref(g, out, n, &cap, root_head)) < 0)
         goto done;
     for (size_t i = found; i != (size_t)-1; i = q[i].prev) {
-        if ((rc = push_ref(out, n, &cap, (PyObject *)q[i].obj)) < 0)
+        if ((rc = push_ref(g, out, n, &cap, (PyObject *)q[i].obj)) < 0)
             goto done;
     }
 done:

@@ -291,7 +291,9 @@ int hl_graph_referrers(PyObject ***out, size_t *n, const hl_graph *g, PyObject *
 int hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g,
                    PyObject *target, size_t max_hops);
 
-/* How many references to `obj` come from outside the heap (0 if none). */
+/* How many references to `obj` come from outside the heap (0 if none).
+ * References the graph itself handed out (in chains and referrer arrays
+ * not yet released) are not counted as outside. */
 Py_ssize_t hl_graph_external_refs(const hl_graph *g, PyObject *obj);
 
 void hl_graph_free_array(PyObject **arr, size_t n);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The Check suites under valgrind's memcheck, with Python's allocations sent
+# through malloc (PYTHONMALLOC=malloc) so that valgrind sees them, and the
+# interpreter's known one-time allocations suppressed (tests/c/valgrind.supp).
+# CK_FORK=no keeps one process for valgrind to follow.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --system-only || exit 1
+command -v valgrind >/dev/null 2>&1 || {
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >/dev/null; }
+PY=$(command -v python3)
+cmake -S . -B build/valgrind -DHEAPLENS_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPython_EXECUTABLE="$PY" >build-valgrind.log 2>&1 \
+  && cmake --build build/valgrind -j 2 >>build-valgrind.log 2>&1 || { cat build-valgrind.log; exit 1; }
+status=0
+for suite in ptrset sizes walk graph; do
+  echo "==> valgrind: check $suite"
+  CK_FORK=no PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
+    --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
+    build/valgrind/tests/c/heaplens_check "$suite" || status=1
+done
+exit $status
