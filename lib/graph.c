@@ -360,10 +360,11 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
     QPUSH(target, (size_t)-1, 0);
     if ((rc = hl_ptrset_add(&seen, target)) < 0)
         goto done;
-    /* A module, class or frame makes the most telling chain; an object held
-     * from outside is remembered (the nearest one) and used only when no
-     * such root is within reach. Its referrers are still searched. */
-    size_t found = (size_t)-1, external = (size_t)-1;
+    /* A module or class makes the most telling chain; the nearest frame,
+     * then the nearest object held from outside, are remembered and used
+     * only when no such root is within reach. Their referrers are still
+     * searched. */
+    size_t found = (size_t)-1, external = (size_t)-1, frame = (size_t)-1;
     PyObject *root_head = NULL;
     while (head < qn) {
         bfs_node cur = q[head];
@@ -372,7 +373,11 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
         hl_root_kind k = root_kind(g, o, &h);
         if (k == HL_ROOT_EXTERNAL && external == (size_t)-1)
             external = head;
-        if (k != HL_ROOT_NONE && k != HL_ROOT_EXTERNAL) {
+        /* A frame holds things for the time of a call; a module or class
+         * for the life of the program: prefer those, as with outsiders. */
+        if (k == HL_ROOT_FRAME && frame == (size_t)-1)
+            frame = head;
+        if (k == HL_ROOT_MODULE || k == HL_ROOT_CLASS) {
             found = head;
             *kind = k;
             root_head = h;
@@ -393,6 +398,11 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
         head++;
     }
     rc = 0;
+    if (found == (size_t)-1 && frame != (size_t)-1) {
+        found = frame;
+        *kind = HL_ROOT_FRAME;
+        root_head = (PyObject *)q[found].obj;
+    }
     if (found == (size_t)-1 && external != (size_t)-1) {
         found = external;
         *kind = HL_ROOT_EXTERNAL;

@@ -81,8 +81,11 @@ def test_function_fixtures_repeat_and_module_fixtures_do_not(tmp_path):
     src = EXAMPLE + textwrap.dedent('''
         def test_zz_counts():
             assert SETUPS.count("module") == 1, SETUPS
-            # 1 warm-up + 2 counted runs + the reported run.
-            assert SETUPS.count("setup") == 4 and SETUPS.count("teardown") == 4, SETUPS
+            # 1 warm-up + 2 cheap counted runs + the reported run, and 2 more
+            # full counted runs when the cheap pass sees growth (SETUPS itself
+            # grows, and may take a new block in each run).
+            n = SETUPS.count("setup")
+            assert n in (4, 6) and SETUPS.count("teardown") == n, SETUPS
     ''')
     r = _run(tmp_path, "--leaks=1:2", "-k", "fixtures or zz_counts", source=src)
     assert r.returncode == 0, r.stdout
