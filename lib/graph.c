@@ -192,8 +192,10 @@ hl_graph_build(hl_graph **out, PyObject *const *exclude, size_t nexclude)
         rc = b.err;
     if (rc < 0 || (rc = find_modules(g)) < 0)
         goto fail;
-    qsort(g->edges.items, g->edges.n, sizeof(edge_t), edge_cmp);
-    qsort(g->own.items, g->own.n, sizeof(edge_t), edge_cmp);
+    if (g->edges.n > 1)
+        qsort(g->edges.items, g->edges.n, sizeof(edge_t), edge_cmp);
+    if (g->own.n > 1)
+        qsort(g->own.items, g->own.n, sizeof(edge_t), edge_cmp);
     /* Give back the references to the roots: refcounts are then what they
      * were, which external_refs relies on. None of these objects can die
      * here (each was alive before we took our reference), and no Python

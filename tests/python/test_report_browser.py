@@ -1,5 +1,6 @@
 """The HTML report renders in a real browser (headless Chromium)."""
 
+import os
 import shutil
 import subprocess
 import time
@@ -9,6 +10,10 @@ import pytest
 import heaplens
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The browser is not ours to sanitize: drop the sanitizer preload if the
+# suite runs under ASan (scripts/sanitize.sh).
+ENV = {k: v for k, v in os.environ.items()
+       if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package "
@@ -24,7 +29,7 @@ def test_report_renders_in_chromium(tmp_path):
     r = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--enable-logging=stderr", "--v=0", "--dump-dom", report.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, env=ENV)
     assert r.returncode == 0, r.stderr[-2000:]
     dom = r.stdout
     assert "<svg" in dom and "polyline" in dom and "heaplens-chart" in dom
@@ -35,5 +40,5 @@ def test_report_renders_in_chromium(tmp_path):
     r = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--window-size=1100,1400", "--screenshot=%s" % shot, report.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, env=ENV)
     assert r.returncode == 0 and shot.stat().st_size > 10_000
