@@ -245,7 +245,6 @@ def _dot_escape(s: str) -> str:
 
 
 def _render(dot: str, output: str) -> None:
-    import os
     import shutil
     import subprocess
     fmt = output.rsplit(".", 1)[-1].lower()
@@ -254,9 +253,8 @@ def _render(dot: str, output: str) -> None:
     exe = shutil.which("dot")
     if exe is None:
         raise RuntimeError("Graphviz's dot is not installed (Debian: apt-get install graphviz)")
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     r = subprocess.run([exe, "-T" + fmt, "-o", output], input=dot.encode(),
-                       capture_output=True, timeout=120, env=env)
+                       capture_output=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("dot failed: %s" % r.stderr.decode(errors="replace").strip())
 
