@@ -64,6 +64,12 @@ grow(hl_ptrset *set)
 int
 hl_ptrset_add(hl_ptrset *set, const void *p)
 {
+    if (set->slots == NULL) {
+        /* Freed (or never set up): start again empty. */
+        int rc = hl_ptrset_init(set, 0);
+        if (rc < 0)
+            return rc;
+    }
     uintptr_t a = (uintptr_t)p;
     uintptr_t key = (a >> REGION_SHIFT) + 1;
     uint64_t bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);

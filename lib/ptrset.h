@@ -30,7 +30,8 @@ typedef struct {
 /* Prepare an empty set. Returns 0 or HL_ENOMEM. */
 int hl_ptrset_init(hl_ptrset *set, size_t expected_regions);
 
-/* Add `p`. Returns 1 when it was new, 0 when already there, HL_ENOMEM. */
+/* Add `p`. Returns 1 when it was new, 0 when already there, HL_ENOMEM.
+ * A freed set is set up again on first use. */
 int hl_ptrset_add(hl_ptrset *set, const void *p);
 
 /* Remove `p`: 1 when it was there, else 0. (The region's slot stays.) */

@@ -614,20 +614,22 @@ hl_visited_traverse(hl_visited *v, visitproc visit, void *arg)
     return 0;
 }
 
-void
-hl_visited_clear(hl_visited *v)
+static void
+visited_release(hl_visited *v)
 {
-    if (v == NULL)
-        return;
-    /* Forget the addresses with the references: a freed object's address
-     * may be reused. */
     hl_ptrset_free(&v->seen);
     hl_ptrset_free(&v->skip_refs);
     hl_ptrset_free(&v->exclude);
     keep_clear(&v->keep);
-    if (hl_ptrset_init(&v->seen, 0) < 0 || hl_ptrset_init(&v->skip_refs, 0) < 0 ||
-        hl_ptrset_init(&v->exclude, 0) < 0)
-        hl_error_clear(); /* an empty set stays usable: add() will fail cleanly */
+}
+
+void
+hl_visited_clear(hl_visited *v)
+{
+    /* Forget the addresses with the references: a freed object's address
+     * may be reused. The emptied sets allocate again when next used. */
+    if (v != NULL)
+        visited_release(v);
 }
 
 Py_ssize_t
@@ -647,10 +649,7 @@ hl_visited_free(hl_visited *v)
 {
     if (v == NULL)
         return;
-    hl_ptrset_free(&v->seen);
-    hl_ptrset_free(&v->skip_refs);
-    hl_ptrset_free(&v->exclude);
-    keep_clear(&v->keep);
+    visited_release(v);
     hl_mem__free(v);
 }
 

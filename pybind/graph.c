@@ -5,6 +5,26 @@
 
 static const char *kind_names[] = {"none", "module", "class", "frame", "external"};
 
+#define HL_MAX_EXCLUDE 64
+
+/* The objects whose references a graph leaves out: the caller's `exclude`
+ * items and tuple, and our own argument tuples (`args`, and `targets` when
+ * given), which hold references the caller did not mean. Borrowed. */
+static size_t
+exclusions(PyObject **ex, PyObject *args, PyObject *exclude, PyObject *targets)
+{
+    size_t n = 0;
+    ex[n++] = args;
+    if (targets != NULL)
+        ex[n++] = targets;
+    if (exclude != NULL) {
+        ex[n++] = exclude;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(exclude) && n < HL_MAX_EXCLUDE; i++)
+            ex[n++] = PyTuple_GET_ITEM(exclude, i);
+    }
+    return n;
+}
+
 PyObject *
 hl_py_referrer_chains(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -20,15 +40,8 @@ hl_py_referrer_chains(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "max_hops must be >= 0");
         return NULL;
     }
-    /* Our own argument tuples hold references too: leave them out. */
-    PyObject *ex[64];
-    size_t nex = 0;
-    ex[nex++] = targets;
-    ex[nex++] = args;
-    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 64; i++)
-        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
-    if (exclude)
-        ex[nex < 64 ? nex++ : 63] = exclude;
+    PyObject *ex[HL_MAX_EXCLUDE];
+    size_t nex = exclusions(ex, args, exclude, targets);
 
     Py_ssize_t nt = PyTuple_GET_SIZE(targets);
     PyObject ***chains = PyMem_Calloc(nt ? nt : 1, sizeof(PyObject **));
@@ -99,13 +112,8 @@ hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O!:referrers", kwlist, &obj,
                                      &PyTuple_Type, &exclude))
         return NULL;
-    PyObject *ex[64];
-    size_t nex = 0;
-    ex[nex++] = args;
-    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 63; i++)
-        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
-    if (exclude)
-        ex[nex++] = exclude;
+    PyObject *ex[HL_MAX_EXCLUDE];
+    size_t nex = exclusions(ex, args, exclude, NULL);
     hl_graph *g = NULL;
     int rc = hl_graph_build(&g, ex, nex);
     if (rc < 0)
@@ -142,13 +150,8 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "depth must be >= 0 and max_nodes >= 1");
         return NULL;
     }
-    PyObject *ex[64];
-    size_t nex = 0;
-    ex[nex++] = args;
-    for (Py_ssize_t i = 0; exclude && i < PyTuple_GET_SIZE(exclude) && nex < 63; i++)
-        ex[nex++] = PyTuple_GET_ITEM(exclude, i);
-    if (exclude)
-        ex[nex++] = exclude;
+    PyObject *ex[HL_MAX_EXCLUDE];
+    size_t nex = exclusions(ex, args, exclude, NULL);
     hl_graph *g = NULL;
     int rc = hl_graph_build(&g, ex, nex);
     if (rc < 0)
