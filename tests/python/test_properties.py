@@ -22,7 +22,7 @@ import os
 import sys
 import tracemalloc
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import heaplens
@@ -31,8 +31,14 @@ from heaplens import Asizer, asized, asizeof, asizesof
 # HEAPLENS_EXAMPLES=1000 for a longer hunt; the default keeps the file
 # within ~30 s per interpreter.
 EXAMPLES = int(os.environ.get("HEAPLENS_EXAMPLES", "40"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# In CI: the same examples every run, no replay of examples saved by other
+# runs, and no "explain" phase (it traces every line, which on big graphs
+# takes minutes after a failure instead of reporting it).
+_CI = dict(derandomize=True, database=None) if os.environ.get("CI") else {}
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, phases=_PHASES,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                    **_CI)
 
 # Py_TPFLAGS_MANAGED_DICT (3.11+): instances keep their attributes out of
 # sight of sys.getsizeof.
@@ -445,8 +451,8 @@ def _shape(o):
     return [type(r) for r in gc.get_referents(o)]
 
 
-@settings(max_examples=max(EXAMPLES * 3 // 4, 1), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=max(EXAMPLES * 3 // 4, 1), deadline=None, phases=_PHASES,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **_CI)
 @given(graphs())
 def test_measuring_does_not_change_the_heap(g):
     x, nodes = g
