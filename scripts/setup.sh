@@ -13,9 +13,7 @@ for pkg in uthash-dev check pkg-config gcc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
-if ! command -v cmake >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
-  need+=(cmake)
-fi
+command -v cmake >/dev/null 2>&1 || need+=(cmake)  # ctest; pip builds get their own
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing system packages: ${need[*]}"
   $SUDO apt-get update -qq
