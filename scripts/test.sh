@@ -13,9 +13,11 @@ source scripts/lib.sh
 # The graph test renders with Graphviz's dot. Both are optional: without
 # them those tests check the error path or skip, saying why.
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+updated=""
 for pkg in chromium graphviz; do
   if ! dpkg -s "$pkg" >/dev/null 2>&1; then
     echo "==> installing $pkg for the report and graph tests"
+    [ -n "$updated" ] || { $SUDO apt-get update -qq >/dev/null 2>&1; updated=1; }
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
       || echo "    ($pkg could not be installed; its test checks the fallback instead)"
   fi
