@@ -102,43 +102,43 @@ hl_ptrset_add(hl_ptrset *set, const void *p)
     return 1;
 }
 
-int
-hl_ptrset_contains(const hl_ptrset *set, const void *p)
+/* The slot of `p`'s region, or NULL when the region is not in the set;
+ * *bit gets p's bit in the region's bitmap. */
+static hl_ptrset_slot *
+find(const hl_ptrset *set, const void *p, uint64_t *bit)
 {
     uintptr_t a = (uintptr_t)p;
     uintptr_t key = (a >> REGION_SHIFT) + 1;
-    uint64_t bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);
+    *bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);
     if (set->slots == NULL)
-        return 0;
+        return NULL;
     for (size_t j = slot_of(key, set->mask);; j = (j + 1) & set->mask) {
-        const hl_ptrset_slot *s = &set->slots[j];
+        hl_ptrset_slot *s = &set->slots[j];
         if (s->key == key)
-            return (s->bits & bit) != 0;
+            return s;
         if (s->key == 0)
-            return 0;
+            return NULL;
     }
+}
+
+int
+hl_ptrset_contains(const hl_ptrset *set, const void *p)
+{
+    uint64_t bit;
+    const hl_ptrset_slot *s = find(set, p, &bit);
+    return s != NULL && (s->bits & bit) != 0;
 }
 
 int
 hl_ptrset_remove(hl_ptrset *set, const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    uintptr_t key = (a >> REGION_SHIFT) + 1;
-    uint64_t bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);
-    if (set->slots == NULL)
+    uint64_t bit;
+    hl_ptrset_slot *s = find(set, p, &bit);
+    if (s == NULL || !(s->bits & bit))
         return 0;
-    for (size_t j = slot_of(key, set->mask);; j = (j + 1) & set->mask) {
-        hl_ptrset_slot *s = &set->slots[j];
-        if (s->key == key) {
-            if (!(s->bits & bit))
-                return 0;
-            s->bits &= ~bit; /* an empty bitmap keeps its slot: probes stay intact */
-            set->count--;
-            return 1;
-        }
-        if (s->key == 0)
-            return 0;
-    }
+    s->bits &= ~bit; /* an empty bitmap keeps its slot: probes stay intact */
+    set->count--;
+    return 1;
 }
 
 void
