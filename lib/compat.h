@@ -143,4 +143,45 @@ hl_compat_weakref_target(PyObject *ref)
 typedef int (*hl_gc_visit_fn)(PyObject *obj, void *arg);
 int hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg);
 
+/* ---- hooks -------------------------------------------------------------- */
+
+/* Bytes in front of an object of type `tp` in its allocation: the GC
+ * header and, on 3.11+, the managed dict/weakref pre-header (CPython's
+ * _PyType_PreHeaderSize). An object lives at block + this. */
+Py_ssize_t hl_compat_preheader(PyTypeObject *tp);
+
+/* The calling thread's state, or NULL. Never fails; safe in a hook. */
+static inline PyThreadState *
+hl_compat_tstate(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#else
+    return _PyThreadState_UncheckedGet();
+#endif
+}
+
+/* A cursor over the calling thread's Python frames that an allocator hook
+ * can use: it reads the interpreter's own frame chain and never creates a
+ * frame object (PyEval_GetFrame would, on 3.11+, allocating from inside
+ * the hook and, on 3.11, possibly running a collection there). Frames the
+ * interpreter is still setting up, and C-stack shim frames, are skipped as
+ * tracemalloc skips them. The 3.11+ chain is private, so its few fields are
+ * read at offsets checked against the debug builds (see compat.c), and
+ * hl_compat_frames_selfcheck() verifies them at run time before use. */
+typedef struct {
+    void *frame;
+} hl_frame_cursor;
+
+void hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts);
+
+/* The next frame outwards: its code (borrowed) and the byte offset of its
+ * current instruction (what PyCode_Addr2Line takes). 0 at the end. */
+int hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti);
+
+/* Compare the cursor with the public frame API from the calling frame
+ * (needs the GIL, not for hooks): 0 when they agree, -1 when this build
+ * lays its frames out differently (then hooks must not use the cursor). */
+int hl_compat_frames_selfcheck(void);
+
 #endif /* HL_COMPAT_H */

@@ -2,6 +2,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
+
 #include "mem.h"
 
 _Thread_local int hl_hash__oom;
@@ -46,4 +48,22 @@ void
 hl_mem__free(void *p)
 {
     PyMem_RawFree(p);
+}
+
+void *
+hl_mem__sys_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *
+hl_mem__sys_calloc(size_t count, size_t size)
+{
+    return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void
+hl_mem__sys_free(void *p)
+{
+    free(p);
 }

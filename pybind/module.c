@@ -7,6 +7,7 @@
 #include "census.h"
 #include "errors.h"
 #include "graph.h"
+#include "lifetimes.h"
 #include "visited.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
@@ -308,6 +309,10 @@ PyInit__heaplens(void)
     Py_INCREF(&hl_py_census_type);
     if (PyModule_AddObject(m, "Census", (PyObject *)&hl_py_census_type) < 0) {
         Py_DECREF(&hl_py_census_type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddFunctions(m, hl_py_lifetimes_methods) < 0 || hl_py_lifetimes_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -299,6 +299,126 @@ Py_ssize_t hl_graph_external_refs(const hl_graph *g, PyObject *obj);
 void hl_graph_free_array(PyObject **arr, size_t n);
 void hl_graph_free(hl_graph *g);
 
+/* ---- lifetimes ---------------------------------------------------------- */
+
+/* One tracker per process: the allocator and PyRefTracer slots it hooks are
+ * process-wide. While it runs, every object created (in the threads it
+ * watches) gets a record: its type, size, birth time and allocation site;
+ * when the object dies the record is folded into its type's figures.
+ * Except where said, the functions below need the GIL and must not be
+ * called from inside an allocator hook. */
+
+typedef enum {
+    HL_BACKEND_ALLOCATOR = 1, /* PyMem_SetAllocator on PYMEM_DOMAIN_OBJ */
+    HL_BACKEND_REFTRACER = 2, /* PyRefTracer_SetTracer (3.13+) */
+} hl_track_backend;
+
+#define HL_TRACK_MAX_FRAMES 64
+
+typedef struct {
+    unsigned int version;      /* HL_TRACK_OPTIONS_VERSION */
+    hl_track_backend backend;
+    int frames;                /* frames of allocation site kept, 0..HL_TRACK_MAX_FRAMES */
+    int current_thread;        /* nonzero: only the calling thread's objects */
+    PyObject *types;           /* borrowed: a tuple of types to track (their
+                                  subclasses too), or NULL for all */
+    PyObject *known_types;     /* borrowed: a sequence of every type that exists
+                                  now (allocator backend: how a block is told
+                                  to be an object), or NULL */
+} hl_track_options;
+
+#define HL_TRACK_OPTIONS_VERSION 1
+#define HL_TRACK_OPTIONS_INIT { HL_TRACK_OPTIONS_VERSION, HL_BACKEND_ALLOCATOR, 1, 0, NULL, NULL }
+
+/* Start tracking, dropping the records of an earlier run. Returns 0,
+ * HL_ESTATE (already tracking, or the PyRefTracer slot is taken), HL_EINVAL
+ * or HL_ENOMEM. */
+int hl_track_start(const hl_track_options *opts);
+
+/* Stop tracking and put back the allocator (or tracer) that was there at
+ * start. When another hook was installed on top of ours since (and is still
+ * there), ours stays in its chain and only forwards calls; *lost is set when
+ * someone removed our hook while we ran (events were missed). The records
+ * stay readable until the next start or hl_track_clear. Returns 0 or
+ * HL_ESTATE when not tracking. */
+int hl_track_stop(int *lost);
+
+/* Nonzero while tracking. */
+int hl_track_active(void);
+
+/* Drop every record and release the references the tracker keeps (the code
+ * objects of sites and the types of tracked objects). HL_ESTATE while
+ * tracking. */
+int hl_track_clear(void);
+
+typedef struct {
+    size_t records;        /* tracked objects alive (records held) */
+    size_t dropped;        /* records lost to out-of-memory in the hooks */
+    size_t unresolved;     /* blocks that could not be told to be an object of
+                              a known type (non-object memory, or a type
+                              readied after start) */
+    size_t sites;          /* distinct (code, instruction, caller) sites */
+    size_t types;          /* types with tracked objects */
+    size_t memory;         /* bytes the tracker holds for all of it */
+    int lost;              /* events were missed: our hook or tracer was
+                              removed by someone else while we ran */
+    hl_track_backend backend;
+    uint64_t start_ns, stop_ns; /* CLOCK_MONOTONIC; stop_ns 0 while running */
+} hl_track_status;
+
+/* Fill *out. Also checks that our hook is still in place. */
+int hl_track_get_status(hl_track_status *out);
+
+typedef struct {
+    PyObject *type;        /* borrowed (the tracker holds it) */
+    uint64_t born, died;
+    uint64_t alive_bytes;
+    uint64_t life_p50, life_p90, life_max; /* ns, over the objects that died;
+                              p50/p90 from a log histogram (within 6%) */
+} hl_track_type_stats;
+
+/* Per-type figures. *out is an array of *n rows allocated by the core;
+ * release it with hl_track_free. Returns 0 or HL_ENOMEM. */
+int hl_track_stats(hl_track_type_stats **out, size_t *n);
+
+typedef struct {
+    uintptr_t address;     /* the object's address (id()) */
+    PyObject *type;        /* borrowed (the tracker holds it) */
+    uint64_t size;         /* bytes the allocation holds (allocator backend),
+                              or the object's basic + item size (tracer) */
+    uint64_t birth;        /* CLOCK_MONOTONIC ns */
+    uint32_t site;         /* pass to hl_track_site */
+} hl_track_record;
+
+/* Records of tracked objects still alive (of `type` and its subclasses, or
+ * all when NULL), oldest first. Release *out with hl_track_free. */
+int hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type);
+
+/* The frames of a site, innermost first: (code, lasti in bytes) pairs,
+ * codes borrowed (the tracker holds them). *n is 0 for an allocation made
+ * with no Python frame. Release *codes and *lastis with hl_track_free. */
+int hl_track_site(PyCodeObject ***codes, int **lastis, size_t *n, uint32_t site);
+
+/* The record of `obj` if it was created while tracked and is alive (0), or
+ * HL_EINVAL when there is none. While tracking this proves the object
+ * alive; after stop it only says what the records said at stop. */
+int hl_track_lookup(hl_track_record *out, PyObject *obj);
+
+/* The object of `type` at `address` if a record with that birth time is
+ * still held, as a new reference in *out, else *out = NULL. Only while
+ * tracking (HL_ESTATE otherwise): then a held record proves the object
+ * alive, as long as the backend sees every death (see docs/lifetimes.md). */
+int hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t birth);
+
+void hl_track_free(void *p);
+
+/* 3.13+: run `probe` (a callable) with a counting tracer installed and
+ * report the CREATE and DESTROY events it saw, to find out whether this
+ * interpreter delivers DESTROY (3.13.0-3.13.2 mostly do not). HL_ESTATE if
+ * the tracer slot is taken or there is no PyRefTracer; HL_EPYTHON if
+ * probe raised. */
+int hl_track_probe_tracer(uint64_t *creates, uint64_t *destroys, PyObject *probe);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,7 +9,8 @@ The sizing functions have pympler.asizeof's API and figures (see
 docs/semantics.md for the deliberate differences); ``model="allocator"``
 gives the bytes the allocators really hold. ``snapshot()`` counts every live
 object by type; ``newer.diff(older)`` shows what grew; ``Monitor`` samples on
-a timer. ``check_leaks``/``no_leaks`` (and the pytest plugin: ``pytest
+a timer. ``track()`` records when objects are born and die and where they
+were allocated. ``check_leaks``/``no_leaks`` (and the pytest plugin: ``pytest
 --leaks``) say what leaked, where it was allocated and what holds it.
 """
 
@@ -20,6 +21,9 @@ from heaplens._format import human_size
 from heaplens._leaks import (
     Chain, LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
     graph, no_leaks, referrer_chain, referrers, why_alive,
+)
+from heaplens._lifetimes import (
+    Frame, LifetimeRow, Survivor, Tracker, allocation_site, track,
 )
 from heaplens._snapshot import (
     DiffRow, Monitor, Sample, Snapshot, SnapshotDiff, SnapshotFormatError, SnapshotRow, load,
@@ -33,5 +37,6 @@ __all__ = [
     "clear_caches", "graph", "no_leaks", "referrer_chain", "referrers", "why_alive",
     "Asized", "Asizer", "DiffRow", "Monitor", "Sample", "Snapshot", "SnapshotDiff",
     "SnapshotFormatError", "SnapshotRow", "asized", "asizeof", "asizesof", "basicsize",
-    "flatsize", "human_size", "itemsize", "load", "new_objects", "refs", "snapshot",
+    "flatsize", "human_size", "Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site",
+    "track", "itemsize", "load", "new_objects", "refs", "snapshot",
 ]

@@ -1,0 +1,1242 @@
+/*
+ * lifetimes.c - the birth, death, type, size and allocation site of every
+ * object created while tracking (heaplens.h, "lifetimes").
+ *
+ * Two backends feed one set of tables:
+ *
+ * - allocator: our functions wrap PYMEM_DOMAIN_OBJ (every object and gc
+ *   allocation goes there). At malloc time a block has no type yet, so the
+ *   newest block stays "pending" and is resolved at the next hook event,
+ *   when its header has been written: a block is an object of type T when
+ *   the word at preheader(T) + 8 is T, T is a type we know to be alive, and
+ *   the refcount before it is sane. Blocks that are no object (dict keys
+ *   tables, buffers) or whose type we do not know are dropped and counted.
+ * - tracer (3.13+): PyRefTracer CREATE gives the object with its type set;
+ *   DESTROY comes before tp_dealloc.
+ *
+ * Hooks run with the GIL held (the OBJ domain and the tracer are always
+ * called with it), so the tables need no lock. They never run Python code
+ * and never fail the user's allocation: they allocate only from the C
+ * library (mem.h explains why not from the saved RAW allocator), take a
+ * thread-local re-entrancy guard, and count what they drop on out-of-memory.
+ */
+#include <time.h>
+
+#include "compat.h"
+#include "error.h"
+#include "mem.h"
+#define uthash_malloc(sz) hl_mem__sys_malloc(sz)
+#define uthash_free(ptr, sz) hl_mem__sys_free(ptr)
+#include "hash.h"
+#include "heaplens/heaplens.h"
+
+/* ---- records: an open-addressing table keyed by address ----------------
+ * 24 bytes a slot. Capacities are not powers of two: a slot is picked with
+ * a multiply-shift over the hashed key, which lets the table grow by ~1.5x
+ * and keep its load between 0.55 and 0.85, so a live object costs 28-44
+ * bytes. Deletion shifts the following run back (no tombstones). */
+
+typedef struct {
+    uintptr_t key;   /* block (allocator) or object (tracer) address; 0 = empty */
+    uint64_t bt;     /* birth in 16-ns ticks since start (low 48 bits) and the
+                        type index (high 16 bits; 0 = not resolved yet) */
+    uint32_t site;
+    uint32_t size;   /* bytes, saturated at UINT32_MAX */
+} record;
+
+#define BT_TICK_SHIFT 4 /* 16 ns: 48 bits of ticks last 52 days */
+#define BT_TICKS_MASK ((UINT64_C(1) << 48) - 1)
+#define BT_TYPE(bt) ((uint32_t)((bt) >> 48))
+#define BT_TICKS(bt) ((bt)&BT_TICKS_MASK)
+#define TYPE_MAX 0xFFFE   /* type indexes 1..TYPE_MAX carry figures */
+#define TYPE_HIDDEN 0xFFFF /* an object of an unwanted type kept to see it die */
+
+typedef struct {
+    record *slots;
+    size_t cap, count;
+} rtable;
+
+static inline size_t
+home_of(uintptr_t key, size_t cap)
+{
+    uint64_t h = (uint64_t)key * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+static size_t
+rt_find(const rtable *t, uintptr_t key)
+{
+    if (t->cap == 0)
+        return SIZE_MAX;
+    size_t i = home_of(key, t->cap);
+    for (;;) {
+        uintptr_t k = t->slots[i].key;
+        if (k == key)
+            return i;
+        if (k == 0)
+            return SIZE_MAX;
+        if (++i == t->cap)
+            i = 0;
+    }
+}
+
+static void
+rt_remove(rtable *t, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        if (++j == t->cap)
+            j = 0;
+        uintptr_t k = t->slots[j].key;
+        if (k == 0)
+            break;
+        size_t h = home_of(k, t->cap);
+        /* Move slot j back to i unless its home lies cyclically in (i, j]. */
+        int stays = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].key = 0;
+    t->count--;
+}
+
+static int
+rt_rehash(rtable *t, size_t cap)
+{
+    record *slots = hl_mem__sys_calloc(cap, sizeof(record));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].key == 0)
+            continue;
+        size_t j = home_of(t->slots[i].key, cap);
+        while (slots[j].key != 0)
+            if (++j == cap)
+                j = 0;
+        slots[j] = t->slots[i];
+    }
+    hl_mem__sys_free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+/* The slot for `key`, new (key set, the rest zero) or the one it had.
+ * SIZE_MAX when the table is full and cannot grow. */
+static size_t
+rt_insert(rtable *t, uintptr_t key, int *existed)
+{
+    *existed = 0;
+    if ((t->count + 1) * 20 > t->cap * 17) {             /* load > 0.85 */
+        size_t cap = (t->count + 1) * 20 / 11 + 64;       /* load 0.55 */
+        if (rt_rehash(t, cap) < 0 && (t->count + 1) * 20 > t->cap * 19)
+            return SIZE_MAX; /* could not grow and nearly full: drop */
+    }
+    size_t i = home_of(key, t->cap);
+    for (;;) {
+        uintptr_t k = t->slots[i].key;
+        if (k == key) {
+            *existed = 1;
+            return i;
+        }
+        if (k == 0)
+            break;
+        if (++i == t->cap)
+            i = 0;
+    }
+    memset(&t->slots[i], 0, sizeof(record));
+    t->slots[i].key = key;
+    t->count++;
+    return i;
+}
+
+static void
+rt_maybe_shrink(rtable *t)
+{
+    if (t->cap > 4096 && t->count * 4 < t->cap)
+        (void)rt_rehash(t, t->count * 20 / 11 + 64); /* failure: stay big */
+}
+
+/* ---- types ---------------------------------------------------------------
+ * Every type we know to be alive, keyed by address: the types that existed
+ * at start (the heap types among them held by a strong reference so that
+ * none dies and frees its address while we read type pointers from blocks)
+ * and the type objects created since (we see them die: their blocks are
+ * records). A type gets figures, and a strong reference, once an object of
+ * it is tracked. */
+
+#define HIST_SUB 16
+#define HIST_N (HIST_SUB + 60 * HIST_SUB)
+
+typedef struct tinfo {
+    PyTypeObject *type;  /* key; a strong reference when `held` */
+    int16_t preheader;   /* -1 until read from the type */
+    int8_t wanted;       /* -1 until decided against the filter */
+    uint8_t held;
+    uint8_t is_meta;     /* its instances are types */
+    uint16_t idx;        /* index of its figures, 0 if none yet */
+    UT_hash_handle hh;
+} tinfo;
+
+typedef struct {
+    tinfo *ti;
+    uint64_t born, died, alive_bytes, life_max;
+    uint32_t hist[HIST_N];
+} tstats;
+
+/* ---- sites ---------------------------------------------------------------
+ * A site is (code, instruction, caller's site): frames of a traceback share
+ * their outer parts as a trie. Site 0 is "no Python frame". The tracker
+ * keeps a strong reference to each code object. */
+
+typedef struct {
+    PyCodeObject *code;
+    int32_t lasti;
+    uint32_t parent;
+} site_key;
+
+typedef struct site {
+    site_key key;
+    uint32_t id;
+    UT_hash_handle hh;
+} site;
+
+#define SITE_CACHE 4096
+#define TYPE_CACHE 256
+
+typedef struct {
+    site_key key;
+    uint32_t id;
+} site_cache_entry;
+
+/* ---- the tracker ---------------------------------------------------------- */
+
+static struct {
+    int active;
+    int installed;          /* our allocator hook is in the chain */
+    int tracer_installed;
+    hl_track_backend backend;
+    PyMemAllocatorEx prev;  /* what our hook forwards to */
+    PyThreadState *only;    /* threads="current" */
+    int frames;
+    PyObject *types;        /* strong: the filter tuple, or NULL */
+    uint64_t start_ns, stop_ns;
+    int lost;
+
+    rtable rt;
+    int has_pending;
+    size_t pending;         /* slot of the newest record, not resolved yet */
+
+    tinfo *tinfos;
+    size_t ntinfos;
+    tinfo *tcache[TYPE_CACHE];
+    tstats **stats;         /* [1..nstats] */
+    size_t nstats, capstats;
+
+    site *sites;
+    site **site_by_id;      /* [0..nsites) , [0] = NULL */
+    size_t nsites, capsites;
+    site_cache_entry *scache;
+
+    size_t dropped, unresolved;
+    int probing;
+    size_t probe_hits;
+} T;
+
+static _Thread_local int reent;
+
+static inline uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t
+ticks_now(void)
+{
+    uint64_t t = (now_ns() - T.start_ns) >> BT_TICK_SHIFT;
+    return t > BT_TICKS_MASK ? BT_TICKS_MASK : t;
+}
+
+static inline uint64_t
+ticks_to_ns(uint64_t ticks)
+{
+    return T.start_ns + (ticks << BT_TICK_SHIFT);
+}
+
+/* -- types -- */
+
+static tinfo *
+tinfo_find(PyTypeObject *tp)
+{
+    size_t c = ((uintptr_t)tp >> 4) & (TYPE_CACHE - 1);
+    tinfo *ti = T.tcache[c];
+    if (ti != NULL && ti->type == tp)
+        return ti;
+    HASH_FIND_PTR(T.tinfos, &tp, ti);
+    if (ti != NULL)
+        T.tcache[c] = ti;
+    return ti;
+}
+
+static tinfo *
+tinfo_add(PyTypeObject *tp, int hold)
+{
+    tinfo *ti = hl_mem__sys_calloc(1, sizeof(tinfo));
+    if (ti == NULL)
+        return NULL;
+    ti->type = tp;
+    ti->preheader = -1;
+    ti->wanted = -1;
+    hl_hash__oom = 0;
+    HASH_ADD_PTR(T.tinfos, type, ti);
+    if (hl_hash__oom) {
+        hl_mem__sys_free(ti);
+        return NULL;
+    }
+    if (hold) {
+        Py_INCREF(tp);
+        ti->held = 1;
+    }
+    T.ntinfos++;
+    return ti;
+}
+
+static void
+tinfo_forget(tinfo *ti)
+{
+    HASH_DEL(T.tinfos, ti);
+    memset(T.tcache, 0, sizeof(T.tcache));
+    T.ntinfos--;
+    hl_mem__sys_free(ti);
+}
+
+/* Reads the type (alive: we know it). */
+static void
+tinfo_settle(tinfo *ti)
+{
+    PyTypeObject *tp = ti->type;
+    if (ti->preheader < 0)
+        ti->preheader = (int16_t)hl_compat_preheader(tp);
+    if (ti->wanted < 0) {
+        int w = T.types == NULL;
+        for (Py_ssize_t i = 0; !w && i < PyTuple_GET_SIZE(T.types); i++)
+            w = PyType_IsSubtype(tp, (PyTypeObject *)PyTuple_GET_ITEM(T.types, i));
+        ti->wanted = (int8_t)w;
+        ti->is_meta = PyType_IsSubtype(tp, &PyType_Type) != 0;
+    }
+}
+
+/* Figures for the type, taking a reference to it. NULL on OOM. */
+static tstats *
+stats_for(tinfo *ti)
+{
+    if (ti->idx != 0)
+        return T.stats[ti->idx];
+    if (T.nstats >= TYPE_MAX)
+        return NULL;
+    if (T.nstats + 1 >= T.capstats) {
+        size_t cap = T.capstats ? T.capstats * 2 : 64;
+        tstats **a = hl_mem__sys_calloc(cap, sizeof(tstats *));
+        if (a == NULL)
+            return NULL;
+        if (T.stats != NULL)
+            memcpy(a, T.stats, T.capstats * sizeof(tstats *));
+        hl_mem__sys_free(T.stats);
+        T.stats = a;
+        T.capstats = cap;
+    }
+    tstats *s = hl_mem__sys_calloc(1, sizeof(tstats));
+    if (s == NULL)
+        return NULL;
+    s->ti = ti;
+    if (!ti->held) {
+        Py_INCREF(ti->type);
+        ti->held = 1;
+    }
+    T.stats[++T.nstats] = s;
+    ti->idx = (uint16_t)T.nstats;
+    return s;
+}
+
+static inline size_t
+hist_bucket(uint64_t v)
+{
+    if (v < HIST_SUB)
+        return (size_t)v;
+    int msb = 63 - __builtin_clzll(v);
+    size_t sub = (size_t)(v >> (msb - 4)) & (HIST_SUB - 1);
+    return HIST_SUB + (size_t)(msb - 4) * HIST_SUB + sub;
+}
+
+/* The middle of a bucket's range. */
+static uint64_t
+hist_value(size_t b)
+{
+    if (b < HIST_SUB)
+        return b;
+    size_t msb = (b - HIST_SUB) / HIST_SUB + 4, sub = (b - HIST_SUB) % HIST_SUB;
+    uint64_t lo = ((uint64_t)(HIST_SUB + sub)) << (msb - 4);
+    uint64_t width = UINT64_C(1) << (msb - 4);
+    return lo + width / 2;
+}
+
+/* -- sites -- */
+
+static uint32_t
+site_intern(PyCodeObject *code, int lasti, uint32_t parent)
+{
+    site_key key;
+    memset(&key, 0, sizeof(key));
+    key.code = code;
+    key.lasti = lasti;
+    key.parent = parent;
+    size_t c = (((uintptr_t)code >> 4) ^ ((size_t)lasti * 0x9E37u) ^ (parent * 0x85EBu)) &
+               (SITE_CACHE - 1);
+    site_cache_entry *ce = &T.scache[c];
+    if (ce->key.code == code && ce->key.lasti == lasti && ce->key.parent == parent)
+        return ce->id;
+    site *s;
+    HASH_FIND(hh, T.sites, &key, sizeof(key), s);
+    if (s == NULL) {
+        if (T.nsites >= T.capsites) {
+            size_t cap = T.capsites * 2;
+            site **a = hl_mem__sys_calloc(cap, sizeof(site *));
+            if (a == NULL)
+                return parent;
+            memcpy(a, T.site_by_id, T.capsites * sizeof(site *));
+            hl_mem__sys_free(T.site_by_id);
+            T.site_by_id = a;
+            T.capsites = cap;
+        }
+        s = hl_mem__sys_calloc(1, sizeof(site));
+        if (s == NULL)
+            return parent;
+        s->key = key;
+        s->id = (uint32_t)T.nsites;
+        hl_hash__oom = 0;
+        HASH_ADD(hh, T.sites, key, sizeof(site_key), s);
+        if (hl_hash__oom) {
+            hl_mem__sys_free(s);
+            return parent;
+        }
+        Py_INCREF(code);
+        T.site_by_id[T.nsites++] = s;
+    }
+    ce->key = key;
+    ce->id = s->id;
+    return s->id;
+}
+
+/* The site of the allocation happening now: up to T.frames frames. */
+static uint32_t
+site_now(void)
+{
+    if (T.frames == 0)
+        return 0;
+    hl_frame_cursor cur;
+    hl_compat_frames_begin(&cur, hl_compat_tstate());
+    PyCodeObject *codes[HL_TRACK_MAX_FRAMES];
+    int lastis[HL_TRACK_MAX_FRAMES];
+    int n = 0;
+    while (n < T.frames && hl_compat_frames_next(&cur, &codes[n], &lastis[n]))
+        n++;
+    uint32_t id = 0;
+    while (n-- > 0)
+        id = site_intern(codes[n], lastis[n], id);
+    return id;
+}
+
+/* -- events -- */
+
+static void
+died(record *r, uint64_t now_ticks)
+{
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == 0 || t == TYPE_HIDDEN)
+        return;
+    tstats *s = T.stats[t];
+    uint64_t life = (now_ticks - BT_TICKS(r->bt)) << BT_TICK_SHIFT;
+    s->died++;
+    s->alive_bytes -= r->size;
+    if (life > s->life_max)
+        s->life_max = life;
+    uint32_t *h = &s->hist[hist_bucket(life)];
+    if (*h != UINT32_MAX)
+        (*h)++;
+}
+
+static void
+drop_slot(size_t i)
+{
+    rt_remove(&T.rt, i);
+}
+
+/* Give a type to the allocation in slot i (allocator backend), or drop it.
+ * `freeing`: the block is being freed now, its object already finalised
+ * (refcount 0). */
+static void
+resolve_block(size_t i, int freeing)
+{
+    record *r = &T.rt.slots[i];
+    char *block = (char *)r->key;
+    size_t size = r->size;
+    for (size_t off = 0; off <= 32; off += 16) {
+        if (off + sizeof(PyObject) > size)
+            break;
+        PyObject *op = (PyObject *)(block + off);
+        Py_ssize_t rc = op->ob_refcnt;
+        if (rc < (freeing ? 0 : 1) || rc > ((Py_ssize_t)1 << 60))
+            continue;
+        tinfo *ti = tinfo_find(Py_TYPE(op));
+        if (ti == NULL)
+            continue;
+        tinfo_settle(ti);
+        if ((size_t)ti->preheader != off || (size_t)ti->type->tp_basicsize > size - off)
+            continue;
+        if (ti->is_meta && !freeing && tinfo_find((PyTypeObject *)op) == NULL &&
+            tinfo_add((PyTypeObject *)op, 0) == NULL)
+            T.dropped++; /* its instances will go unresolved */
+        if (!ti->wanted) {
+            if (ti->is_meta) {
+                r->bt = BT_TICKS(r->bt) | ((uint64_t)TYPE_HIDDEN << 48);
+                return;
+            }
+            drop_slot(i);
+            return;
+        }
+        tstats *s = stats_for(ti);
+        if (s == NULL) {
+            T.dropped++;
+            drop_slot(i);
+            return;
+        }
+        r->bt = BT_TICKS(r->bt) | ((uint64_t)ti->idx << 48);
+        s->born++;
+        s->alive_bytes += r->size;
+        return;
+    }
+    T.unresolved++;
+    drop_slot(i);
+}
+
+/* The type of a tracer record is known at birth; its size is read now,
+ * when a var-sized object has its length. */
+static void
+resolve_object(size_t i)
+{
+    record *r = &T.rt.slots[i];
+    PyObject *op = (PyObject *)r->key;
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == 0 || t == TYPE_HIDDEN)
+        return;
+    PyTypeObject *tp = Py_TYPE(op);
+    uint64_t size = (uint64_t)tp->tp_basicsize;
+    if (PyLong_CheckExact(op))
+        size = (uint64_t)hl_compat_int_sizeof(op);
+    else if (tp->tp_itemsize != 0 && Py_REFCNT(op) > 0)
+        size += (uint64_t)tp->tp_itemsize * (uint64_t)Py_ABS(Py_SIZE(op));
+    size += (uint64_t)hl_compat_preheader(tp);
+    if (size > UINT32_MAX)
+        size = UINT32_MAX;
+    T.stats[t]->alive_bytes += size - r->size;
+    r->size = (uint32_t)size;
+}
+
+static inline void
+settle_pending(uintptr_t freeing)
+{
+    if (!T.has_pending)
+        return;
+    T.has_pending = 0;
+    if (T.backend == HL_BACKEND_ALLOCATOR)
+        resolve_block(T.pending, T.rt.slots[T.pending].key == freeing);
+    else
+        resolve_object(T.pending);
+}
+
+static inline int
+watching(void)
+{
+    return T.active && !reent && (T.only == NULL || hl_compat_tstate() == T.only);
+}
+
+static void
+on_alloc(void *p, size_t size)
+{
+    settle_pending(0);
+    int existed;
+    size_t i = rt_insert(&T.rt, (uintptr_t)p, &existed);
+    if (i == SIZE_MAX) {
+        T.dropped++;
+        return;
+    }
+    record *r = &T.rt.slots[i];
+    if (existed) { /* we missed its free (it happened out of our sight) */
+        died(r, ticks_now());
+        memset(r, 0, sizeof(*r));
+        r->key = (uintptr_t)p;
+    }
+    r->bt = ticks_now();
+    r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    /* site_now() may insert sites but never records: slot i stays put. */
+    r->site = site_now();
+    T.pending = i;
+    T.has_pending = 1;
+}
+
+static void
+on_free(void *p)
+{
+    settle_pending((uintptr_t)p);
+    size_t i = rt_find(&T.rt, (uintptr_t)p);
+    if (i == SIZE_MAX)
+        return;
+    record *r = &T.rt.slots[i];
+    if (BT_TYPE(r->bt) != 0) {
+        tstats *s = BT_TYPE(r->bt) == TYPE_HIDDEN ? NULL : T.stats[BT_TYPE(r->bt)];
+        tinfo *meta = s ? s->ti : NULL;
+        if (BT_TYPE(r->bt) == TYPE_HIDDEN || (meta && meta->is_meta)) {
+            /* A type object dies: forget it before its address is reused.
+             * Its pre-header is that of its metatype, a gc type: 16 bytes,
+             * plus 16 on 3.11+ if the metatype manages dicts (none does). */
+            for (size_t off = 16; off <= 32; off += 16) {
+                tinfo *ti = tinfo_find((PyTypeObject *)(r->key + off));
+                if (ti != NULL && !ti->held) {
+                    tinfo_forget(ti);
+                    break;
+                }
+            }
+        }
+    }
+    died(r, ticks_now());
+    drop_slot(i);
+    rt_maybe_shrink(&T.rt);
+}
+
+static void
+on_realloc(void *old, void *p, size_t size)
+{
+    size_t i = rt_find(&T.rt, (uintptr_t)old);
+    if (i == SIZE_MAX)
+        return;
+    record keep = T.rt.slots[i];
+    drop_slot(i);
+    int existed;
+    i = rt_insert(&T.rt, (uintptr_t)p, &existed);
+    if (i == SIZE_MAX) {
+        T.dropped++;
+        record gone = keep;
+        died(&gone, ticks_now());
+        return;
+    }
+    uint32_t nsize = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    uint32_t t = BT_TYPE(keep.bt);
+    if (t != 0 && t != TYPE_HIDDEN)
+        T.stats[t]->alive_bytes += (uint64_t)nsize - keep.size;
+    keep.key = (uintptr_t)p;
+    keep.size = nsize;
+    T.rt.slots[i] = keep;
+}
+
+/* ---- the allocator hook --------------------------------------------------- */
+
+static void *
+hook_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    void *p = T.prev.malloc(T.prev.ctx, size);
+    if (T.probing)
+        T.probe_hits++;
+    if (p != NULL && watching()) {
+        reent = 1;
+        on_alloc(p, size);
+        reent = 0;
+    }
+    return p;
+}
+
+static void *
+hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    void *p = T.prev.calloc(T.prev.ctx, nelem, elsize);
+    if (p != NULL && watching()) {
+        reent = 1;
+        on_alloc(p, nelem * elsize);
+        reent = 0;
+    }
+    return p;
+}
+
+static void *
+hook_realloc(void *ctx, void *old, size_t size)
+{
+    (void)ctx;
+    if (old == NULL)
+        return hook_malloc(ctx, size);
+    if (!T.active || reent)
+        return T.prev.realloc(T.prev.ctx, old, size);
+    /* Any thread may resize a tracked block; only births are per thread. */
+    reent = 1;
+    settle_pending(0);
+    reent = 0;
+    void *p = T.prev.realloc(T.prev.ctx, old, size);
+    if (p != NULL && !reent) {
+        reent = 1;
+        on_realloc(old, p, size);
+        reent = 0;
+    }
+    return p;
+}
+
+static void
+hook_free(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p != NULL && T.active && !reent) {
+        reent = 1;
+        on_free(p);
+        reent = 0;
+    }
+    T.prev.free(T.prev.ctx, p);
+}
+
+static PyMemAllocatorEx hook = {NULL, hook_malloc, hook_calloc, hook_realloc, hook_free};
+
+static int
+hook_on_top(void)
+{
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &cur);
+    return cur.malloc == hook_malloc;
+}
+
+/* Whether an allocation reaches our hook (it may sit under another one). */
+static int
+hook_reached(void)
+{
+    T.probing = 1;
+    T.probe_hits = 0;
+    void *p = PyObject_Malloc(8);
+    T.probing = 0;
+    PyObject_Free(p);
+    return T.probe_hits > 0;
+}
+
+/* ---- the tracer backend --------------------------------------------------- */
+
+#if HL_HAVE_REFTRACER
+static int
+tracer(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    (void)data;
+    if (!T.active || reent)
+        return 0;
+    reent = 1;
+    if (event == PyRefTracer_CREATE) {
+        if (T.only == NULL || hl_compat_tstate() == T.only) {
+            settle_pending(0);
+            int existed;
+            size_t i = rt_insert(&T.rt, (uintptr_t)op, &existed);
+            if (i == SIZE_MAX) {
+                T.dropped++;
+            } else {
+                record *r = &T.rt.slots[i];
+                if (existed) { /* freelist reuse after a DESTROY we missed */
+                    died(r, ticks_now());
+                    memset(r, 0, sizeof(*r));
+                    r->key = (uintptr_t)op;
+                }
+                r->bt = ticks_now();
+                tinfo *ti = tinfo_find(Py_TYPE(op));
+                if (ti == NULL)
+                    ti = tinfo_add(Py_TYPE(op), 0);
+                tstats *s = NULL;
+                if (ti != NULL) {
+                    tinfo_settle(ti);
+                    if (ti->wanted)
+                        s = stats_for(ti);
+                }
+                if (s == NULL) {
+                    if (ti == NULL || ti->wanted)
+                        T.dropped++;
+                    drop_slot(i);
+                } else {
+                    r->bt |= (uint64_t)ti->idx << 48;
+                    r->size = 0;
+                    r->site = site_now();
+                    s->born++;
+                    T.pending = i;
+                    T.has_pending = 1;
+                }
+            }
+        }
+    } else if (event == PyRefTracer_DESTROY) {
+        settle_pending(0);
+        size_t i = rt_find(&T.rt, (uintptr_t)op);
+        if (i != SIZE_MAX) {
+            died(&T.rt.slots[i], ticks_now());
+            drop_slot(i);
+            rt_maybe_shrink(&T.rt);
+        }
+    }
+    reent = 0;
+    return 0;
+}
+
+static int counting_creates, counting_destroys;
+
+static int
+counting_tracer(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    (void)op;
+    (void)data;
+    if (event == PyRefTracer_CREATE)
+        counting_creates++;
+    else if (event == PyRefTracer_DESTROY)
+        counting_destroys++;
+    return 0;
+}
+#endif
+
+int
+hl_track_probe_tracer(uint64_t *creates, uint64_t *destroys, PyObject *probe)
+{
+#if HL_HAVE_REFTRACER
+    void *data;
+    if (PyRefTracer_GetTracer(&data) != NULL)
+        return hl_error__set(HL_ESTATE, "the PyRefTracer slot is taken (by tracemalloc?)");
+    counting_creates = counting_destroys = 0;
+    if (PyRefTracer_SetTracer(counting_tracer, NULL) < 0)
+        return HL_EPYTHON;
+    PyObject *r = PyObject_CallNoArgs(probe);
+    (void)PyRefTracer_SetTracer(NULL, NULL);
+    *creates = (uint64_t)counting_creates;
+    *destroys = (uint64_t)counting_destroys;
+    if (r == NULL)
+        return HL_EPYTHON;
+    Py_DECREF(r);
+    return 0;
+#else
+    (void)probe;
+    *creates = *destroys = 0;
+    return hl_error__set(HL_ESTATE, "PyRefTracer needs Python 3.13 or later");
+#endif
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int
+hl_track_active(void)
+{
+    return T.active;
+}
+
+static void
+release_all(void)
+{
+    /* Python references last: releasing a type may run arbitrary code, and
+     * nothing of ours may be half torn down by then. */
+    PyObject **refs = NULL;
+    size_t nrefs = 0, cap = T.ntinfos + T.nsites + 1;
+    refs = hl_mem__sys_calloc(cap, sizeof(PyObject *));
+    tinfo *ti, *tmp;
+    HASH_ITER(hh, T.tinfos, ti, tmp) {
+        HASH_DEL(T.tinfos, ti);
+        if (ti->held && refs != NULL)
+            refs[nrefs++] = (PyObject *)ti->type;
+        hl_mem__sys_free(ti);
+    }
+    site *s, *stmp;
+    HASH_ITER(hh, T.sites, s, stmp) {
+        HASH_DEL(T.sites, s);
+        if (refs != NULL)
+            refs[nrefs++] = (PyObject *)s->key.code;
+        hl_mem__sys_free(s);
+    }
+    for (size_t i = 1; i <= T.nstats; i++)
+        hl_mem__sys_free(T.stats[i]);
+    hl_mem__sys_free(T.stats);
+    hl_mem__sys_free(T.site_by_id);
+    hl_mem__sys_free(T.scache);
+    hl_mem__sys_free(T.rt.slots);
+    PyObject *types = T.types;
+    T.types = NULL;
+    T.tinfos = NULL;
+    T.ntinfos = 0;
+    memset(T.tcache, 0, sizeof(T.tcache));
+    T.stats = NULL;
+    T.nstats = T.capstats = 0;
+    T.sites = NULL;
+    T.site_by_id = NULL;
+    T.scache = NULL;
+    T.nsites = T.capsites = 0;
+    memset(&T.rt, 0, sizeof(T.rt));
+    T.has_pending = 0;
+    T.dropped = T.unresolved = 0;
+    T.lost = 0;
+    T.start_ns = T.stop_ns = 0;
+    for (size_t i = 0; i < nrefs; i++)
+        Py_DECREF(refs[i]);
+    /* (Without the array, out of memory, the references are leaked rather
+     * than released while our tables are half torn down.) */
+    hl_mem__sys_free(refs);
+    Py_XDECREF(types);
+}
+
+int
+hl_track_clear(void)
+{
+    if (T.active)
+        return hl_error__set(HL_ESTATE, "the tracker is running: stop it first");
+    release_all();
+    return 0;
+}
+
+int
+hl_track_start(const hl_track_options *opts)
+{
+    if (opts == NULL || opts->version != HL_TRACK_OPTIONS_VERSION)
+        return hl_error__set(HL_EINVAL, "bad hl_track_options version");
+    if (T.active)
+        return hl_error__set(HL_ESTATE, "a tracker is already running: stop it first");
+    if (opts->frames < 0 || opts->frames > HL_TRACK_MAX_FRAMES)
+        return hl_error__set(HL_EINVAL, "frames must be between 0 and %d, not %d",
+                             HL_TRACK_MAX_FRAMES, opts->frames);
+    if (opts->types != NULL && !PyTuple_Check(opts->types))
+        return hl_error__set(HL_EINVAL, "types must be a tuple of types");
+    if (opts->backend != HL_BACKEND_ALLOCATOR && opts->backend != HL_BACKEND_REFTRACER)
+        return hl_error__set(HL_EINVAL, "unknown backend %d", (int)opts->backend);
+#if HL_HAVE_REFTRACER
+    if (opts->backend == HL_BACKEND_REFTRACER) {
+        void *data;
+        if (PyRefTracer_GetTracer(&data) != NULL)
+            return hl_error__set(HL_ESTATE, "the PyRefTracer slot is taken (tracemalloc takes "
+                                            "it on 3.13+): use the allocator backend");
+    }
+#else
+    if (opts->backend == HL_BACKEND_REFTRACER)
+        return hl_error__set(HL_EINVAL, "the reftracer backend needs Python 3.13 or later");
+#endif
+    if (opts->frames > 0 && hl_compat_frames_selfcheck() < 0)
+        return hl_error__set(HL_ESTATE, "this Python build lays out its frames differently "
+                                        "from what heaplens knows: use frames=0");
+    release_all();
+
+    T.scache = hl_mem__sys_calloc(SITE_CACHE, sizeof(site_cache_entry));
+    T.site_by_id = hl_mem__sys_calloc(256, sizeof(site *));
+    if (T.scache == NULL || T.site_by_id == NULL) {
+        release_all();
+        return hl_error__set(HL_ENOMEM, "out of memory for the tracker");
+    }
+    T.capsites = 256;
+    T.nsites = 1; /* site 0: no Python frame */
+    if (rt_rehash(&T.rt, 1024) < 0) {
+        release_all();
+        return hl_error__set(HL_ENOMEM, "out of memory for the tracker");
+    }
+    if (opts->types != NULL) {
+        Py_INCREF(opts->types);
+        T.types = opts->types;
+    }
+    if (opts->backend == HL_BACKEND_ALLOCATOR && opts->known_types != NULL) {
+        PyObject *seq = PySequence_Fast(opts->known_types, "known_types must be a sequence");
+        if (seq == NULL) {
+            release_all();
+            return HL_EPYTHON;
+        }
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+            PyObject *tp = PySequence_Fast_GET_ITEM(seq, i);
+            if (!PyType_Check(tp) || tinfo_find((PyTypeObject *)tp) != NULL)
+                continue;
+            tinfo *ti = tinfo_add((PyTypeObject *)tp,
+                                  PyType_HasFeature((PyTypeObject *)tp, Py_TPFLAGS_HEAPTYPE));
+            if (ti == NULL) {
+                Py_DECREF(seq);
+                release_all();
+                return hl_error__set(HL_ENOMEM, "out of memory for the type table");
+            }
+            tinfo_settle(ti);
+        }
+        Py_DECREF(seq);
+    }
+    T.frames = opts->frames;
+    T.only = opts->current_thread ? PyThreadState_Get() : NULL;
+    T.backend = opts->backend;
+    T.lost = 0;
+    T.start_ns = now_ns();
+    T.stop_ns = 0;
+
+    if (T.backend == HL_BACKEND_ALLOCATOR) {
+        if (T.installed && !hook_reached())
+            T.installed = 0; /* someone took it out of the chain since */
+        if (!T.installed) {
+            PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &T.prev);
+            PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &hook);
+            T.installed = 1;
+        }
+    }
+#if HL_HAVE_REFTRACER
+    else {
+        if (PyRefTracer_SetTracer(tracer, NULL) < 0) {
+            release_all();
+            return HL_EPYTHON;
+        }
+        T.tracer_installed = 1;
+    }
+#endif
+    T.active = 1;
+    return 0;
+}
+
+/* Is our hook or tracer still where we put it? */
+static void
+check_lost(void)
+{
+    if (!T.active)
+        return;
+    if (T.backend == HL_BACKEND_ALLOCATOR) {
+        if (!hook_on_top() && !hook_reached())
+            T.lost = 1;
+    }
+#if HL_HAVE_REFTRACER
+    else {
+        void *data;
+        if (PyRefTracer_GetTracer(&data) != tracer)
+            T.lost = 1;
+    }
+#endif
+}
+
+int
+hl_track_stop(int *lost)
+{
+    if (!T.active)
+        return hl_error__set(HL_ESTATE, "the tracker is not running");
+    reent = 1;
+    settle_pending(0);
+    reent = 0;
+    check_lost();
+    T.active = 0;
+    T.stop_ns = now_ns();
+    if (T.backend == HL_BACKEND_ALLOCATOR) {
+        if (hook_on_top()) {
+            PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &T.prev);
+            T.installed = 0;
+        } else if (T.lost) {
+            T.installed = 0; /* it was taken out: nothing to put back */
+        }
+        /* else: another hook sits on ours; ours stays in its chain and only
+         * forwards (its state is static, so it stays valid). */
+    }
+#if HL_HAVE_REFTRACER
+    else if (T.tracer_installed) {
+        void *data;
+        if (PyRefTracer_GetTracer(&data) == tracer)
+            (void)PyRefTracer_SetTracer(NULL, NULL);
+        T.tracer_installed = 0;
+    }
+#endif
+    if (lost != NULL)
+        *lost = T.lost;
+    return 0;
+}
+
+int
+hl_track_get_status(hl_track_status *out)
+{
+    check_lost();
+    if (T.active) {
+        reent = 1;
+        settle_pending(0);
+        reent = 0;
+    }
+    memset(out, 0, sizeof(*out));
+    out->records = T.rt.count;
+    out->dropped = T.dropped;
+    out->unresolved = T.unresolved;
+    out->sites = T.nsites ? T.nsites - 1 : 0;
+    out->types = T.nstats;
+    out->memory = T.rt.cap * sizeof(record) + T.ntinfos * (sizeof(tinfo)) +
+                  T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
+                  T.nsites * sizeof(site) + T.capsites * sizeof(void *) +
+                  (T.scache ? SITE_CACHE * sizeof(site_cache_entry) : 0);
+    out->lost = T.lost;
+    out->backend = T.backend;
+    out->start_ns = T.start_ns;
+    out->stop_ns = T.stop_ns;
+    return 0;
+}
+
+static uint64_t
+percentile(const tstats *s, double q)
+{
+    if (s->died == 0)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)s->died);
+    if (want == 0)
+        want = 1;
+    uint64_t seen = 0;
+    for (size_t b = 0; b < HIST_N; b++) {
+        seen += s->hist[b];
+        if (seen >= want) {
+            uint64_t v = hist_value(b);
+            return v > s->life_max ? s->life_max : v;
+        }
+    }
+    return s->life_max;
+}
+
+int
+hl_track_stats(hl_track_type_stats **out, size_t *n)
+{
+    if (T.active) {
+        reent = 1;
+        settle_pending(0);
+        reent = 0;
+    }
+    *n = 0;
+    *out = hl_mem__sys_calloc(T.nstats ? T.nstats : 1, sizeof(hl_track_type_stats));
+    if (*out == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory for tracker figures");
+    for (size_t i = 1; i <= T.nstats; i++) {
+        const tstats *s = T.stats[i];
+        hl_track_type_stats *o = &(*out)[(*n)++];
+        o->type = (PyObject *)s->ti->type;
+        o->born = s->born;
+        o->died = s->died;
+        o->alive_bytes = s->alive_bytes;
+        o->life_p50 = percentile(s, 0.5);
+        o->life_p90 = percentile(s, 0.9);
+        o->life_max = s->life_max;
+    }
+    return 0;
+}
+
+static void
+fill_record(hl_track_record *o, const record *r)
+{
+    const tstats *s = T.stats[BT_TYPE(r->bt)];
+    PyTypeObject *tp = s->ti->type;
+    o->type = (PyObject *)tp;
+    o->address = r->key + (T.backend == HL_BACKEND_ALLOCATOR ? (uintptr_t)s->ti->preheader : 0);
+    o->size = r->size;
+    o->birth = ticks_to_ns(BT_TICKS(r->bt));
+    o->site = r->site;
+}
+
+static int
+record_cmp(const void *a, const void *b)
+{
+    const hl_track_record *x = a, *y = b;
+    return x->birth < y->birth ? -1 : x->birth > y->birth ? 1 : (x->address > y->address) - (x->address < y->address);
+}
+
+int
+hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
+{
+    if (T.active) {
+        reent = 1;
+        settle_pending(0);
+        reent = 0;
+    }
+    *n = 0;
+    *out = hl_mem__sys_calloc(T.rt.count ? T.rt.count : 1, sizeof(hl_track_record));
+    if (*out == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory for the survivors");
+    for (size_t i = 0; i < T.rt.cap; i++) {
+        const record *r = &T.rt.slots[i];
+        uint32_t t = BT_TYPE(r->bt);
+        if (r->key == 0 || t == 0 || t == TYPE_HIDDEN)
+            continue;
+        if (type != NULL && !PyType_IsSubtype(T.stats[t]->ti->type, type))
+            continue;
+        fill_record(&(*out)[(*n)++], r);
+    }
+    qsort(*out, *n, sizeof(hl_track_record), record_cmp);
+    return 0;
+}
+
+int
+hl_track_site(PyCodeObject ***codes, int **lastis, size_t *n, uint32_t id)
+{
+    *n = 0;
+    *codes = NULL;
+    *lastis = NULL;
+    if (id >= T.nsites)
+        return hl_error__set(HL_EINVAL, "no site %u", (unsigned)id);
+    size_t depth = 0;
+    for (uint32_t s = id; s != 0; s = T.site_by_id[s]->key.parent)
+        depth++;
+    *codes = hl_mem__sys_calloc(depth ? depth : 1, sizeof(PyCodeObject *));
+    *lastis = hl_mem__sys_calloc(depth ? depth : 1, sizeof(int));
+    if (*codes == NULL || *lastis == NULL) {
+        hl_mem__sys_free(*codes);
+        hl_mem__sys_free(*lastis);
+        *codes = NULL;
+        *lastis = NULL;
+        return hl_error__set(HL_ENOMEM, "out of memory for a traceback");
+    }
+    for (uint32_t s = id; s != 0; s = T.site_by_id[s]->key.parent) {
+        (*codes)[*n] = T.site_by_id[s]->key.code;
+        (*lastis)[(*n)++] = T.site_by_id[s]->key.lasti;
+    }
+    return 0;
+}
+
+int
+hl_track_lookup(hl_track_record *out, PyObject *obj)
+{
+    if (T.active) {
+        reent = 1;
+        settle_pending(0);
+        reent = 0;
+    }
+    uintptr_t key = (uintptr_t)obj;
+    if (T.backend == HL_BACKEND_ALLOCATOR)
+        key -= (uintptr_t)hl_compat_preheader(Py_TYPE(obj));
+    size_t i = rt_find(&T.rt, key);
+    if (i == SIZE_MAX)
+        return HL_EINVAL;
+    const record *r = &T.rt.slots[i];
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != Py_TYPE(obj))
+        return HL_EINVAL;
+    fill_record(out, r);
+    return 0;
+}
+
+int
+hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t birth)
+{
+    *out = NULL;
+    if (!T.active)
+        return hl_error__set(HL_ESTATE, "the tracker is not running");
+    reent = 1;
+    settle_pending(0);
+    reent = 0;
+    uintptr_t key = address;
+    if (T.backend == HL_BACKEND_ALLOCATOR)
+        key -= (uintptr_t)hl_compat_preheader(type);
+    size_t i = rt_find(&T.rt, key);
+    if (i == SIZE_MAX)
+        return 0;
+    const record *r = &T.rt.slots[i];
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != type ||
+        ticks_to_ns(BT_TICKS(r->bt)) != birth)
+        return 0;
+    *out = Py_NewRef((PyObject *)address);
+    return 0;
+}
+
+void
+hl_track_free(void *p)
+{
+    hl_mem__sys_free(p);
+}

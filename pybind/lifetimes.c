@@ -1,0 +1,272 @@
+/* lifetimes.c - glue between the core tracker (lib/lifetimes.c) and
+ * heaplens/_lifetimes.py, which builds the objects users see. */
+#include "lifetimes.h"
+
+#include <time.h>
+
+#include "errors.h"
+
+static PyObject *
+py_track_start(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    static char *kw[] = {"backend", "frames", "current_thread", "types", "known_types", NULL};
+    hl_track_options opts = HL_TRACK_OPTIONS_INIT;
+    int backend = HL_BACKEND_ALLOCATOR, current = 0;
+    PyObject *types = Py_None, *known = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|iipOO:track_start", kw, &backend,
+                                     &opts.frames, &current, &types, &known))
+        return NULL;
+    opts.backend = (hl_track_backend)backend;
+    opts.current_thread = current;
+    if (types != Py_None) {
+        if (!PyTuple_Check(types)) {
+            PyErr_SetString(PyExc_TypeError, "types must be a tuple of classes");
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(types); i++) {
+            if (!PyType_Check(PyTuple_GET_ITEM(types, i))) {
+                PyErr_Format(PyExc_TypeError, "types must hold classes, not %.100s",
+                             Py_TYPE(PyTuple_GET_ITEM(types, i))->tp_name);
+                return NULL;
+            }
+        }
+        opts.types = types;
+    }
+    opts.known_types = known == Py_None ? NULL : known;
+    int rc = hl_track_start(&opts);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_track_stop(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    int lost = 0;
+    int rc = hl_track_stop(&lost);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    return PyBool_FromLong(lost);
+}
+
+static PyObject *
+py_track_clear(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    int rc = hl_track_clear();
+    if (rc < 0)
+        return hl_py_raise(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_track_active(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(hl_track_active());
+}
+
+static PyObject *
+py_track_status(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    hl_track_status st;
+    int rc = hl_track_get_status(&st);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:O,s:i,s:K,s:K}", "records",
+                         (Py_ssize_t)st.records, "dropped", (Py_ssize_t)st.dropped, "unresolved",
+                         (Py_ssize_t)st.unresolved, "sites", (Py_ssize_t)st.sites, "types",
+                         (Py_ssize_t)st.types, "memory", (Py_ssize_t)st.memory, "lost",
+                         st.lost ? Py_True : Py_False, "backend", (int)st.backend, "start_ns",
+                         (unsigned long long)st.start_ns, "stop_ns",
+                         (unsigned long long)st.stop_ns);
+}
+
+static PyObject *
+py_track_stats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    hl_track_type_stats *rows;
+    size_t n;
+    int rc = hl_track_stats(&rows, &n);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        const hl_track_type_stats *r = &rows[i];
+        PyObject *t = Py_BuildValue("(OKKKKKK)", r->type, (unsigned long long)r->born,
+                                    (unsigned long long)r->died,
+                                    (unsigned long long)r->alive_bytes,
+                                    (unsigned long long)r->life_p50,
+                                    (unsigned long long)r->life_p90,
+                                    (unsigned long long)r->life_max);
+        if (t == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    hl_track_free(rows);
+    return out;
+}
+
+static PyObject *
+record_tuple(const hl_track_record *r)
+{
+    return Py_BuildValue("(KOKKI)", (unsigned long long)r->address, r->type,
+                         (unsigned long long)r->size, (unsigned long long)r->birth,
+                         (unsigned int)r->site);
+}
+
+static PyObject *
+py_track_survivors(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *type = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:track_survivors", &type))
+        return NULL;
+    if (type != Py_None && !PyType_Check(type)) {
+        PyErr_Format(PyExc_TypeError, "type must be a class or None, not %.100s",
+                     Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    hl_track_record *recs;
+    size_t n;
+    int rc = hl_track_survivors(&recs, &n, type == Py_None ? NULL : (PyTypeObject *)type);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        PyObject *t = record_tuple(&recs[i]);
+        if (t == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    hl_track_free(recs);
+    return out;
+}
+
+static PyObject *
+py_track_site(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long id = PyLong_AsUnsignedLong(arg);
+    if (id == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (id > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "no such site");
+        return NULL;
+    }
+    PyCodeObject **codes;
+    int *lastis;
+    size_t n;
+    int rc = hl_track_site(&codes, &lastis, &n, (uint32_t)id);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        PyCodeObject *co = codes[i];
+        int line = lastis[i] < 0 ? co->co_firstlineno : PyCode_Addr2Line(co, lastis[i]);
+        PyObject *t = Py_BuildValue("(OiO)", co->co_filename, line, co->co_name);
+        if (t == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    hl_track_free(codes);
+    hl_track_free(lastis);
+    return out;
+}
+
+static PyObject *
+py_track_lookup(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    hl_track_record r;
+    if (hl_track_lookup(&r, obj) < 0)
+        Py_RETURN_NONE;
+    return record_tuple(&r);
+}
+
+static PyObject *
+py_track_object(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long long address, birth;
+    PyObject *type;
+    if (!PyArg_ParseTuple(args, "KO!K:track_object", &address, &PyType_Type, &type, &birth))
+        return NULL;
+    PyObject *out;
+    int rc = hl_track_object(&out, (uintptr_t)address, (PyTypeObject *)type, birth);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    if (out == NULL)
+        Py_RETURN_NONE;
+    return out;
+}
+
+static PyObject *
+py_track_probe_tracer(PyObject *self, PyObject *probe)
+{
+    (void)self;
+    uint64_t creates, destroys;
+    int rc = hl_track_probe_tracer(&creates, &destroys, probe);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    return Py_BuildValue("(KK)", (unsigned long long)creates, (unsigned long long)destroys);
+}
+
+static PyObject *
+py_monotonic_ns(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return PyLong_FromUnsignedLongLong((unsigned long long)ts.tv_sec * 1000000000ull +
+                                       (unsigned long long)ts.tv_nsec);
+}
+
+PyMethodDef hl_py_lifetimes_methods[] = {
+    {"track_start", (PyCFunction)(void (*)(void))py_track_start, METH_VARARGS | METH_KEYWORDS,
+     "track_start(backend=1, frames=1, current_thread=False, types=None, known_types=None)"},
+    {"track_stop", (PyCFunction)py_track_stop, METH_NOARGS,
+     "track_stop() -> True when events were lost (our hook was removed)"},
+    {"track_clear", (PyCFunction)py_track_clear, METH_NOARGS, "track_clear()"},
+    {"track_active", (PyCFunction)py_track_active, METH_NOARGS, "track_active() -> bool"},
+    {"track_status", (PyCFunction)py_track_status, METH_NOARGS, "track_status() -> dict"},
+    {"track_stats", (PyCFunction)py_track_stats, METH_NOARGS,
+     "track_stats() -> [(type, born, died, alive_bytes, p50_ns, p90_ns, max_ns)]"},
+    {"track_survivors", (PyCFunction)py_track_survivors, METH_VARARGS,
+     "track_survivors(type=None) -> [(address, type, size, birth_ns, site)]"},
+    {"track_site", (PyCFunction)py_track_site, METH_O,
+     "track_site(site) -> [(filename, lineno, name)], innermost first"},
+    {"track_lookup", (PyCFunction)py_track_lookup, METH_O,
+     "track_lookup(obj) -> (address, type, size, birth_ns, site) or None"},
+    {"track_object", (PyCFunction)py_track_object, METH_VARARGS,
+     "track_object(address, type, birth_ns) -> the object, or None if it died"},
+    {"track_probe_tracer", (PyCFunction)py_track_probe_tracer, METH_O,
+     "track_probe_tracer(fn) -> (creates, destroys) seen by a PyRefTracer while fn() ran"},
+    {"monotonic_ns", (PyCFunction)py_monotonic_ns, METH_NOARGS,
+     "monotonic_ns() -> CLOCK_MONOTONIC in ns, the tracker's clock"},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hl_py_lifetimes_init(PyObject *m)
+{
+    if (PyModule_AddIntConstant(m, "BACKEND_ALLOCATOR", HL_BACKEND_ALLOCATOR) < 0 ||
+        PyModule_AddIntConstant(m, "BACKEND_REFTRACER", HL_BACKEND_REFTRACER) < 0 ||
+        PyModule_AddIntConstant(m, "HAVE_REFTRACER", PY_VERSION_HEX >= 0x030D0000) < 0 ||
+        PyModule_AddIntConstant(m, "TRACK_MAX_FRAMES", HL_TRACK_MAX_FRAMES) < 0)
+        return -1;
+    return 0;
+}
