@@ -351,6 +351,7 @@ hl_compat_preheader(PyTypeObject *tp)
 static int frames_ok = -1; /* unknown until the self-check ran */
 
 #define IF_FIELD(f, off, type) (*(type *)((char *)(f) + (off)))
+typedef uint16_t codeunit; /* _Py_CODEUNIT, not public in 3.13 */
 #endif
 
 void
@@ -377,13 +378,13 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
     while (c->frame != NULL) {
         void *f = c->frame;
         PyObject *co = IF_FIELD(f, IF_CODE, PyObject *);
-        _Py_CODEUNIT *instr = IF_FIELD(f, IF_INSTR, _Py_CODEUNIT *);
+        codeunit *instr = IF_FIELD(f, IF_INSTR, codeunit *);
         char owner = IF_FIELD(f, IF_OWNER, char);
         c->frame = IF_FIELD(f, IF_PREVIOUS, void *);
         if (co == NULL || !PyCode_Check(co))
             continue;
         PyCodeObject *pc = (PyCodeObject *)co;
-        _Py_CODEUNIT *first = (_Py_CODEUNIT *)pc->co_code_adaptive;
+        codeunit *first = (codeunit *)pc->co_code_adaptive;
 #if PY_VERSION_HEX >= 0x030C0000
         if (owner == IF_OWNED_BY_CSTACK)
             continue;
@@ -391,7 +392,7 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
         if (owner != IF_OWNED_BY_GENERATOR && instr < first + pc->_co_firsttraceable)
             continue;
         *code = pc;
-        *lasti = (int)(instr - first) * (int)sizeof(_Py_CODEUNIT);
+        *lasti = (int)(instr - first) * (int)sizeof(codeunit);
         return 1;
     }
     return 0;

@@ -204,6 +204,8 @@ typedef struct site {
 } site;
 
 #define SITE_CACHE 4096
+#define DEFER_N 8
+#define DEFER_TRIES 256
 #define TYPE_CACHE 256
 
 typedef struct {
@@ -239,6 +241,10 @@ static struct {
     site **site_by_id;      /* [0..nsites) , [0] = NULL */
     size_t nsites, capsites;
     site_cache_entry *scache;
+
+    uintptr_t deferred[DEFER_N]; /* blocks to resolve later (see resolve_block) */
+    uint16_t deferred_tries[DEFER_N];
+    int ndeferred;
 
     size_t dropped, unresolved;
     int probing;
@@ -476,11 +482,12 @@ drop_slot(size_t i)
     rt_remove(&T.rt, i);
 }
 
-/* Give a type to the allocation in slot i (allocator backend), or drop it.
- * `freeing`: the block is being freed now, its object already finalised
- * (refcount 0). */
-static void
-resolve_block(size_t i, int freeing)
+/* Give a type to the allocation in slot i (allocator backend). Returns 1
+ * when it is an object (the record now has its type, or was dropped as
+ * unwanted), 0 when it is not, leaving the record alone. `freeing`: the
+ * block is being freed now, its object already finalised (refcount 0). */
+static int
+try_resolve(size_t i, int freeing)
 {
     record *r = &T.rt.slots[i];
     char *block = (char *)r->key;
@@ -504,24 +511,86 @@ resolve_block(size_t i, int freeing)
         if (!ti->wanted) {
             if (ti->is_meta) {
                 r->bt = BT_TICKS(r->bt) | ((uint64_t)TYPE_HIDDEN << 48);
-                return;
+                return 1;
             }
             drop_slot(i);
-            return;
+            return 1;
         }
         tstats *s = stats_for(ti);
         if (s == NULL) {
             T.dropped++;
             drop_slot(i);
-            return;
+            return 1;
         }
         r->bt = BT_TICKS(r->bt) | ((uint64_t)ti->idx << 48);
         s->born++;
         s->alive_bytes += r->size;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether a block that is no object yet may still become one: its first
+ * words (where a gc header and refcount go) are all zero. On 3.9-3.11 a
+ * gc object is linked (header zeroed) and then, before its type is
+ * written, the allocation may run a whole collection whose events would
+ * find it half made. Zero-filled buffers look the same; they wait a
+ * bounded number of events and are then dropped. */
+static int
+may_become_object(const record *r)
+{
+    const uintptr_t *w = (const uintptr_t *)r->key;
+    size_t words = r->size / sizeof(uintptr_t);
+    if (words < 3)
+        return 0;
+    return w[0] == 0 && (w[1] & ~(uintptr_t)3) == 0 && w[2] == 0;
+}
+
+static void
+resolve_block(size_t i, int freeing)
+{
+    if (try_resolve(i, freeing))
+        return;
+    if (!freeing && may_become_object(&T.rt.slots[i])) {
+        if (T.ndeferred == DEFER_N) { /* full: the oldest gives up */
+            size_t j = rt_find(&T.rt, T.deferred[0]);
+            if (j != SIZE_MAX && BT_TYPE(T.rt.slots[j].bt) == 0) {
+                T.unresolved++;
+                drop_slot(j);
+            }
+            memmove(&T.deferred[0], &T.deferred[1], (DEFER_N - 1) * sizeof(uintptr_t));
+            memmove(&T.deferred_tries[0], &T.deferred_tries[1], (DEFER_N - 1) * sizeof(uint16_t));
+            T.ndeferred--;
+        }
+        T.deferred[T.ndeferred] = T.rt.slots[i].key;
+        T.deferred_tries[T.ndeferred++] = 0;
         return;
     }
     T.unresolved++;
     drop_slot(i);
+}
+
+/* Try the deferred blocks again (at a malloc, never inside a free). */
+static void
+retry_deferred(void)
+{
+    int k = 0;
+    for (int j = 0; j < T.ndeferred; j++) {
+        size_t i = rt_find(&T.rt, T.deferred[j]);
+        if (i == SIZE_MAX || BT_TYPE(T.rt.slots[i].bt) != 0 ||
+            (T.has_pending && i == T.pending))
+            continue; /* freed, or the address now holds a newer record */
+        if (try_resolve(i, 0))
+            continue;
+        if (++T.deferred_tries[j] >= DEFER_TRIES || !may_become_object(&T.rt.slots[i])) {
+            T.unresolved++;
+            drop_slot(i);
+            continue;
+        }
+        T.deferred[k] = T.deferred[j];
+        T.deferred_tries[k++] = T.deferred_tries[j];
+    }
+    T.ndeferred = k;
 }
 
 /* The type of a tracer record is known at birth; its size is read now,
@@ -569,6 +638,8 @@ static void
 on_alloc(void *p, size_t size)
 {
     settle_pending(0);
+    if (T.ndeferred)
+        retry_deferred();
     int existed;
     size_t i = rt_insert(&T.rt, (uintptr_t)p, &existed);
     if (i == SIZE_MAX) {
@@ -641,6 +712,19 @@ on_realloc(void *old, void *p, size_t size)
     keep.key = (uintptr_t)p;
     keep.size = nsize;
     T.rt.slots[i] = keep;
+}
+
+/* Outside any allocation (the API calls below): every object is whole. */
+static void
+settle_all(void)
+{
+    if (!T.active)
+        return;
+    reent = 1;
+    settle_pending(0);
+    if (T.backend == HL_BACKEND_ALLOCATOR && T.ndeferred)
+        retry_deferred();
+    reent = 0;
 }
 
 /* ---- the allocator hook --------------------------------------------------- */
@@ -878,6 +962,7 @@ release_all(void)
     T.nsites = T.capsites = 0;
     memset(&T.rt, 0, sizeof(T.rt));
     T.has_pending = 0;
+    T.ndeferred = 0;
     T.dropped = T.unresolved = 0;
     T.lost = 0;
     T.start_ns = T.stop_ns = 0;
@@ -1018,9 +1103,7 @@ hl_track_stop(int *lost)
 {
     if (!T.active)
         return hl_error__set(HL_ESTATE, "the tracker is not running");
-    reent = 1;
-    settle_pending(0);
-    reent = 0;
+    settle_all();
     check_lost();
     T.active = 0;
     T.stop_ns = now_ns();
@@ -1051,11 +1134,7 @@ int
 hl_track_get_status(hl_track_status *out)
 {
     check_lost();
-    if (T.active) {
-        reent = 1;
-        settle_pending(0);
-        reent = 0;
-    }
+    settle_all();
     memset(out, 0, sizeof(*out));
     out->records = T.rt.count;
     out->dropped = T.dropped;
@@ -1095,11 +1174,7 @@ percentile(const tstats *s, double q)
 int
 hl_track_stats(hl_track_type_stats **out, size_t *n)
 {
-    if (T.active) {
-        reent = 1;
-        settle_pending(0);
-        reent = 0;
-    }
+    settle_all();
     *n = 0;
     *out = hl_mem__sys_calloc(T.nstats ? T.nstats : 1, sizeof(hl_track_type_stats));
     if (*out == NULL)
@@ -1140,11 +1215,7 @@ record_cmp(const void *a, const void *b)
 int
 hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
 {
-    if (T.active) {
-        reent = 1;
-        settle_pending(0);
-        reent = 0;
-    }
+    settle_all();
     *n = 0;
     *out = hl_mem__sys_calloc(T.rt.count ? T.rt.count : 1, sizeof(hl_track_record));
     if (*out == NULL)
@@ -1192,11 +1263,7 @@ hl_track_site(PyCodeObject ***codes, int **lastis, size_t *n, uint32_t id)
 int
 hl_track_lookup(hl_track_record *out, PyObject *obj)
 {
-    if (T.active) {
-        reent = 1;
-        settle_pending(0);
-        reent = 0;
-    }
+    settle_all();
     uintptr_t key = (uintptr_t)obj;
     if (T.backend == HL_BACKEND_ALLOCATOR)
         key -= (uintptr_t)hl_compat_preheader(Py_TYPE(obj));

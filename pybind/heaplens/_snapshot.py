@@ -151,16 +151,22 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
     object) so that ``new_objects(since=...)`` can work.
     ``exclude`` lists objects whose contents are left out (your own
     bookkeeping: a Monitor excludes its samples this way).
-    ``by="site"`` (by allocation site) needs lifetime tracking, which is not
-    available yet.
+    ``by="site"`` groups by allocation site (``file:line`` of the innermost
+    frame) the objects a running ``heaplens.track()`` recorded; the objects
+    it did not record (older ones, or filtered out) make one row,
+    ``<not tracked>``.
     """
     if model not in _MODELS:
         raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
-    if by != "type":
-        if by == "site":
-            raise ValueError("by='site' needs allocation sites from lifetime tracking, "
-                             "which this version of heaplens does not have yet")
-        raise ValueError("by must be 'type', not %r" % (by,))
+    if by not in ("type", "site"):
+        raise ValueError("by must be 'type' or 'site', not %r" % (by,))
+    tracker = None
+    if by == "site":
+        from heaplens._lifetimes import current_tracker
+        tracker = current_tracker()
+        if tracker is None or not tracker.active:
+            raise ValueError("by='site' needs a running tracker: take the snapshot inside "
+                             "`with heaplens.track():`")
     if not isinstance(align, int) or align < 1 or align & (align - 1):
         raise ValueError("align must be a power of 2, not %r" % (align,))
     t = time.time()
@@ -168,7 +174,32 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
                             exclude=tuple(exclude))
     if not addresses:
         census.release_addresses()
+    if tracker is not None:
+        return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
+                        sys.version.split()[0], census, census.peak_bytes)
     return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
+
+
+def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
+    groups: Dict[str, List[int]] = {}
+    count = size = 0
+    for sv in tracker.survivors():
+        o = sv.object()
+        if o is None:
+            continue
+        tb = sv.traceback
+        key = "%s:%d" % (tb[0].filename, tb[0].lineno) if tb else "<no Python frame>"
+        n = _c.flatsize(o, align, model)
+        del o
+        g = groups.setdefault(key, [0, 0])
+        g[0] += 1
+        g[1] += n
+        count += 1
+        size += n
+    rows = [(k, c, n) for k, (c, n) in groups.items()]
+    rows.append(("<not tracked>", max(0, census.total_count - count),
+                 max(0, census.total_size - size)))
+    return rows
 
 
 def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[Any]:
