@@ -1227,7 +1227,14 @@ hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
             continue;
         if (type != NULL && !PyType_IsSubtype(T.stats[t]->ti->type, type))
             continue;
-        fill_record(&(*out)[(*n)++], r);
+        hl_track_record *o = &(*out)[*n];
+        fill_record(o, r);
+        /* Freelists (and 3.9/3.10 zombie frames) keep dead objects without
+         * freeing their blocks: refcount 0. The block is still held, so the
+         * read is safe. */
+        if (Py_REFCNT((PyObject *)o->address) <= 0)
+            continue;
+        (*n)++;
     }
     qsort(*out, *n, sizeof(hl_track_record), record_cmp);
     return 0;
@@ -1298,6 +1305,8 @@ hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t 
     if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != type ||
         ticks_to_ns(BT_TICKS(r->bt)) != birth)
         return 0;
+    if (Py_REFCNT((PyObject *)address) <= 0)
+        return 0; /* dead in a freelist: its block is held, it is not alive */
     *out = Py_NewRef((PyObject *)address);
     return 0;
 }
