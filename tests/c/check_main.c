@@ -31,7 +31,7 @@ main(int argc, char **argv)
     struct {
         const char *name;
         Suite *(*make)(void);
-    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}, {"graph", graph_suite}};
+    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}, {"graph", graph_suite}, {"lifetimes", lifetimes_suite}};
     Py_Initialize();
     SRunner *sr = NULL;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {

@@ -1,0 +1,213 @@
+/* check_lifetimes.c - the tracker's tables and hooks (lib/lifetimes.c),
+ * driven through the public C API, with allocation failures injected. */
+#include "heaplens/heaplens.h"
+#include "mem.h"
+#include "suites.h"
+
+static const char *SETUP =
+    "class Foo:\n"
+    "    def __init__(self, i):\n"
+    "        self.i = i\n"
+    "def all_types():\n"
+    "    seen, todo = {id(object): object}, [object]\n"
+    "    while todo:\n"
+    "        for s in type.__subclasses__(todo.pop()):\n"
+    "            if id(s) not in seen:\n"
+    "                seen[id(s)] = s\n"
+    "                todo.append(s)\n"
+    "    return list(seen.values())\n";
+
+static PyObject *ns;
+
+static void
+setup(void)
+{
+    ns = PyDict_New();
+    ck_assert_int_eq(PyDict_SetItemString(ns, "__builtins__", PyEval_GetBuiltins()), 0);
+    PyObject *r = PyRun_String(SETUP, Py_file_input, ns, ns);
+    ck_assert_ptr_nonnull(r);
+    Py_DECREF(r);
+}
+
+static void
+teardown(void)
+{
+    if (hl_track_active())
+        hl_track_stop(NULL);
+    hl_track_clear();
+    hl_mem__fail_every(0);
+    Py_CLEAR(ns);
+}
+
+static void
+run(const char *code)
+{
+    PyObject *r = PyRun_String(code, Py_file_input, ns, ns);
+    if (r == NULL)
+        PyErr_Print();
+    ck_assert_ptr_nonnull(r);
+    Py_DECREF(r);
+}
+
+static int
+start(int frames)
+{
+    PyObject *known = PyRun_String("all_types()", Py_eval_input, ns, ns);
+    ck_assert_ptr_nonnull(known);
+    hl_track_options opts = HL_TRACK_OPTIONS_INIT;
+    opts.frames = frames;
+    opts.known_types = known;
+    int rc = hl_track_start(&opts);
+    Py_DECREF(known);
+    return rc;
+}
+
+static const hl_track_type_stats *
+row_of(const hl_track_type_stats *rows, size_t n, PyObject *tp)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].type == tp)
+            return &rows[i];
+    return NULL;
+}
+
+START_TEST(test_counts_and_sites)
+{
+    ck_assert_int_eq(start(2), 0);
+    run("objs = [Foo(i) for i in range(1000)]\n"
+        "del objs[:400]\n");
+    int lost = -1;
+    ck_assert_int_eq(hl_track_stop(&lost), 0);
+    ck_assert_int_eq(lost, 0);
+    PyObject *foo = PyDict_GetItemString(ns, "Foo"); /* borrowed */
+    hl_track_type_stats *rows;
+    size_t n;
+    ck_assert_int_eq(hl_track_stats(&rows, &n), 0);
+    const hl_track_type_stats *r = row_of(rows, n, foo);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->born, 1000);
+    ck_assert_uint_eq(r->died, 400);
+    ck_assert_uint_le(r->life_p50, r->life_p90);
+    ck_assert_uint_le(r->life_p90, r->life_max);
+    hl_track_free(rows);
+
+    hl_track_record *recs;
+    ck_assert_int_eq(hl_track_survivors(&recs, &n, (PyTypeObject *)foo), 0);
+    ck_assert_uint_eq(n, 600);
+    PyCodeObject **codes;
+    int *lastis;
+    size_t depth;
+    ck_assert_int_eq(hl_track_site(&codes, &lastis, &depth, recs[0].site), 0);
+    ck_assert_uint_ge(depth, 1);
+    ck_assert_int_eq(PyCode_Addr2Line(codes[0], lastis[0]), 1);
+    hl_track_free(codes);
+    hl_track_free(lastis);
+    /* Oldest first. */
+    for (size_t i = 1; i < n; i++)
+        ck_assert_uint_le(recs[i - 1].birth, recs[i].birth);
+    hl_track_free(recs);
+    ck_assert_int_eq(hl_track_site(&codes, &lastis, &depth, 0xFFFFFFF), HL_EINVAL);
+}
+END_TEST
+
+START_TEST(test_states)
+{
+    hl_track_options opts = HL_TRACK_OPTIONS_INIT;
+    opts.version = 99;
+    ck_assert_int_eq(hl_track_start(&opts), HL_EINVAL);
+    opts.version = HL_TRACK_OPTIONS_VERSION;
+    opts.frames = HL_TRACK_MAX_FRAMES + 1;
+    ck_assert_int_eq(hl_track_start(&opts), HL_EINVAL);
+    opts.frames = 1;
+    ck_assert_int_eq(hl_track_stop(NULL), HL_ESTATE);
+    ck_assert_int_eq(hl_track_start(&opts), 0);
+    ck_assert_int_eq(hl_track_start(&opts), HL_ESTATE);
+    ck_assert_int_eq(hl_track_clear(), HL_ESTATE);
+    ck_assert_int_eq(hl_track_stop(NULL), 0);
+    ck_assert_int_eq(hl_track_active(), 0);
+    ck_assert_int_eq(hl_track_clear(), 0);
+#if PY_VERSION_HEX < 0x030D0000
+    opts.backend = HL_BACKEND_REFTRACER;
+    ck_assert_int_eq(hl_track_start(&opts), HL_EINVAL);
+#endif
+}
+END_TEST
+
+START_TEST(test_table_grows_and_shrinks)
+{
+    ck_assert_int_eq(start(1), 0);
+    run("big = [Foo(i) for i in range(200000)]\n");
+    hl_track_status st;
+    ck_assert_int_eq(hl_track_get_status(&st), 0);
+    ck_assert_uint_ge(st.records, 200000);
+    size_t peak = st.memory;
+    run("del big\n");
+    ck_assert_int_eq(hl_track_get_status(&st), 0);
+    ck_assert_uint_lt(st.records, 1000);
+    ck_assert_uint_lt(st.memory, peak / 4);
+    ck_assert_int_eq(hl_track_stop(NULL), 0);
+}
+END_TEST
+
+/* Every Nth bookkeeping allocation fails: the tracker drops records and
+ * counts them, never fails the program's allocations, and what it kept
+ * stays consistent: per type, born - died == survivors. */
+START_TEST(test_allocation_failures)
+{
+    static const unsigned long every[] = {1, 2, 3, 5, 17, 101};
+    for (size_t k = 0; k < sizeof(every) / sizeof(every[0]); k++) {
+        hl_mem__fail_every(every[k]);
+        int rc = start(3);
+        if (rc != 0) {
+            ck_assert_int_eq(rc, HL_ENOMEM);
+            ck_assert_int_eq(hl_track_active(), 0);
+            continue;
+        }
+        run("def churn(n):\n"
+            "    keep = []\n"
+            "    for i in range(n):\n"
+            "        x = Foo(i)\n"
+            "        if i % 3 == 0:\n"
+            "            keep.append(x)\n"
+            "    return keep\n"
+            "kept = churn(20000)\n"
+            "type('Made', (), {})\n");
+        hl_mem__fail_every(0);
+        ck_assert_int_eq(hl_track_stop(NULL), 0);
+        hl_track_status st;
+        ck_assert_int_eq(hl_track_get_status(&st), 0);
+        hl_track_type_stats *rows;
+        size_t n;
+        ck_assert_int_eq(hl_track_stats(&rows, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+            hl_track_record *recs;
+            size_t nrec;
+            ck_assert_int_eq(hl_track_survivors(&recs, &nrec, (PyTypeObject *)rows[i].type), 0);
+            size_t exact = 0;
+            for (size_t j = 0; j < nrec; j++)
+                exact += recs[j].type == rows[i].type;
+            /* Freelists keep dead objects out of the survivors: <=. */
+            ck_assert_uint_le(exact, rows[i].born - rows[i].died);
+            hl_track_free(recs);
+        }
+        hl_track_free(rows);
+        run("del kept\n");
+        ck_assert_int_eq(hl_track_clear(), 0);
+    }
+}
+END_TEST
+
+Suite *
+lifetimes_suite(void)
+{
+    Suite *s = suite_create("lifetimes");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_counts_and_sites);
+    tcase_add_test(tc, test_states);
+    tcase_add_test(tc, test_table_grows_and_shrinks);
+    tcase_add_test(tc, test_allocation_failures);
+    suite_add_tcase(s, tc);
+    return s;
+}
