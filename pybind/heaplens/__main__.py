@@ -55,6 +55,17 @@ def demo(out=sys.stdout) -> int:
     print("asized(record, detail=2) - where the bytes of one instance are:", file=out)
     a = heaplens.asized(rec, detail=2)
     print(a.format("%(name)s  %(size)d bytes (flat %(flat)d)", depth=2), file=out)
+    print("", file=out)
+    print("track() - which objects a phase made, which died, and where the rest came from:",
+          file=out)
+    with heaplens.track(types=_Record) as t:
+        made = [_Record(i) for i in range(1000)]
+        del made[::2]
+    t.report(limit=5, file=out)
+    s = t.survivors()[0]
+    print("first survivor: %r" % (s,), file=out)
+    del made
+    t.clear()
     return 0
 
 
