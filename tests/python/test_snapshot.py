@@ -140,8 +140,10 @@ def test_new_objects():
 def test_bad_arguments():
     with pytest.raises(ValueError):
         heaplens.snapshot(model="rss")
-    with pytest.raises(ValueError, match="lifetime tracking"):
+    with pytest.raises(ValueError, match="running tracker"):
         heaplens.snapshot(by="site")
+    with pytest.raises(ValueError, match="'type' or 'site'"):
+        heaplens.snapshot(by="module")
     with pytest.raises(ValueError):
         heaplens.snapshot(align=3)
     with pytest.raises(TypeError):
