@@ -1169,6 +1169,30 @@ check_lost(void)
 #endif
 }
 
+/* At stop: objects that died into a freelist (refcount 0, block still
+ * held) are counted dead now, while their blocks are sure to be ours to
+ * read; after stop no record is dereferenced again. */
+static void
+purge_freelist_dead(void)
+{
+    if (T.backend != HL_BACKEND_ALLOCATOR)
+        return;
+    size_t i = 0;
+    while (i < T.rt.cap) {
+        record *r = &T.rt.slots[i];
+        uint32_t t = BT_TYPE(r->bt);
+        if (r->key == 0 || t == 0 || t == TYPE_HIDDEN ||
+            Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
+            i++;
+            continue;
+        }
+        tstats *s = T.stats[t];
+        s->died++;
+        s->alive_bytes -= r->size;
+        rt_remove(&T.rt, i); /* a later record may move into slot i: look again */
+    }
+}
+
 int
 hl_track_stop(int *lost)
 {
@@ -1176,6 +1200,8 @@ hl_track_stop(int *lost)
         return hl_error__set(HL_ESTATE, "the tracker is not running");
     settle_all();
     check_lost();
+    if (!T.lost)
+        purge_freelist_dead();
     T.active = 0;
     T.stop_ns = now_ns();
     clock_refine();
@@ -1289,6 +1315,7 @@ hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
 {
     settle_all();
     *n = 0;
+    check_lost();
     *out = hl_mem__sys_calloc(T.rt.count ? T.rt.count : 1, sizeof(hl_track_record));
     if (*out == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for the survivors");
@@ -1304,8 +1331,8 @@ hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
         /* Freelists (and 3.9/3.10 zombie frames) keep dead objects without
          * freeing their blocks: refcount 0. The block is still held, so the
          * read is safe. */
-        if (Py_REFCNT((PyObject *)o->address) <= 0)
-            continue;
+        if (T.active && !T.lost && Py_REFCNT((PyObject *)o->address) <= 0)
+            continue; /* (after stop the dead were purged; blocks may be gone) */
         (*n)++;
     }
     qsort(*out, *n, sizeof(hl_track_record), record_cmp);
@@ -1377,6 +1404,9 @@ hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t 
     if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != type ||
         ticks_to_ns(BT_TICKS(r->bt)) != birth)
         return 0;
+    check_lost();
+    if (T.lost)
+        return 0; /* deaths were missed: a record no longer proves anything */
     if (Py_REFCNT((PyObject *)address) <= 0)
         return 0; /* dead in a freelist: its block is held, it is not alive */
     *out = Py_NewRef((PyObject *)address);
