@@ -20,6 +20,10 @@
  * library (mem.h explains why not from the saved RAW allocator), take a
  * thread-local re-entrancy guard, and count what they drop on out-of-memory.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
+#include <dlfcn.h>
 #include <time.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -223,6 +227,10 @@ static struct {
     int active;
     int installed;          /* our allocator hook is in the chain */
     int tracer_installed;
+#if HL_HAVE_REFTRACER
+    PyRefTracer prev_tracer;  /* what was in the slot: put back at stop */
+    void *prev_tracer_data;
+#endif
     hl_track_backend backend;
     PyMemAllocatorEx prev;  /* what our hook forwards to */
     PyThreadState *only;    /* threads="current" */
@@ -944,6 +952,27 @@ tracer(PyObject *op, PyRefTracerEvent event, void *data)
     return 0;
 }
 
+/* Is the PyRefTracer slot ours to take? Free when empty, and also when it
+ * holds a tracer that lives inside the interpreter itself while tracemalloc
+ * is not tracing: CPython installs no tracer but tracemalloc's, and 3.13's
+ * tracemalloc.stop() leaves that one in the slot, doing nothing. Anything
+ * else (another tool's tracer, or tracemalloc running) is taken. What was in
+ * the slot is saved in fn and data, to be put back exactly. */
+static int
+tracer_slot_free(PyRefTracer *fn, void **data)
+{
+    *fn = PyRefTracer_GetTracer(data);
+    if (*fn == NULL)
+        return 1;
+    if (PyTraceMalloc_Untrack(0x484c, (uintptr_t)&T) != -2)
+        return 0; /* tracemalloc is tracing: the slot is its */
+    Dl_info mine, theirs;
+    if (dladdr((void *)(uintptr_t)&PyRefTracer_SetTracer, &mine) == 0 ||
+        dladdr((void *)(uintptr_t)*fn, &theirs) == 0)
+        return 0;
+    return mine.dli_fbase == theirs.dli_fbase;
+}
+
 static int counting_creates, counting_destroys;
 
 static int
@@ -963,14 +992,15 @@ int
 hl_track_probe_tracer(uint64_t *creates, uint64_t *destroys, PyObject *probe)
 {
 #if HL_HAVE_REFTRACER
-    void *data;
-    if (PyRefTracer_GetTracer(&data) != NULL)
+    PyRefTracer prev_fn;
+    void *prev_data;
+    if (!tracer_slot_free(&prev_fn, &prev_data))
         return hl_error__set(HL_ESTATE, "the PyRefTracer slot is taken (by tracemalloc?)");
     counting_creates = counting_destroys = 0;
     if (PyRefTracer_SetTracer(counting_tracer, NULL) < 0)
         return HL_EPYTHON;
     PyObject *r = PyObject_CallNoArgs(probe);
-    (void)PyRefTracer_SetTracer(NULL, NULL);
+    (void)PyRefTracer_SetTracer(prev_fn, prev_data);
     *creates = (uint64_t)counting_creates;
     *destroys = (uint64_t)counting_destroys;
     if (r == NULL)
@@ -1070,8 +1100,7 @@ hl_track_start(const hl_track_options *opts)
         return hl_error__set(HL_EINVAL, "unknown backend %d", (int)opts->backend);
 #if HL_HAVE_REFTRACER
     if (opts->backend == HL_BACKEND_REFTRACER) {
-        void *data;
-        if (PyRefTracer_GetTracer(&data) != NULL)
+        if (!tracer_slot_free(&T.prev_tracer, &T.prev_tracer_data))
             return hl_error__set(HL_ESTATE, "the PyRefTracer slot is taken (tracemalloc takes "
                                             "it on 3.13+): use the allocator backend");
     }
@@ -1219,7 +1248,7 @@ hl_track_stop(int *lost)
     else if (T.tracer_installed) {
         void *data;
         if (PyRefTracer_GetTracer(&data) == tracer)
-            (void)PyRefTracer_SetTracer(NULL, NULL);
+            (void)PyRefTracer_SetTracer(T.prev_tracer, T.prev_tracer_data);
         T.tracer_installed = 0;
     }
 #endif

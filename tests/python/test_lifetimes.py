@@ -229,6 +229,34 @@ def test_with_tracemalloc(order):
     del objs, more
 
 
+@pytest.mark.skipif(not HAVE_TRACER, reason="PyRefTracer exists on 3.13+ only")
+def test_tracer_slot_after_tracemalloc(force_tracer):
+    """3.13's tracemalloc.stop() leaves its (idle) tracer in the slot: the
+    reftracer backend must still start, and put that tracer back at stop.
+    While tracemalloc runs, the slot is its own: a clear error."""
+    if tracemalloc.is_tracing():
+        pytest.skip("PYTHONTRACEMALLOC run: tracemalloc is already on for the whole run")
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError, match="slot is taken"):
+            heaplens.track(backend="reftracer").start()
+    finally:
+        tracemalloc.stop()
+    with heaplens.track(backend="reftracer", types=Foo) as t:
+        objs = [Foo(i) for i in range(50)]
+        del objs[:20]
+    r = row(t, Foo)
+    assert (r.born, r.died) == (50, 20)
+    # The slot is as tracemalloc left it: it can trace again.
+    tracemalloc.start()
+    try:
+        keep = [Foo(i) for i in range(10)]
+        assert tracemalloc.get_object_traceback(keep[0]) is not None
+    finally:
+        tracemalloc.stop()
+    del objs, keep
+
+
 def test_tracemalloc_stopped_under_us_is_reported():
     if tracemalloc.is_tracing():
         pytest.skip("PYTHONTRACEMALLOC run: tracemalloc is already on for the whole run")
