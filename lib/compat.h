@@ -173,11 +173,99 @@ typedef struct {
     void *frame;
 } hl_frame_cursor;
 
-void hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts);
+/* ---- the frame cursor ----------------------------------------------------
+ * 3.9/3.10: tstate->frame and the public PyFrameObject fields.
+ * 3.11-3.13: struct _PyInterpreterFrame (internal/pycore_frame.h), offsets
+ * from `ptype /o` on the pyenv debug builds:
+ *            code          previous  instr          owner  owner values
+ *   3.11     f_code @32    @48       prev_instr @56 @69    THREAD 0, GENERATOR 1,
+ *                                                          FRAME_OBJECT 2
+ *   3.12     f_code @0     @8        prev_instr @56 @70    ... CSTACK 3
+ *   3.13     f_executable @0 @8      instr_ptr @56  @70    ... CSTACK 3
+ * The current frame is tstate->cframe->current_frame (3.11/3.12) or
+ * tstate->current_frame (3.13), both in the public cpython/pystate.h.
+ * A frame is incomplete while its instruction pointer is before
+ * _co_firsttraceable (unless a generator owns it); prev_instr points at the
+ * last instruction run, instr_ptr (3.13) at the one running. */
+#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030C0000
+#define HL_IF_CODE 0
+#define HL_IF_PREVIOUS 8
+#define HL_IF_OWNER 70
+#else
+#define HL_IF_CODE 32
+#define HL_IF_PREVIOUS 48
+#define HL_IF_OWNER 69
+#endif
+#define HL_IF_INSTR 56
+#define HL_IF_OWNED_BY_GENERATOR 1
+#define HL_IF_OWNED_BY_CSTACK 3
+
+extern int hl_compat__frames_ok; /* -1 until the self-check ran, then 0 or 1 */
+
+#define HL_IF_FIELD(f, off, type) (*(type *)((char *)(f) + (off)))
+typedef uint16_t codeunit; /* _Py_CODEUNIT, not public in 3.13 */
+#endif
+
+static inline void
+hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts)
+{
+    c->frame = NULL;
+    if (ts == NULL)
+        return;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (hl_compat__frames_ok == 1)
+        c->frame = ts->current_frame;
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (hl_compat__frames_ok == 1 && ts->cframe != NULL)
+        c->frame = ts->cframe->current_frame;
+#else
+    c->frame = ts->frame;
+#endif
+}
 
 /* The next frame outwards: its code (borrowed) and the byte offset of its
  * current instruction (what PyCode_Addr2Line takes). 0 at the end. */
-int hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti);
+static inline int
+hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    while (c->frame != NULL) {
+        void *f = c->frame;
+        PyObject *co = HL_IF_FIELD(f, HL_IF_CODE, PyObject *);
+        codeunit *instr = HL_IF_FIELD(f, HL_IF_INSTR, codeunit *);
+        char owner = HL_IF_FIELD(f, HL_IF_OWNER, char);
+        c->frame = HL_IF_FIELD(f, HL_IF_PREVIOUS, void *);
+        if (co == NULL || !PyCode_Check(co))
+            continue;
+        PyCodeObject *pc = (PyCodeObject *)co;
+        codeunit *first = (codeunit *)pc->co_code_adaptive;
+#if PY_VERSION_HEX >= 0x030C0000
+        if (owner == HL_IF_OWNED_BY_CSTACK)
+            continue;
+#endif
+        if (owner != HL_IF_OWNED_BY_GENERATOR && instr < first + pc->_co_firsttraceable)
+            continue;
+        *code = pc;
+        *lasti = (int)(instr - first) * (int)sizeof(codeunit);
+        return 1;
+    }
+    return 0;
+#else
+    PyFrameObject *f = (PyFrameObject *)c->frame;
+    if (f == NULL)
+        return 0;
+    c->frame = f->f_back;
+    *code = f->f_code;
+#if PY_VERSION_HEX >= 0x030A0000
+    *lasti = f->f_lasti < 0 ? -1 : f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+#else
+    *lasti = f->f_lasti;
+#endif
+    return 1;
+#endif
+}
+
 
 /* Compare the cursor with the public frame API from the calling frame
  * (needs the GIL, not for hooks): 0 when they agree, -1 when this build

@@ -167,6 +167,24 @@ rt_maybe_shrink(rtable *t)
         (void)rt_rehash(t, t->count * 20 / 11 + 64); /* failure: stay big */
 }
 
+/* ---- the nursery ----------------------------------------------------------
+ * Every record is born in a small direct-mapped table (96 KiB: it stays in
+ * the L2 cache) at the slot its address hashes to. Most objects die young,
+ * and pymalloc hands a freed block out again soon, so a birth usually finds
+ * its slot empty or holding the record of a block freed since; a death
+ * finds its record there and empties the slot with one store. A record
+ * still alive when another birth wants its slot moves to the big table
+ * (evict), so only the objects that live a while ever touch it. */
+
+#define NURSERY_BITS 11
+#define NURSERY_N (1u << NURSERY_BITS)
+
+static inline size_t
+nursery_of(uintptr_t key)
+{
+    return (size_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - NURSERY_BITS));
+}
+
 /* ---- types ---------------------------------------------------------------
  * Every type we know to be alive, keyed by address: the types that existed
  * at start (the heap types among them held by a strong reference so that
@@ -190,6 +208,7 @@ typedef struct tinfo {
 
 typedef struct {
     tinfo *ti;
+    int is_meta;         /* a copy of ti->is_meta, next to the counters */
     uint64_t born, died, alive_bytes, life_max; /* life_max, hist: raw clock units */
     uint32_t hist[HIST_N];
 } tstats;
@@ -215,6 +234,7 @@ typedef struct site {
 #define DEFER_N 8
 #define DEFER_TRIES 256
 #define TYPE_CACHE 256
+#define TYPE_FILTER_BITS 16 /* 8 KiB: a few thousand types give ~5% false hits */
 
 typedef struct {
     site_key key;
@@ -240,12 +260,15 @@ static struct {
     int lost;
 
     rtable rt;
+    record *nursery;        /* NURSERY_N slots */
+    size_t nn;              /* records in the nursery */
     int has_pending;
-    size_t pending;         /* slot of the newest record, not resolved yet */
+    record *pending;        /* the newest record (in the nursery), not resolved yet */
 
     tinfo *tinfos;
     size_t ntinfos;
     tinfo *tcache[TYPE_CACHE];
+    uint64_t tfilter[(1u << TYPE_FILTER_BITS) / 64]; /* a bit per known type's hash */
     tstats **stats;         /* [1..nstats] */
     size_t nstats, capstats;
 
@@ -355,17 +378,37 @@ ticks_to_ns(uint64_t ticks)
 
 /* -- types -- */
 
+static inline size_t
+tfilter_bit(PyTypeObject *tp)
+{
+    return (size_t)(((uint64_t)(uintptr_t)tp * UINT64_C(0x9E3779B97F4A7C15)) >>
+                    (64 - TYPE_FILTER_BITS));
+}
+
+/* The known type at `tp`, or NULL. Most misses are words that are no type
+ * pointer at all (a gc header read as an object, a buffer): the filter
+ * turns those away before the hash table walks a bucket chain. */
 static tinfo *
+tinfo_find_slow(PyTypeObject *tp, size_t c)
+{
+    tinfo *ti;
+    size_t b = tfilter_bit(tp);
+    if (!(T.tfilter[b / 64] & (UINT64_C(1) << (b % 64))))
+        return NULL;
+    HASH_FIND_PTR(T.tinfos, &tp, ti);
+    if (ti != NULL)
+        T.tcache[c] = ti;
+    return ti;
+}
+
+static inline tinfo *
 tinfo_find(PyTypeObject *tp)
 {
     size_t c = ((uintptr_t)tp >> 4) & (TYPE_CACHE - 1);
     tinfo *ti = T.tcache[c];
     if (ti != NULL && ti->type == tp)
         return ti;
-    HASH_FIND_PTR(T.tinfos, &tp, ti);
-    if (ti != NULL)
-        T.tcache[c] = ti;
-    return ti;
+    return tinfo_find_slow(tp, c);
 }
 
 static tinfo *
@@ -387,6 +430,8 @@ tinfo_add(PyTypeObject *tp, int hold)
         Py_INCREF(tp);
         ti->held = 1;
     }
+    size_t b = tfilter_bit(tp);
+    T.tfilter[b / 64] |= UINT64_C(1) << (b % 64); /* never cleared until release_all */
     T.ntinfos++;
     return ti;
 }
@@ -395,14 +440,14 @@ static void
 tinfo_forget(tinfo *ti)
 {
     HASH_DEL(T.tinfos, ti);
-    memset(T.tcache, 0, sizeof(T.tcache));
+    memset(T.tcache, 0, sizeof(T.tcache)); /* its filter bit stays: a false hit at worst */
     T.ntinfos--;
     hl_mem__sys_free(ti);
 }
 
 /* Reads the type (alive: we know it). */
 static void
-tinfo_settle(tinfo *ti)
+tinfo_settle_slow(tinfo *ti)
 {
     PyTypeObject *tp = ti->type;
     if (ti->preheader < 0)
@@ -414,6 +459,13 @@ tinfo_settle(tinfo *ti)
         ti->wanted = (int8_t)w;
         ti->is_meta = PyType_IsSubtype(tp, &PyType_Type) != 0;
     }
+}
+
+static inline void
+tinfo_settle(tinfo *ti)
+{
+    if (ti->preheader < 0 || ti->wanted < 0)
+        tinfo_settle_slow(ti);
 }
 
 /* Figures for the type, taking a reference to it. NULL on OOM. */
@@ -439,6 +491,7 @@ stats_for(tinfo *ti)
     if (s == NULL)
         return NULL;
     s->ti = ti;
+    s->is_meta = ti->is_meta;
     if (!ti->held) {
         Py_INCREF(ti->type);
         ti->held = 1;
@@ -473,18 +526,13 @@ hist_value(size_t b)
 /* -- sites -- */
 
 static uint32_t
-site_intern(PyCodeObject *code, int lasti, uint32_t parent)
+site_intern_slow(PyCodeObject *code, int lasti, uint32_t parent, site_cache_entry *ce)
 {
     site_key key;
-    memset(&key, 0, sizeof(key));
+    memset(&key, 0, sizeof(key)); /* the padding too: uthash hashes the bytes */
     key.code = code;
     key.lasti = lasti;
     key.parent = parent;
-    size_t c = (((uintptr_t)code >> 4) ^ ((size_t)lasti * 0x9E37u) ^ (parent * 0x85EBu)) &
-               (SITE_CACHE - 1);
-    site_cache_entry *ce = &T.scache[c];
-    if (ce->key.code == code && ce->key.lasti == lasti && ce->key.parent == parent)
-        return ce->id;
     site *s;
     HASH_FIND(hh, T.sites, &key, sizeof(key), s);
     if (s == NULL) {
@@ -517,6 +565,19 @@ site_intern(PyCodeObject *code, int lasti, uint32_t parent)
     return s->id;
 }
 
+/* The site id of (code, lasti) called from site `parent`: a direct-mapped
+ * cache in front of the site table. */
+static inline uint32_t
+site_intern(PyCodeObject *code, int lasti, uint32_t parent)
+{
+    size_t c = (((uintptr_t)code >> 4) ^ ((size_t)lasti * 0x9E37u) ^ (parent * 0x85EBu)) &
+               (SITE_CACHE - 1);
+    site_cache_entry *ce = &T.scache[c];
+    if (ce->key.code == code && ce->key.lasti == lasti && ce->key.parent == parent)
+        return ce->id;
+    return site_intern_slow(code, lasti, parent, ce);
+}
+
 /* The site of the allocation happening now: up to T.frames frames. */
 static uint32_t
 site_now(void)
@@ -527,6 +588,10 @@ site_now(void)
     hl_compat_frames_begin(&cur, hl_compat_tstate());
     PyCodeObject *codes[HL_TRACK_MAX_FRAMES];
     int lastis[HL_TRACK_MAX_FRAMES];
+    if (T.frames == 1) /* the common case, without the arrays */
+        return hl_compat_frames_next(&cur, &codes[0], &lastis[0])
+                   ? site_intern(codes[0], lastis[0], 0)
+                   : 0;
     int n = 0;
     while (n < T.frames && hl_compat_frames_next(&cur, &codes[n], &lastis[n]))
         n++;
@@ -555,20 +620,102 @@ died(record *r, uint64_t now_ticks)
         (*h)++;
 }
 
+/* A record that is lost (out of memory) takes its birth back with it, so
+ * that the figures never count as alive what will never be seen to die. */
 static void
-drop_slot(size_t i)
+unborn(const record *r)
 {
-    rt_remove(&T.rt, i);
+    uint32_t t = BT_TYPE(r->bt);
+    T.dropped++;
+    if (t == 0 || t == TYPE_HIDDEN)
+        return;
+    T.stats[t]->born--;
+    T.stats[t]->alive_bytes -= r->size;
 }
 
-/* Give a type to the allocation in slot i (allocator backend). Returns 1
+static inline int
+in_nursery(const record *r)
+{
+    return r >= T.nursery && r < T.nursery + NURSERY_N;
+}
+
+/* The record for `key`, in the nursery or the big table, or NULL. */
+static inline record *
+rec_find(uintptr_t key)
+{
+    record *n = &T.nursery[nursery_of(key)];
+    if (n->key == key)
+        return n;
+    size_t i = rt_find(&T.rt, key);
+    return i == SIZE_MAX ? NULL : &T.rt.slots[i];
+}
+
+/* Forget a record. A big-table removal moves other records of that table:
+ * pointers into it are stale afterwards (nursery pointers stay valid). */
+static void
+rec_drop(record *r)
+{
+    if (in_nursery(r)) {
+        r->key = 0;
+        T.nn--;
+    } else {
+        rt_remove(&T.rt, (size_t)(r - T.rt.slots));
+    }
+}
+
+/* Move a nursery record to the big table, emptying its slot. */
+static void
+evict(record *n)
+{
+    int existed;
+    size_t i = rt_insert(&T.rt, n->key, &existed);
+    if (i == SIZE_MAX) {
+        unborn(n);
+    } else {
+        if (existed) /* a record whose free we missed: it died unseen */
+            died(&T.rt.slots[i], ticks_now());
+        T.rt.slots[i] = *n;
+    }
+    n->key = 0;
+    T.nn--;
+}
+
+/* A fresh nursery record for `key` (key set, the rest zero). */
+static record *
+rec_birth(uintptr_t key)
+{
+    record *n = &T.nursery[nursery_of(key)];
+    if (n->key == key) { /* we missed its free (it happened out of our sight) */
+        died(n, ticks_now());
+    } else {
+        if (n->key != 0)
+            evict(n);
+        T.nn++;
+    }
+    memset(n, 0, sizeof(*n));
+    n->key = key;
+    return n;
+}
+
+/* Every nursery record to the big table (outside hooks: before the API
+ * walks the records). */
+static void
+nursery_flush(void)
+{
+    if (T.nursery == NULL || T.nn == 0)
+        return;
+    for (size_t k = 0; k < NURSERY_N; k++)
+        if (T.nursery[k].key != 0)
+            evict(&T.nursery[k]);
+}
+
+/* Give a type to the allocation of record r (allocator backend). Returns 1
  * when it is an object (the record now has its type, or was dropped as
  * unwanted), 0 when it is not, leaving the record alone. `freeing`: the
  * block is being freed now, its object already finalised (refcount 0). */
 static int
-try_resolve(size_t i, int freeing)
+try_resolve(record *r, int freeing)
 {
-    record *r = &T.rt.slots[i];
     char *block = (char *)r->key;
     size_t size = r->size;
     for (size_t off = 0; off <= 32; off += 16) {
@@ -592,13 +739,13 @@ try_resolve(size_t i, int freeing)
                 r->bt = BT_TICKS(r->bt) | ((uint64_t)TYPE_HIDDEN << 48);
                 return 1;
             }
-            drop_slot(i);
+            rec_drop(r);
             return 1;
         }
         tstats *s = stats_for(ti);
         if (s == NULL) {
             T.dropped++;
-            drop_slot(i);
+            rec_drop(r);
             return 1;
         }
         r->bt = BT_TICKS(r->bt) | ((uint64_t)ti->idx << 48);
@@ -625,28 +772,29 @@ may_become_object(const record *r)
     return w[0] == 0 && (w[1] & ~(uintptr_t)3) == 0 && w[2] == 0;
 }
 
+/* r: the pending record, in the nursery. */
 static void
-resolve_block(size_t i, int freeing)
+resolve_block(record *r, int freeing)
 {
-    if (try_resolve(i, freeing))
+    if (try_resolve(r, freeing))
         return;
-    if (!freeing && may_become_object(&T.rt.slots[i])) {
+    if (!freeing && may_become_object(r)) {
         if (T.ndeferred == DEFER_N) { /* full: the oldest gives up */
-            size_t j = rt_find(&T.rt, T.deferred[0]);
-            if (j != SIZE_MAX && BT_TYPE(T.rt.slots[j].bt) == 0) {
+            record *o = rec_find(T.deferred[0]);
+            if (o != NULL && o != r && BT_TYPE(o->bt) == 0) {
                 T.unresolved++;
-                drop_slot(j);
+                rec_drop(o); /* r is in the nursery: it does not move */
             }
             memmove(&T.deferred[0], &T.deferred[1], (DEFER_N - 1) * sizeof(uintptr_t));
             memmove(&T.deferred_tries[0], &T.deferred_tries[1], (DEFER_N - 1) * sizeof(uint16_t));
             T.ndeferred--;
         }
-        T.deferred[T.ndeferred] = T.rt.slots[i].key;
+        T.deferred[T.ndeferred] = r->key;
         T.deferred_tries[T.ndeferred++] = 0;
         return;
     }
     T.unresolved++;
-    drop_slot(i);
+    rec_drop(r);
 }
 
 /* Try the deferred blocks again (at a malloc, never inside a free). */
@@ -655,15 +803,14 @@ retry_deferred(void)
 {
     int k = 0;
     for (int j = 0; j < T.ndeferred; j++) {
-        size_t i = rt_find(&T.rt, T.deferred[j]);
-        if (i == SIZE_MAX || BT_TYPE(T.rt.slots[i].bt) != 0 ||
-            (T.has_pending && i == T.pending))
+        record *r = rec_find(T.deferred[j]);
+        if (r == NULL || BT_TYPE(r->bt) != 0 || (T.has_pending && r == T.pending))
             continue; /* freed, or the address now holds a newer record */
-        if (try_resolve(i, 0))
+        if (try_resolve(r, 0))
             continue;
-        if (++T.deferred_tries[j] >= DEFER_TRIES || !may_become_object(&T.rt.slots[i])) {
+        if (++T.deferred_tries[j] >= DEFER_TRIES || !may_become_object(r)) {
             T.unresolved++;
-            drop_slot(i);
+            rec_drop(r);
             continue;
         }
         T.deferred[k] = T.deferred[j];
@@ -675,9 +822,8 @@ retry_deferred(void)
 /* The type of a tracer record is known at birth; its size is read now,
  * when a var-sized object has its length. */
 static void
-resolve_object(size_t i)
+resolve_object(record *r)
 {
-    record *r = &T.rt.slots[i];
     PyObject *op = (PyObject *)r->key;
     uint32_t t = BT_TYPE(r->bt);
     if (t == 0 || t == TYPE_HIDDEN)
@@ -702,7 +848,7 @@ settle_pending(uintptr_t freeing)
         return;
     T.has_pending = 0;
     if (T.backend == HL_BACKEND_ALLOCATOR)
-        resolve_block(T.pending, T.rt.slots[T.pending].key == freeing);
+        resolve_block(T.pending, T.pending->key == freeing);
     else
         resolve_object(T.pending);
 }
@@ -719,81 +865,79 @@ on_alloc(void *p, size_t size)
     settle_pending(0);
     if (T.ndeferred)
         retry_deferred();
-    int existed;
-    size_t i = rt_insert(&T.rt, (uintptr_t)p, &existed);
-    if (i == SIZE_MAX) {
-        T.dropped++;
-        return;
-    }
-    record *r = &T.rt.slots[i];
-    if (existed) { /* we missed its free (it happened out of our sight) */
-        died(r, ticks_now());
-        memset(r, 0, sizeof(*r));
-        r->key = (uintptr_t)p;
-    }
+    record *r = rec_birth((uintptr_t)p);
     r->bt = ticks_now();
     r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-    /* site_now() may insert sites but never records: slot i stays put. */
-    r->site = site_now();
-    T.pending = i;
+    r->site = site_now(); /* may add sites, never records: r stays put */
+    T.pending = r;
     T.has_pending = 1;
+}
+
+/* A type object dies (its record is at block `key`): forget it before its
+ * address is reused. Its pre-header is that of its metatype, a gc type: 16
+ * bytes, plus 16 on 3.11+ if the metatype manages dicts (none does). */
+static void
+type_died(uintptr_t key)
+{
+    for (size_t off = 16; off <= 32; off += 16) {
+        tinfo *ti = tinfo_find((PyTypeObject *)(key + off));
+        if (ti != NULL && !ti->held) {
+            tinfo_forget(ti);
+            break;
+        }
+    }
 }
 
 static void
 on_free(void *p)
 {
-    settle_pending((uintptr_t)p);
-    size_t i = rt_find(&T.rt, (uintptr_t)p);
-    if (i == SIZE_MAX)
-        return;
-    record *r = &T.rt.slots[i];
-    if (BT_TYPE(r->bt) != 0) {
-        tstats *s = BT_TYPE(r->bt) == TYPE_HIDDEN ? NULL : T.stats[BT_TYPE(r->bt)];
-        tinfo *meta = s ? s->ti : NULL;
-        if (BT_TYPE(r->bt) == TYPE_HIDDEN || (meta && meta->is_meta)) {
-            /* A type object dies: forget it before its address is reused.
-             * Its pre-header is that of its metatype, a gc type: 16 bytes,
-             * plus 16 on 3.11+ if the metatype manages dicts (none does). */
-            for (size_t off = 16; off <= 32; off += 16) {
-                tinfo *ti = tinfo_find((PyTypeObject *)(r->key + off));
-                if (ti != NULL && !ti->held) {
-                    tinfo_forget(ti);
-                    break;
-                }
-            }
-        }
+    uintptr_t key = (uintptr_t)p;
+    settle_pending(key);
+    record *r = &T.nursery[nursery_of(key)];
+    int young = r->key == key;
+    if (!young) {
+        size_t i = rt_find(&T.rt, key);
+        if (i == SIZE_MAX)
+            return;
+        r = &T.rt.slots[i];
     }
+    uint32_t t = BT_TYPE(r->bt);
+    if (t != 0 && (t == TYPE_HIDDEN || T.stats[t]->is_meta))
+        type_died(key);
     died(r, ticks_now());
-    drop_slot(i);
-    rt_maybe_shrink(&T.rt);
+    if (young) {
+        r->key = 0;
+        T.nn--;
+    } else {
+        rec_drop(r);
+        rt_maybe_shrink(&T.rt);
+    }
 }
 
 static void
 on_realloc(void *old, void *p, size_t size)
 {
-    size_t i = rt_find(&T.rt, (uintptr_t)old);
-    if (i == SIZE_MAX)
+    record *r = rec_find((uintptr_t)old);
+    if (r == NULL)
         return;
-    record keep = T.rt.slots[i];
-    drop_slot(i);
-    int existed;
-    i = rt_insert(&T.rt, (uintptr_t)p, &existed);
-    if (i == SIZE_MAX) {
-        T.dropped++;
-        record gone = keep;
-        died(&gone, ticks_now());
+    uint32_t nsize = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    uint32_t t = BT_TYPE(r->bt);
+    if (t != 0 && t != TYPE_HIDDEN)
+        T.stats[t]->alive_bytes += (uint64_t)nsize - r->size;
+    if (p == old) {
+        r->size = nsize;
         return;
     }
-    uint32_t nsize = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-    uint32_t t = BT_TYPE(keep.bt);
-    if (t != 0 && t != TYPE_HIDDEN)
-        T.stats[t]->alive_bytes += (uint64_t)nsize - keep.size;
+    record keep = *r;
+    rec_drop(r);
+    r = rec_birth((uintptr_t)p);
     keep.key = (uintptr_t)p;
     keep.size = nsize;
-    T.rt.slots[i] = keep;
+    *r = keep;
 }
 
-/* Outside any allocation (the API calls below): every object is whole. */
+/* Outside any allocation (the API calls below): every object is whole, and
+ * every record goes to the big table, where the API reads them. */
 static void
 settle_all(void)
 {
@@ -803,6 +947,7 @@ settle_all(void)
     settle_pending(0);
     if (T.backend == HL_BACKEND_ALLOCATOR && T.ndeferred)
         retry_deferred();
+    nursery_flush();
     reent = 0;
 }
 
@@ -904,17 +1049,8 @@ tracer(PyObject *op, PyRefTracerEvent event, void *data)
     if (event == PyRefTracer_CREATE) {
         if (T.only == NULL || hl_compat_tstate() == T.only) {
             settle_pending(0);
-            int existed;
-            size_t i = rt_insert(&T.rt, (uintptr_t)op, &existed);
-            if (i == SIZE_MAX) {
-                T.dropped++;
-            } else {
-                record *r = &T.rt.slots[i];
-                if (existed) { /* freelist reuse after a DESTROY we missed */
-                    died(r, ticks_now());
-                    memset(r, 0, sizeof(*r));
-                    r->key = (uintptr_t)op;
-                }
+            {
+                record *r = rec_birth((uintptr_t)op); /* a DESTROY we missed dies here */
                 r->bt = ticks_now();
                 tinfo *ti = tinfo_find(Py_TYPE(op));
                 if (ti == NULL)
@@ -928,24 +1064,26 @@ tracer(PyObject *op, PyRefTracerEvent event, void *data)
                 if (s == NULL) {
                     if (ti == NULL || ti->wanted)
                         T.dropped++;
-                    drop_slot(i);
+                    rec_drop(r);
                 } else {
                     r->bt |= (uint64_t)ti->idx << 48;
                     r->size = 0;
                     r->site = site_now();
                     s->born++;
-                    T.pending = i;
+                    T.pending = r;
                     T.has_pending = 1;
                 }
             }
         }
     } else if (event == PyRefTracer_DESTROY) {
         settle_pending(0);
-        size_t i = rt_find(&T.rt, (uintptr_t)op);
-        if (i != SIZE_MAX) {
-            died(&T.rt.slots[i], ticks_now());
-            drop_slot(i);
-            rt_maybe_shrink(&T.rt);
+        record *r = rec_find((uintptr_t)op);
+        if (r != NULL) {
+            int young = in_nursery(r);
+            died(r, ticks_now());
+            rec_drop(r);
+            if (!young)
+                rt_maybe_shrink(&T.rt);
         }
     }
     reent = 0;
@@ -1050,11 +1188,15 @@ release_all(void)
     hl_mem__sys_free(T.site_by_id);
     hl_mem__sys_free(T.scache);
     hl_mem__sys_free(T.rt.slots);
+    hl_mem__sys_free(T.nursery);
+    T.nursery = NULL;
+    T.nn = 0;
     PyObject *types = T.types;
     T.types = NULL;
     T.tinfos = NULL;
     T.ntinfos = 0;
     memset(T.tcache, 0, sizeof(T.tcache));
+    memset(T.tfilter, 0, sizeof(T.tfilter));
     T.stats = NULL;
     T.nstats = T.capstats = 0;
     T.sites = NULL;
@@ -1121,7 +1263,8 @@ hl_track_start(const hl_track_options *opts)
     }
     T.capsites = 256;
     T.nsites = 1; /* site 0: no Python frame */
-    if (rt_rehash(&T.rt, 1024) < 0) {
+    T.nursery = hl_mem__sys_calloc(NURSERY_N, sizeof(record));
+    if (T.nursery == NULL || rt_rehash(&T.rt, 1024) < 0) {
         release_all();
         return hl_error__set(HL_ENOMEM, "out of memory for the tracker");
     }
@@ -1263,12 +1406,13 @@ hl_track_get_status(hl_track_status *out)
     check_lost();
     settle_all();
     memset(out, 0, sizeof(*out));
-    out->records = T.rt.count;
+    out->records = T.rt.count + T.nn;
     out->dropped = T.dropped;
     out->unresolved = T.unresolved;
     out->sites = T.nsites ? T.nsites - 1 : 0;
     out->types = T.nstats;
-    out->memory = T.rt.cap * sizeof(record) + T.ntinfos * (sizeof(tinfo)) +
+    out->memory = T.rt.cap * sizeof(record) + (T.nursery ? NURSERY_N * sizeof(record) : 0) +
+                  T.ntinfos * (sizeof(tinfo)) +
                   T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
                   T.nsites * sizeof(site) + T.capsites * sizeof(void *) +
                   (T.scache ? SITE_CACHE * sizeof(site_cache_entry) : 0);
@@ -1425,10 +1569,9 @@ hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t 
     uintptr_t key = address;
     if (T.backend == HL_BACKEND_ALLOCATOR)
         key -= (uintptr_t)hl_compat_preheader(type);
-    size_t i = rt_find(&T.rt, key);
-    if (i == SIZE_MAX)
+    const record *r = rec_find(key);
+    if (r == NULL)
         return 0;
-    const record *r = &T.rt.slots[i];
     uint32_t t = BT_TYPE(r->bt);
     if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != type ||
         ticks_to_ns(BT_TICKS(r->bt)) != birth)
