@@ -262,6 +262,8 @@ static struct {
     rtable rt;
     record *nursery;        /* NURSERY_N slots */
     size_t nn;              /* records in the nursery */
+    record moving;          /* evicted, on its way to the big table (see evict) */
+    int has_moving;
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 
@@ -639,13 +641,16 @@ in_nursery(const record *r)
     return r >= T.nursery && r < T.nursery + NURSERY_N;
 }
 
-/* The record for `key`, in the nursery or the big table, or NULL. */
+/* The record for `key`, in the nursery, on its way or in the big table,
+ * or NULL. */
 static inline record *
 rec_find(uintptr_t key)
 {
     record *n = &T.nursery[nursery_of(key)];
     if (n->key == key)
         return n;
+    if (T.has_moving && T.moving.key == key)
+        return &T.moving;
     size_t i = rt_find(&T.rt, key);
     return i == SIZE_MAX ? NULL : &T.rt.slots[i];
 }
@@ -655,7 +660,9 @@ rec_find(uintptr_t key)
 static void
 rec_drop(record *r)
 {
-    if (in_nursery(r)) {
+    if (r == &T.moving) {
+        T.has_moving = 0;
+    } else if (in_nursery(r)) {
         r->key = 0;
         T.nn--;
     } else {
@@ -663,19 +670,35 @@ rec_drop(record *r)
     }
 }
 
-/* Move a nursery record to the big table, emptying its slot. */
+/* Put the moving record into the big table. */
+static void
+move_in(void)
+{
+    if (!T.has_moving)
+        return;
+    T.has_moving = 0;
+    int existed;
+    size_t i = rt_insert(&T.rt, T.moving.key, &existed);
+    if (i == SIZE_MAX) {
+        unborn(&T.moving);
+        return;
+    }
+    if (existed) /* a record whose free we missed: it died unseen */
+        died(&T.rt.slots[i], ticks_now());
+    T.rt.slots[i] = T.moving;
+}
+
+/* Move a nursery record towards the big table, emptying its slot. Its slot
+ * there is most likely not in the cache: the record waits as `moving`, its
+ * slot being prefetched, and goes in at the next eviction. */
 static void
 evict(record *n)
 {
-    int existed;
-    size_t i = rt_insert(&T.rt, n->key, &existed);
-    if (i == SIZE_MAX) {
-        unborn(n);
-    } else {
-        if (existed) /* a record whose free we missed: it died unseen */
-            died(&T.rt.slots[i], ticks_now());
-        T.rt.slots[i] = *n;
-    }
+    move_in();
+    T.moving = *n;
+    T.has_moving = 1;
+    if (T.rt.cap != 0)
+        __builtin_prefetch(&T.rt.slots[home_of(n->key, T.rt.cap)], 1, 3);
     n->key = 0;
     T.nn--;
 }
@@ -702,11 +725,14 @@ rec_birth(uintptr_t key)
 static void
 nursery_flush(void)
 {
-    if (T.nursery == NULL || T.nn == 0)
+    if (T.nursery == NULL || T.nn == 0) {
+        move_in();
         return;
+    }
     for (size_t k = 0; k < NURSERY_N; k++)
         if (T.nursery[k].key != 0)
             evict(&T.nursery[k]);
+    move_in();
 }
 
 /* Give a type to the allocation of record r (allocator backend). Returns 1
@@ -718,6 +744,9 @@ try_resolve(record *r, int freeing)
 {
     char *block = (char *)r->key;
     size_t size = r->size;
+    /* Pre-headers are 0, 16 or 32 bytes. The smallest that fits wins: an
+     * object's own fields can look like an object further in (a tuple whose
+     * item 0 is a class reads, 16 bytes on, as an instance of it). */
     for (size_t off = 0; off <= 32; off += 16) {
         if (off + sizeof(PyObject) > size)
             break;
@@ -896,10 +925,14 @@ on_free(void *p)
     record *r = &T.nursery[nursery_of(key)];
     int young = r->key == key;
     if (!young) {
-        size_t i = rt_find(&T.rt, key);
-        if (i == SIZE_MAX)
-            return;
-        r = &T.rt.slots[i];
+        if (T.has_moving && T.moving.key == key) {
+            r = &T.moving;
+        } else {
+            size_t i = rt_find(&T.rt, key);
+            if (i == SIZE_MAX)
+                return;
+            r = &T.rt.slots[i];
+        }
     }
     uint32_t t = BT_TYPE(r->bt);
     if (t != 0 && (t == TYPE_HIDDEN || T.stats[t]->is_meta))
@@ -908,6 +941,8 @@ on_free(void *p)
     if (young) {
         r->key = 0;
         T.nn--;
+    } else if (r == &T.moving) {
+        T.has_moving = 0;
     } else {
         rec_drop(r);
         rt_maybe_shrink(&T.rt);
@@ -1191,6 +1226,7 @@ release_all(void)
     hl_mem__sys_free(T.nursery);
     T.nursery = NULL;
     T.nn = 0;
+    T.has_moving = 0;
     PyObject *types = T.types;
     T.types = NULL;
     T.tinfos = NULL;
@@ -1406,7 +1442,7 @@ hl_track_get_status(hl_track_status *out)
     check_lost();
     settle_all();
     memset(out, 0, sizeof(*out));
-    out->records = T.rt.count + T.nn;
+    out->records = T.rt.count + T.nn + (size_t)T.has_moving;
     out->dropped = T.dropped;
     out->unresolved = T.unresolved;
     out->sites = T.nsites ? T.nsites - 1 : 0;
