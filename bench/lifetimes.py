@@ -4,8 +4,11 @@ start(25), in one run; then the tracker's memory per live object.
 
     python bench/lifetimes.py [--repeat N] [--n N] [--live N] [--markdown] [--json PATH]
 
-Times are medians over --repeat runs of the loop; slowdowns are ratios to
-the plain loop measured in the same run.
+The variants run interleaved, round by round, --repeat rounds. A variant's
+slowdown is the median over rounds of its time divided by the plain loop's
+time in the same round: the machines are shared, and a round's variants
+run within a second of each other, so noise mostly cancels in the ratio.
+Times per round of the loop are medians too.
 """
 
 from __future__ import annotations
@@ -99,8 +102,9 @@ def memory_per_object(live):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--n", type=int, default=300_000, help="rounds of the loop")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--n", type=int, default=100_000, help="iterations of the loop")
+    ap.add_argument("--progress", action="store_true", help="a line on stderr per round")
     ap.add_argument("--live", type=int, default=1_000_000,
                     help="objects kept alive for the memory figure")
     ap.add_argument("--markdown", action="store_true")
@@ -117,31 +121,35 @@ def main(argv=None):
         ("tracemalloc.start(25)", run_tracemalloc(25)),
     ]
     # Interleave the variants round by round so that machine noise hits
-    # them alike; report each one's median.
+    # them alike; a slowdown is the median of per-round ratios.
     samples = {name: [] for name, _ in variants}
-    for _ in range(args.repeat):
+    for k in range(args.repeat):
         for name, fn in variants:
             samples[name].append(timed(fn, args.n, 1))
+        if args.progress:
+            print("round %d/%d" % (k + 1, args.repeat), file=sys.stderr)
     med = {name: statistics.median(v) for name, v in samples.items()}
-    plain = med["plain"]
+    ratio = {name: statistics.median(x / p for x, p in zip(v, samples["plain"]))
+             for name, v in samples.items()}
     per_obj, records, tm_per_trace = memory_per_object(args.live)
 
     results = dict(python=sys.version.split()[0], n=args.n, repeat=args.repeat,
                    ns_per_round={k: v / args.n for k, v in med.items()},
-                   slowdown={k: v / plain for k, v in med.items()},
+                   slowdown=ratio,
                    tracker_bytes_per_live_object=per_obj, live_records=records,
                    tracemalloc_bytes_per_trace=tm_per_trace)
     if args.markdown:
-        print("Python %s, %d rounds, median of %d\n" % (results["python"], args.n, args.repeat))
+        print("Python %s, %d iterations, median of %d interleaved rounds\n"
+              % (results["python"], args.n, args.repeat))
         print("| variant | ns per round | slowdown |")
         print("|---|---:|---:|")
         for name, _ in variants:
-            print("| %s | %.0f | %.2fx |" % (name, med[name] / args.n, med[name] / plain))
+            print("| %s | %.0f | %.2fx |" % (name, med[name] / args.n, ratio[name]))
         print("\ntracker memory: %.1f B per live object (%d records); tracemalloc(1): "
               "%.1f B per trace" % (per_obj, records, tm_per_trace))
     else:
         for name, _ in variants:
-            print("%-28s %8.0f ns/round  %5.2fx" % (name, med[name] / args.n, med[name] / plain))
+            print("%-28s %8.0f ns/round  %5.2fx" % (name, med[name] / args.n, ratio[name]))
         print("tracker memory: %.1f B per live object (%d records); tracemalloc(1): "
               "%.1f B per trace" % (per_obj, records, tm_per_trace))
     if args.json:

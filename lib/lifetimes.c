@@ -387,22 +387,20 @@ tfilter_bit(PyTypeObject *tp)
                     (64 - TYPE_FILTER_BITS));
 }
 
-/* The known type at `tp`, or NULL. Most misses are words that are no type
- * pointer at all (a gc header read as an object, a buffer): the filter
- * turns those away before the hash table walks a bucket chain. */
+/* The hash-table lookup behind tinfo_find. */
 static tinfo *
 tinfo_find_slow(PyTypeObject *tp, size_t c)
 {
     tinfo *ti;
-    size_t b = tfilter_bit(tp);
-    if (!(T.tfilter[b / 64] & (UINT64_C(1) << (b % 64))))
-        return NULL;
     HASH_FIND_PTR(T.tinfos, &tp, ti);
     if (ti != NULL)
         T.tcache[c] = ti;
     return ti;
 }
 
+/* The known type at `tp`, or NULL. Most misses are words that are no type
+ * pointer at all (a gc header read as an object, a buffer): the filter
+ * turns those away before the hash table walks a bucket chain. */
 static inline tinfo *
 tinfo_find(PyTypeObject *tp)
 {
@@ -410,6 +408,9 @@ tinfo_find(PyTypeObject *tp)
     tinfo *ti = T.tcache[c];
     if (ti != NULL && ti->type == tp)
         return ti;
+    size_t b = tfilter_bit(tp);
+    if (!(T.tfilter[b / 64] & (UINT64_C(1) << (b % 64))))
+        return NULL;
     return tinfo_find_slow(tp, c);
 }
 
@@ -605,13 +606,9 @@ site_now(void)
 
 /* -- events -- */
 
-static void
-died(record *r, uint64_t now_ticks)
+static inline __attribute__((always_inline)) void
+count_death(tstats *s, const record *r, uint64_t now_ticks)
 {
-    uint32_t t = BT_TYPE(r->bt);
-    if (t == 0 || t == TYPE_HIDDEN)
-        return;
-    tstats *s = T.stats[t];
     uint64_t life = (now_ticks - BT_TICKS(r->bt)) << BT_TICK_SHIFT;
     s->died++;
     s->alive_bytes -= r->size;
@@ -620,6 +617,15 @@ died(record *r, uint64_t now_ticks)
     uint32_t *h = &s->hist[hist_bucket(life)];
     if (*h != UINT32_MAX)
         (*h)++;
+}
+
+static void
+died(record *r, uint64_t now_ticks)
+{
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == 0 || t == TYPE_HIDDEN)
+        return;
+    count_death(T.stats[t], r, now_ticks);
 }
 
 /* A record that is lost (out of memory) takes its birth back with it, so
@@ -935,9 +941,14 @@ on_free(void *p)
         }
     }
     uint32_t t = BT_TYPE(r->bt);
-    if (t != 0 && (t == TYPE_HIDDEN || T.stats[t]->is_meta))
+    if (t == TYPE_HIDDEN) {
         type_died(key);
-    died(r, ticks_now());
+    } else if (t != 0) {
+        tstats *s = T.stats[t];
+        if (s->is_meta)
+            type_died(key);
+        count_death(s, r, ticks_now());
+    }
     if (young) {
         r->key = 0;
         T.nn--;
