@@ -141,7 +141,7 @@ def main(argv=None):
     if args.markdown:
         print("Python %s, %d iterations, median of %d interleaved rounds\n"
               % (results["python"], args.n, args.repeat))
-        print("| variant | ns per round | slowdown |")
+        print("| variant | ns per iteration | slowdown |")
         print("|---|---:|---:|")
         for name, _ in variants:
             print("| %s | %.0f | %.2fx |" % (name, med[name] / args.n, ratio[name]))
@@ -149,7 +149,7 @@ def main(argv=None):
               "%.1f B per trace" % (per_obj, records, tm_per_trace))
     else:
         for name, _ in variants:
-            print("%-28s %8.0f ns/round  %5.2fx" % (name, med[name] / args.n, ratio[name]))
+            print("%-28s %8.0f ns/iter  %5.2fx" % (name, med[name] / args.n, ratio[name]))
         print("tracker memory: %.1f B per live object (%d records); tracemalloc(1): "
               "%.1f B per trace" % (per_obj, records, tm_per_trace))
     if args.json:

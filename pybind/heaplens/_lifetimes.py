@@ -12,6 +12,7 @@ versions whose tracer reports deaths); this module turns the records into
 rows and tables.
 """
 
+import os
 import sys
 import threading
 import warnings
@@ -391,6 +392,18 @@ class Tracker:
         text = "\n".join(lines)
         print(text, file=file if file is not None else sys.stdout)
         return text
+
+    def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens lifetimes",
+                    top: int = 8) -> None:
+        """Write a self-contained HTML report: a chart of when the objects
+        still alive were born (the ``top`` types) and the per-type table of
+        births, deaths and lifetimes. ``Monitor.report_html(path,
+        tracker=t)`` puts the same section under a Monitor's charts."""
+        from heaplens._report import render_tracker_html
+        self._check_readable()
+        text = render_tracker_html(self, title, top)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
 
     def lifetime_series(self, top: int = 8) -> List[Tuple[str, List[Tuple[float, int]]]]:
         """For a chart: per type (the ``top`` with most objects alive), the

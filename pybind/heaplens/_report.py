@@ -1,5 +1,7 @@
-"""The self-contained HTML report of a Monitor: an inline SVG chart of the
-largest types over time and the growth table. No scripts, no network."""
+"""The self-contained HTML reports: a Monitor's (SVG charts of the largest
+types over time and the growth table, with a tracker's lifetime section when
+one is given) and a Tracker's (lifetime section alone). No scripts, no
+network."""
 
 from __future__ import annotations
 
@@ -75,8 +77,67 @@ def svg_chart(series: Sequence[Tuple[str, Sequence[Tuple[float, int]]]], width: 
     return "\n".join(out)
 
 
-def render_html(monitor: Any, title: str = "heaplens report", top: int = 8) -> str:
-    """The report of a Monitor that has samples."""
+_STYLE = """<style>
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; }
+td, th { padding: 2px 10px; border-bottom: 1px solid #ddd; }
+td:not(:first-child) { text-align: right; }
+.meta { color: #666; }
+</style>"""
+
+
+def lifetime_section(tracker: Any, top: int = 8, limit: int = 40) -> str:
+    """The HTML of a Tracker's lifetimes: a chart of when the objects still
+    alive were born (per type, cumulative) and the per-type table."""
+    from heaplens._lifetimes import human_time
+    st = tracker.status()
+    rows = []
+    for r in tracker.stats()[:limit]:
+        rows.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(c)) for c in (
+            r.type_name, "{:,}".format(r.born), "{:,}".format(r.died), "{:,}".format(r.alive),
+            human_size(r.alive_size),
+            human_time(r.lifetime_p50_ns) if r.died else "-",
+            human_time(r.lifetime_p90_ns) if r.died else "-",
+            human_time(r.lifetime_max_ns) if r.died else "-")) + "</tr>")
+    series = tracker.lifetime_series(top)
+    chart = (svg_chart(series, ylabel="objects") if series
+             else "<p>No tracked object is alive.</p>")
+    return """<h2>Object lifetimes</h2>
+<p class="meta">backend {backend}, {frames} frame(s) of site &middot; {alive} objects alive
+in {types} types &middot; tracker memory {mem}{lost}</p>
+<h3>Objects still alive, by when they were born</h3>
+{chart}
+<h3>Births, deaths and lifetimes per type</h3>
+<table><thead><tr><th>type</th><th>born</th><th>died</th><th>alive</th><th>alive size</th>
+<th>life p50</th><th>life p90</th><th>life max</th></tr></thead><tbody>
+{rows}
+</tbody></table>
+""".format(backend=html.escape(str(st["backend"])), frames=tracker.frames,
+           alive="{:,}".format(st["records"]), types="{:,}".format(st["types"]),
+           mem=html.escape(human_size(st["memory"])),
+           lost=" &middot; <strong>EVENTS LOST</strong>" if st["lost"] else "",
+           chart=chart,
+           rows="\n".join(rows) or '<tr><td colspan="8">nothing tracked</td></tr>')
+
+
+def render_tracker_html(tracker: Any, title: str = "heaplens lifetimes", top: int = 8) -> str:
+    """The report of a Tracker (running or stopped)."""
+    return """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+{style}</head><body>
+<h1>{title}</h1>
+<p class="meta">CPython {py} &middot; written {when}</p>
+{section}
+</body></html>
+""".format(title=html.escape(title), style=_STYLE, py=html.escape(sys.version.split()[0]),
+           when=html.escape(time.strftime("%Y-%m-%d %H:%M:%S")),
+           section=lifetime_section(tracker, top))
+
+
+def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
+                tracker: Any = None) -> str:
+    """The report of a Monitor that has samples, with the lifetime section
+    of ``tracker`` when one is given."""
     growth = monitor.growth()
     last = monitor.samples[-1]
     names = [n for n, _ in sorted(last.types.items(), key=lambda kv: -kv[1][1])][:top]
@@ -90,13 +151,7 @@ def render_html(monitor: Any, title: str = "heaplens report", top: int = 8) -> s
             html.escape(human_size(r.size)), html.escape(human_size(r.size_diff, signed=True))))
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }}
-td, th {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
-td:not(:first-child) {{ text-align: right; }}
-.meta {{ color: #666; }}
-</style></head><body>
+{style}</head><body>
 <h1>{title}</h1>
 <p class="meta">{n} samples over {span:.1f} s, every {interval:g} s &middot; model {model}
 &middot; CPython {py} &middot; written {when}</p>
@@ -113,9 +168,11 @@ td:not(:first-child) {{ text-align: right; }}
 </thead><tbody>
 {rows}
 </tbody></table>
+{lifetimes}
 </body></html>
 """.format(
-        title=html.escape(title), n=len(monitor.samples), span=last.t,
+        title=html.escape(title), style=_STYLE,
+        lifetimes=lifetime_section(tracker, top) if tracker is not None else "", n=len(monitor.samples), span=last.t,
         interval=monitor.interval, model=html.escape(monitor.model),
         py=html.escape(sys.version.split()[0]),
         when=html.escape(time.strftime("%Y-%m-%d %H:%M:%S")),

@@ -522,9 +522,14 @@ class Monitor:
         return [(s.t, s.types.get(type_name, (0, 0))[i]) for s in self.samples]
 
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens report",
-                    top: int = 8) -> None:
-        """Write a self-contained HTML report: an SVG chart of the ``top``
-        types over time and the growth table. No scripts, no network."""
+                    top: int = 8, tracker: Any = None) -> None:
+        """Write a self-contained HTML report: SVG charts of the ``top``
+        types over time and the growth table, then, given a ``tracker``
+        (heaplens.track()), its lifetime chart and table. No scripts, no
+        network."""
         from heaplens._report import render_html
+        if tracker is not None and not hasattr(tracker, "lifetime_series"):
+            raise TypeError("tracker must be a heaplens Tracker, not %r" % (type(tracker).__name__,))
+        text = render_html(self, title, top, tracker)
         with open(path, "w", encoding="utf-8") as f:
-            f.write(render_html(self, title, top))
+            f.write(text)

@@ -367,3 +367,33 @@ def test_snapshot_by_site():
     t.clear()
     with pytest.raises(ValueError, match="tracker"):
         heaplens.snapshot(by="site")
+
+
+def test_report_html_has_the_lifetime_chart(tmp_path):
+    with heaplens.track(types=Foo) as t:
+        keep = []
+        for i in range(300):
+            x = Foo(i)
+            if i % 3 == 0:
+                keep.append(x)
+        del x
+    page = tmp_path / "lifetimes.html"
+    t.report_html(page)
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<script" not in text
+    assert "Object lifetimes" in text and "heaplens-chart" in text
+    assert text.count("<polyline") == 1 and "test_lifetimes.Foo" in text
+    # The table row: born 300, died 200, alive 100.
+    assert "<td>300</td><td>200</td><td>100</td>" in text
+    # The same section under a Monitor's charts.
+    with heaplens.Monitor(interval=0.02) as m:
+        pass
+    both = tmp_path / "both.html"
+    m.report_html(both, tracker=t)
+    text = both.read_text(encoding="utf-8")
+    assert "Growth from first to last sample" in text and "Object lifetimes" in text
+    with pytest.raises(TypeError, match="Tracker"):
+        m.report_html(both, tracker=object())
+    with pytest.raises(RuntimeError, match="never started"):
+        heaplens.track().report_html(tmp_path / "none.html")
+    del keep

@@ -20,12 +20,12 @@ ENV = {k: v for k, v in os.environ.items()
                     "'chromium'; scripts/setup.sh installs it where apt can)")
 def test_report_renders_in_chromium(tmp_path):
     keep = []
-    with heaplens.Monitor(interval=0.05) as m:
+    with heaplens.track() as t, heaplens.Monitor(interval=0.05) as m:
         for i in range(4):
             keep.append([str(j) for j in range(5000)])
             time.sleep(0.06)
     report = tmp_path / "report.html"
-    m.report_html(report)
+    m.report_html(report, tracker=t)
     r = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--enable-logging=stderr", "--v=0", "--dump-dom", report.as_uri()],
@@ -34,6 +34,7 @@ def test_report_renders_in_chromium(tmp_path):
     dom = r.stdout
     assert "<svg" in dom and "polyline" in dom and "heaplens-chart" in dom
     assert "Growth from first to last sample" in dom
+    assert "Object lifetimes" in dom and dom.count("heaplens-chart") == 4
     console = [l for l in r.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
     assert console == [], console
     shot = tmp_path / "shot.png"
