@@ -324,6 +324,19 @@ def clear_caches() -> None:
     gc.collect()
 
 
+class _quiet_gc_callbacks:
+    """Silence gc.callbacks while the check itself collects: a callback
+    (Hypothesis keeps gc timings, for one) may store new objects during our
+    collections, which would read as objects the checked block left."""
+
+    def __enter__(self) -> None:
+        self._saved = list(gc.callbacks)
+        gc.callbacks[:] = []
+
+    def __exit__(self, *exc: Any) -> None:
+        gc.callbacks[:] = self._saved + [cb for cb in gc.callbacks if cb not in self._saved]
+
+
 # ---- the report ---------------------------------------------------------------
 
 class LeakedGroup(NamedTuple):
@@ -612,17 +625,20 @@ class no_leaks:
         if self.sites and not tracemalloc.is_tracing():
             tracemalloc.start(5)
             self._started = True
-        clear_caches()
-        self._before = snapshot(addresses=True)
+        with _quiet_gc_callbacks():
+            clear_caches()
+            self._before = snapshot(addresses=True)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if exc_type is not None:
                 return
-            clear_caches()
             before, self._before = self._before, None
-            new_objs = before._census.new_objects(None, (before, self))
+            quiet = _quiet_gc_callbacks()
+            with quiet:
+                clear_caches()
+                new_objs = before._census.new_objects(None, (before, self, quiet))
             ignored = _type_filter(self.ignore_types)
             # Frames of this very check, and our own snapshot, are not the
             # block's: leave them out, and whatever the caller ignores.
@@ -631,7 +647,8 @@ class no_leaks:
                 tp = type(o)
                 tname = (tp.__qualname__ if tp.__module__ == "builtins"
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
-                if isinstance(o, types.FrameType) or o is self or ignored(tname):
+                if isinstance(o, types.FrameType) or o is self or o is quiet._saved or \
+                        ignored(tname):
                     continue
                 if tp.__module__.startswith("heaplens") or (
                         tp is types.MethodType and

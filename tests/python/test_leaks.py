@@ -96,6 +96,29 @@ def test_context_manager():
             raise KeyError("x")
 
 
+def test_gc_callbacks_do_not_leak_into_the_with_block():
+    """A gc callback that stores a new object at each collection (as
+    Hypothesis' gc timing does) runs during the check's own collections:
+    what it stores there is not the block's."""
+    stored = []
+
+    def callback(phase, info):
+        if phase == "stop":
+            stored.append(float(len(stored)) + 0.5)   # a new object each time
+
+    gc.callbacks.append(callback)
+    try:
+        with heaplens.no_leaks():
+            tmp = [object() for _ in range(10)]
+            del tmp
+        # The callback is back in place, and runs again.
+        n = len(stored)
+        gc.collect()
+        assert len(stored) == n + 1
+    finally:
+        gc.callbacks.remove(callback)
+
+
 def test_ignore_options():
     report = heaplens.check_leaks(leaky_cases.case_global_list_grows,
                                   ignore_types=["leaks.leaky_cases._Payload"])
