@@ -3,12 +3,14 @@ heaplens.track() (1 and 25 frames), and under tracemalloc.start(1) and
 start(25), in one run; then the tracker's memory per live object.
 
     python bench/lifetimes.py [--repeat N] [--n N] [--live N] [--markdown] [--json PATH]
+                              [--progress]
 
 The variants run interleaved, round by round, --repeat rounds. A variant's
 slowdown is the median over rounds of its time divided by the plain loop's
 time in the same round: the machines are shared, and a round's variants
 run within a second of each other, so noise mostly cancels in the ratio.
-Times per round of the loop are medians too.
+Times per iteration of the loop are medians too. --progress prints a line
+on stderr per round (a run takes about a minute with the defaults).
 """
 
 from __future__ import annotations

@@ -168,13 +168,14 @@ rt_maybe_shrink(rtable *t)
 }
 
 /* ---- the nursery ----------------------------------------------------------
- * Every record is born in a small direct-mapped table (96 KiB: it stays in
- * the L2 cache) at the slot its address hashes to. Most objects die young,
- * and pymalloc hands a freed block out again soon, so a birth usually finds
- * its slot empty or holding the record of a block freed since; a death
- * finds its record there and empties the slot with one store. A record
- * still alive when another birth wants its slot moves to the big table
- * (evict), so only the objects that live a while ever touch it. */
+ * Every record is born in a small direct-mapped table (2,048 slots, 48
+ * KiB: it stays in the L2 cache) at the slot its address hashes to. Most
+ * objects die young, and pymalloc hands a freed block out again soon, so a
+ * birth usually finds its slot empty or holding the record of a block
+ * freed since; a death finds its record there and empties the slot with
+ * one store. A record still alive when another birth wants its slot moves
+ * to the big table (evict), so only the objects that live a while ever
+ * touch it. */
 
 #define NURSERY_BITS 11
 #define NURSERY_N (1u << NURSERY_BITS)
