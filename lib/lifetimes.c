@@ -38,6 +38,10 @@
 #include "hash.h"
 #include "heaplens/heaplens.h"
 
+/* The hot path of the hooks: inlined into them, saving a call frame per
+ * step on every allocation and free. */
+#define HOT inline __attribute__((always_inline))
+
 /* ---- records: an open-addressing table keyed by address ----------------
  * 24 bytes a slot. Capacities are not powers of two: a slot is picked with
  * a multiply-shift over the hashed key, which lets the table grow by ~1.5x
@@ -583,7 +587,7 @@ site_intern(PyCodeObject *code, int lasti, uint32_t parent)
 }
 
 /* The site of the allocation happening now: up to T.frames frames. */
-static uint32_t
+static HOT uint32_t
 site_now(void)
 {
     if (T.frames == 0)
@@ -711,7 +715,7 @@ evict(record *n)
 }
 
 /* A fresh nursery record for `key` (key set, the rest zero). */
-static record *
+static HOT record *
 rec_birth(uintptr_t key)
 {
     record *n = &T.nursery[nursery_of(key)];
@@ -746,7 +750,7 @@ nursery_flush(void)
  * when it is an object (the record now has its type, or was dropped as
  * unwanted), 0 when it is not, leaving the record alone. `freeing`: the
  * block is being freed now, its object already finalised (refcount 0). */
-static int
+static HOT int
 try_resolve(record *r, int freeing)
 {
     char *block = (char *)r->key;
@@ -809,7 +813,7 @@ may_become_object(const record *r)
 }
 
 /* r: the pending record, in the nursery. */
-static void
+static HOT void
 resolve_block(record *r, int freeing)
 {
     if (try_resolve(r, freeing))
@@ -895,7 +899,7 @@ watching(void)
     return T.active && !reent && (T.only == NULL || hl_compat_tstate() == T.only);
 }
 
-static void
+static HOT void
 on_alloc(void *p, size_t size)
 {
     settle_pending(0);
@@ -924,7 +928,7 @@ type_died(uintptr_t key)
     }
 }
 
-static void
+static HOT void
 on_free(void *p)
 {
     uintptr_t key = (uintptr_t)p;
