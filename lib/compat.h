@@ -224,6 +224,37 @@ hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts)
 #endif
 }
 
+/* A cheap name for the cursor's next frame position, for a cache in front
+ * of hl_compat_frames_next: (a, b) is (instruction address, code) on 3.11+
+ * -- the address names the code and offset while that code object lives --
+ * and (offset, code) on 3.9/3.10. 0 when there is no frame. Only the slow
+ * path knows whether the frame is one to report. */
+static inline int
+hl_compat_frames_peek(const hl_frame_cursor *c, uintptr_t *a, uintptr_t *b)
+{
+    if (c->frame == NULL)
+        return 0;
+#if PY_VERSION_HEX >= 0x030B0000
+    *a = (uintptr_t)HL_IF_FIELD(c->frame, HL_IF_INSTR, void *);
+    *b = (uintptr_t)HL_IF_FIELD(c->frame, HL_IF_CODE, void *);
+#else
+    *a = (uintptr_t)(unsigned int)((PyFrameObject *)c->frame)->f_lasti;
+    *b = (uintptr_t)((PyFrameObject *)c->frame)->f_code;
+#endif
+    return 1;
+}
+
+/* The frame after the cursor's next one (to tell whether _next used it). */
+static inline void *
+hl_compat_frames_after(const hl_frame_cursor *c)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return c->frame ? HL_IF_FIELD(c->frame, HL_IF_PREVIOUS, void *) : NULL;
+#else
+    return c->frame ? (void *)((PyFrameObject *)c->frame)->f_back : NULL;
+#endif
+}
+
 /* The next frame outwards: its code (borrowed) and the byte offset of its
  * current instruction (what PyCode_Addr2Line takes). 0 at the end. */
 static inline int

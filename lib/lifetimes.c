@@ -236,6 +236,13 @@ typedef struct site {
 } site;
 
 #define SITE_CACHE 4096
+#define LEAF_CACHE 1024
+
+/* frames=1: the site of a frame position (see hl_compat_frames_peek). */
+typedef struct {
+    uintptr_t a, b;
+    uint32_t id;
+} leaf_entry;
 #define DEFER_N 8
 #define DEFER_TRIES 256
 #define TYPE_CACHE 256
@@ -283,6 +290,7 @@ static struct {
     site **site_by_id;      /* [0..nsites) , [0] = NULL */
     size_t nsites, capsites;
     site_cache_entry *scache;
+    leaf_entry *leaf;       /* LEAF_CACHE entries */
 
     uintptr_t deferred[DEFER_N]; /* blocks to resolve later (see resolve_block) */
     uint16_t deferred_tries[DEFER_N];
@@ -596,10 +604,25 @@ site_now(void)
     hl_compat_frames_begin(&cur, hl_compat_tstate());
     PyCodeObject *codes[HL_TRACK_MAX_FRAMES];
     int lastis[HL_TRACK_MAX_FRAMES];
-    if (T.frames == 1) /* the common case, without the arrays */
-        return hl_compat_frames_next(&cur, &codes[0], &lastis[0])
-                   ? site_intern(codes[0], lastis[0], 0)
-                   : 0;
+    if (T.frames == 1) {
+        /* The common case: one frame, looked up by its position first. */
+        uintptr_t a, b;
+        if (!hl_compat_frames_peek(&cur, &a, &b))
+            return 0;
+        leaf_entry *e = &T.leaf[((a >> 1) ^ (b >> 4) ^ (a >> 11)) & (LEAF_CACHE - 1)];
+        if (e->a == a && e->b == b)
+            return e->id;
+        void *after = hl_compat_frames_after(&cur);
+        if (!hl_compat_frames_next(&cur, &codes[0], &lastis[0]))
+            return 0;
+        uint32_t id = site_intern(codes[0], lastis[0], 0);
+        if (id != 0 && cur.frame == after) { /* that very frame was used: cache it */
+            e->a = a;
+            e->b = b;
+            e->id = id;
+        }
+        return id;
+    }
     int n = 0;
     while (n < T.frames && hl_compat_frames_next(&cur, &codes[n], &lastis[n]))
         n++;
@@ -1238,6 +1261,8 @@ release_all(void)
     hl_mem__sys_free(T.stats);
     hl_mem__sys_free(T.site_by_id);
     hl_mem__sys_free(T.scache);
+    hl_mem__sys_free(T.leaf);
+    T.leaf = NULL;
     hl_mem__sys_free(T.rt.slots);
     hl_mem__sys_free(T.nursery);
     T.nursery = NULL;
@@ -1308,8 +1333,9 @@ hl_track_start(const hl_track_options *opts)
     release_all();
 
     T.scache = hl_mem__sys_calloc(SITE_CACHE, sizeof(site_cache_entry));
+    T.leaf = hl_mem__sys_calloc(LEAF_CACHE, sizeof(leaf_entry));
     T.site_by_id = hl_mem__sys_calloc(256, sizeof(site *));
-    if (T.scache == NULL || T.site_by_id == NULL) {
+    if (T.scache == NULL || T.leaf == NULL || T.site_by_id == NULL) {
         release_all();
         return hl_error__set(HL_ENOMEM, "out of memory for the tracker");
     }
@@ -1467,7 +1493,8 @@ hl_track_get_status(hl_track_status *out)
                   T.ntinfos * (sizeof(tinfo)) +
                   T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
                   T.nsites * sizeof(site) + T.capsites * sizeof(void *) +
-                  (T.scache ? SITE_CACHE * sizeof(site_cache_entry) : 0);
+                  (T.scache ? SITE_CACHE * sizeof(site_cache_entry) : 0) +
+                  (T.leaf ? LEAF_CACHE * sizeof(leaf_entry) : 0);
     out->lost = T.lost;
     out->backend = T.backend;
     out->start_ns = T.start_ns;
