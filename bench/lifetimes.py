@@ -4,7 +4,7 @@ start(25), in one run; then the tracker's memory per live object.
 
     python bench/lifetimes.py [--repeat N] [--scale X] [--n N] [--unit-ms MS] [--live N]
                               [--markdown] [--json PATH] [--progress]
-                              [--workloads DIR]
+                              [--workloads DIR] [--only W1,churn]
 
 The work:
 
@@ -67,7 +67,7 @@ def churn(n):
     return len(keep)
 
 
-def work_items(wl, scale, n, unit_ms):
+def work_items(wl, scale, n, unit_ms, only=None):
     """(name, fn, reps) for each piece of work: build-and-drop of W1..W6,
     and churn. A timed unit repeats the work `reps` times, enough for
     `unit_ms` of plain time, so that a tracker's start and stop (about a
@@ -79,6 +79,11 @@ def work_items(wl, scale, n, unit_ms):
             del obj
         items.append((name, build_and_drop))
     items.append(("churn", lambda: churn(n)))
+    if only is not None:
+        unknown = set(only) - {name for name, _ in items}
+        if unknown:
+            sys.exit("--only: no work named %s" % ", ".join(sorted(unknown)))
+        items = [(name, fn) for name, fn in items if name in only]
     out = []
     for name, fn in items:
         fn()                                    # warm up
@@ -151,6 +156,7 @@ def main(argv=None):
     ap.add_argument("--unit-ms", type=float, default=30.0,
                     help="plain time of one timed unit (the work is repeated to fill it)")
     ap.add_argument("--workloads", metavar="DIR", help="where workloads.py is")
+    ap.add_argument("--only", metavar="W,..", help="only these pieces of work (e.g. W1,churn)")
     ap.add_argument("--progress", action="store_true", help="a line on stderr per round")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", metavar="PATH")
@@ -158,7 +164,8 @@ def main(argv=None):
     if tracemalloc.is_tracing():
         sys.exit("run without PYTHONTRACEMALLOC: tracemalloc is one of the contestants")
 
-    items = work_items(import_workloads(args.workloads), args.scale, args.n, args.unit_ms)
+    items = work_items(import_workloads(args.workloads), args.scale, args.n, args.unit_ms,
+                       args.only.split(",") if args.only else None)
     vs = variants()
     # samples[work][variant] = [ns, ...], one per round
     samples = {w: {v: [] for v, _ in vs} for w, _, _ in items}
@@ -171,7 +178,7 @@ def main(argv=None):
     ratio = {w: {v: statistics.median(x / p for x, p in zip(s[v], s["plain"])) for v in s}
              for w, s in samples.items()}
     plain_ms = {w: statistics.median(s["plain"]) / 1e6 for w, s in samples.items()}
-    standard = [w for w, _, _ in items if w != "churn"]
+    standard = [w for w, _, _ in items if w != "churn"] or ["churn"]
     summary = {v: (statistics.median(ratio[w][v] for w in standard),
                    max(ratio[w][v] for w in standard)) for v, _ in vs}
     per_obj, records, tm_per_trace = memory_per_object(args.live)

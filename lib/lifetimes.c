@@ -181,6 +181,7 @@ rt_maybe_shrink(rtable *t)
  * to the big table (evict), so only the objects that live a while ever
  * touch it. */
 
+#define MOVE_N 8 /* evicted records waiting for their big-table slot */
 #define NURSERY_BITS 11
 #define NURSERY_N (1u << NURSERY_BITS)
 
@@ -274,8 +275,8 @@ static struct {
     rtable rt;
     record *nursery;        /* NURSERY_N slots */
     size_t nn;              /* records in the nursery */
-    record moving;          /* evicted, on its way to the big table (see evict) */
-    int has_moving;
+    record moving[MOVE_N];  /* evicted, on their way to the big table (see evict): */
+    int mv_head, nmoving;   /* a ring, oldest at mv_head */
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 
@@ -681,6 +682,34 @@ in_nursery(const record *r)
     return r >= T.nursery && r < T.nursery + NURSERY_N;
 }
 
+static inline record *
+moving_find(uintptr_t key)
+{
+    for (int k = 0; k < T.nmoving; k++) {
+        record *m = &T.moving[(T.mv_head + k) % MOVE_N];
+        if (m->key == key)
+            return m;
+    }
+    return NULL;
+}
+
+static inline int
+in_moving(const record *r)
+{
+    return r >= T.moving && r < T.moving + MOVE_N;
+}
+
+/* Take a record out of the ring (it died on the way): the newer ones close
+ * the gap. */
+static void
+moving_remove(record *r)
+{
+    int k = ((int)(r - T.moving) - T.mv_head + MOVE_N) % MOVE_N;
+    for (; k + 1 < T.nmoving; k++)
+        T.moving[(T.mv_head + k) % MOVE_N] = T.moving[(T.mv_head + k + 1) % MOVE_N];
+    T.nmoving--;
+}
+
 /* The record for `key`, in the nursery, on its way or in the big table,
  * or NULL. */
 static inline record *
@@ -689,8 +718,9 @@ rec_find(uintptr_t key)
     record *n = &T.nursery[nursery_of(key)];
     if (n->key == key)
         return n;
-    if (T.has_moving && T.moving.key == key)
-        return &T.moving;
+    record *m = moving_find(key);
+    if (m != NULL)
+        return m;
     size_t i = rt_find(&T.rt, key);
     return i == SIZE_MAX ? NULL : &T.rt.slots[i];
 }
@@ -700,8 +730,8 @@ rec_find(uintptr_t key)
 static void
 rec_drop(record *r)
 {
-    if (r == &T.moving) {
-        T.has_moving = 0;
+    if (in_moving(r)) {
+        moving_remove(r);
     } else if (in_nursery(r)) {
         r->key = 0;
         T.nn--;
@@ -710,33 +740,41 @@ rec_drop(record *r)
     }
 }
 
-/* Put the moving record into the big table. */
+/* Put the oldest moving record into the big table. */
 static void
 move_in(void)
 {
-    if (!T.has_moving)
-        return;
-    T.has_moving = 0;
+    record *m = &T.moving[T.mv_head];
+    T.mv_head = (T.mv_head + 1) % MOVE_N;
+    T.nmoving--;
     int existed;
-    size_t i = rt_insert(&T.rt, T.moving.key, &existed);
+    size_t i = rt_insert(&T.rt, m->key, &existed);
     if (i == SIZE_MAX) {
-        unborn(&T.moving);
+        unborn(m);
         return;
     }
     if (existed) /* a record whose free we missed: it died unseen */
         died(&T.rt.slots[i], ticks_now());
-    T.rt.slots[i] = T.moving;
+    T.rt.slots[i] = *m;
+}
+
+static void
+move_in_all(void)
+{
+    while (T.nmoving > 0)
+        move_in();
 }
 
 /* Move a nursery record towards the big table, emptying its slot. Its slot
- * there is most likely not in the cache: the record waits as `moving`, its
- * slot being prefetched, and goes in at the next eviction. */
+ * there is most likely not in the cache (a build of a big structure evicts
+ * at every allocation): the record waits in a ring of MOVE_N while its slot
+ * is prefetched, and goes in when the ring is full. */
 static void
 evict(record *n)
 {
-    move_in();
-    T.moving = *n;
-    T.has_moving = 1;
+    if (T.nmoving == MOVE_N)
+        move_in();
+    T.moving[(T.mv_head + T.nmoving++) % MOVE_N] = *n;
     if (T.rt.cap != 0)
         __builtin_prefetch(&T.rt.slots[home_of(n->key, T.rt.cap)], 1, 3);
     n->key = 0;
@@ -766,13 +804,13 @@ static void
 nursery_flush(void)
 {
     if (T.nursery == NULL || T.nn == 0) {
-        move_in();
+        move_in_all();
         return;
     }
     for (size_t k = 0; k < NURSERY_N; k++)
         if (T.nursery[k].key != 0)
             evict(&T.nursery[k]);
-    move_in();
+    move_in_all();
 }
 
 /* Give a type to the allocation of record r (allocator backend). Returns 1
@@ -961,12 +999,15 @@ static HOT void
 on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
-    settle_pending(key);
     record *r = &T.nursery[nursery_of(key)];
+    if (r->key != key && T.rt.cap != 0) /* an older object: fetch its slot meanwhile */
+        __builtin_prefetch(&T.rt.slots[home_of(key, T.rt.cap)], 0, 3);
+    settle_pending(key);
     int young = r->key == key;
     if (!young) {
-        if (T.has_moving && T.moving.key == key) {
-            r = &T.moving;
+        record *m = moving_find(key);
+        if (m != NULL) {
+            r = m;
         } else {
             size_t i = rt_find(&T.rt, key);
             if (i == SIZE_MAX)
@@ -986,8 +1027,8 @@ on_free(void *p, uint64_t raw)
     if (young) {
         r->key = 0;
         T.nn--;
-    } else if (r == &T.moving) {
-        T.has_moving = 0;
+    } else if (in_moving(r)) {
+        moving_remove(r);
     } else {
         rec_drop(r);
         rt_maybe_shrink(&T.rt);
@@ -1279,7 +1320,7 @@ release_all(void)
     hl_mem__sys_free(T.nursery);
     T.nursery = NULL;
     T.nn = 0;
-    T.has_moving = 0;
+    T.mv_head = T.nmoving = 0;
     PyObject *types = T.types;
     T.types = NULL;
     T.tinfos = NULL;
@@ -1496,7 +1537,7 @@ hl_track_get_status(hl_track_status *out)
     check_lost();
     settle_all();
     memset(out, 0, sizeof(*out));
-    out->records = T.rt.count + T.nn + (size_t)T.has_moving;
+    out->records = T.rt.count + T.nn + (size_t)T.nmoving;
     out->dropped = T.dropped;
     out->unresolved = T.unresolved;
     out->sites = T.nsites ? T.nsites - 1 : 0;
