@@ -11,6 +11,7 @@
  *   the word at preheader(T) + 8 is T, T is a type we know to be alive, and
  *   the refcount before it is sane. Blocks that are no object (dict keys
  *   tables, buffers) or whose type we do not know are dropped and counted.
+ *   The smallest pre-header that fits wins (see try_resolve).
  * - tracer (3.13+): PyRefTracer CREATE gives the object with its type set;
  *   DESTROY comes before tp_dealloc.
  *
@@ -18,7 +19,12 @@
  * called with it), so the tables need no lock. They never run Python code
  * and never fail the user's allocation: they allocate only from the C
  * library (mem.h explains why not from the saved RAW allocator), take a
- * thread-local re-entrancy guard, and count what they drop on out-of-memory.
+ * re-entrancy guard (see `reent`), and count what they drop on
+ * out-of-memory.
+ *
+ * Records are born in a small nursery and move to a big table only if they
+ * outlive it (see "the nursery"): most objects die young, and then cost a
+ * few cache-resident stores.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dladdr */
