@@ -167,7 +167,7 @@ hl_compat_tstate(void)
  * the hook and, on 3.11, possibly running a collection there). Frames the
  * interpreter is still setting up, and C-stack shim frames, are skipped as
  * tracemalloc skips them. The 3.11+ chain is private, so its few fields are
- * read at offsets checked against the debug builds (see compat.c), and
+ * read at offsets checked against the debug builds (listed below), and
  * hl_compat_frames_selfcheck() verifies them at run time before use. */
 typedef struct {
     void *frame;
@@ -204,7 +204,7 @@ typedef struct {
 extern int hl_compat__frames_ok; /* -1 until the self-check ran, then 0 or 1 */
 
 #define HL_IF_FIELD(f, off, type) (*(type *)((char *)(f) + (off)))
-typedef uint16_t codeunit; /* _Py_CODEUNIT, not public in 3.13 */
+typedef uint16_t hl_codeunit; /* _Py_CODEUNIT, not public in 3.13 */
 #endif
 
 static inline void
@@ -264,13 +264,13 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
     while (c->frame != NULL) {
         void *f = c->frame;
         PyObject *co = HL_IF_FIELD(f, HL_IF_CODE, PyObject *);
-        codeunit *instr = HL_IF_FIELD(f, HL_IF_INSTR, codeunit *);
+        hl_codeunit *instr = HL_IF_FIELD(f, HL_IF_INSTR, hl_codeunit *);
         char owner = HL_IF_FIELD(f, HL_IF_OWNER, char);
         c->frame = HL_IF_FIELD(f, HL_IF_PREVIOUS, void *);
         if (co == NULL || !PyCode_Check(co))
             continue;
         PyCodeObject *pc = (PyCodeObject *)co;
-        codeunit *first = (codeunit *)pc->co_code_adaptive;
+        hl_codeunit *first = (hl_codeunit *)pc->co_code_adaptive;
 #if PY_VERSION_HEX >= 0x030C0000
         if (owner == HL_IF_OWNED_BY_CSTACK)
             continue;
@@ -278,7 +278,7 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
         if (owner != HL_IF_OWNED_BY_GENERATOR && instr < first + pc->_co_firsttraceable)
             continue;
         *code = pc;
-        *lasti = (int)(instr - first) * (int)sizeof(codeunit);
+        *lasti = (int)(instr - first) * (int)sizeof(hl_codeunit);
         return 1;
     }
     return 0;
