@@ -302,6 +302,7 @@ static struct {
     uintptr_t deferred[DEFER_N]; /* blocks to resolve later (see resolve_block) */
     uint16_t deferred_tries[DEFER_N];
     int ndeferred;
+    int collecting;         /* a collection runs (3.9-3.11: see hl_track_gc_phase) */
 
     size_t dropped, unresolved;
     int probing;
@@ -870,19 +871,20 @@ try_resolve(record *r, int freeing)
 }
 
 /* Whether a block that is no object yet may still become one: its first
- * words (where a gc header and refcount go) are all zero. On 3.9-3.11 a
- * gc object is linked (header zeroed) and then, before its type is
- * written, the allocation may run a whole collection whose events would
- * find it half made. Zero-filled buffers look the same; they wait a
+ * two words (where a gc header goes) are zero. On 3.9-3.11 a gc object's
+ * header is zeroed and then, before its refcount and type are written,
+ * the allocation may run a whole collection whose events would find it
+ * half made. Only the header is zero then: the words after it still hold
+ * whatever the block held before (pointers, when it was a buffer), so
+ * they prove nothing. Zero-headed buffers look the same; they wait a
  * bounded number of events and are then dropped. */
 static int
 may_become_object(const record *r)
 {
     const uintptr_t *w = (const uintptr_t *)r->key;
-    size_t words = r->size / sizeof(uintptr_t);
-    if (words < 3)
+    if (r->size < sizeof(PyObject) + 2 * sizeof(uintptr_t))
         return 0;
-    return w[0] == 0 && (w[1] & ~(uintptr_t)3) == 0 && w[2] == 0;
+    return w[0] == 0 && (w[1] & ~(uintptr_t)3) == 0;
 }
 
 /* r: the pending record, in the nursery. */
@@ -892,6 +894,13 @@ resolve_block(record *r, int freeing)
     if (try_resolve(r, freeing))
         return;
     if (!freeing && may_become_object(r)) {
+        if (T.ndeferred == DEFER_N && T.collecting) {
+            /* The oldest may be the object whose allocation runs this
+             * collection: the newcomer gives up instead. */
+            T.unresolved++;
+            rec_drop(r);
+            return;
+        }
         if (T.ndeferred == DEFER_N) { /* full: the oldest gives up */
             record *o = rec_find(T.deferred[0]);
             if (o != NULL && o != r && BT_TYPE(o->bt) == 0) {
@@ -921,7 +930,11 @@ retry_deferred(void)
             continue; /* freed, or the address now holds a newer record */
         if (try_resolve(r, 0))
             continue;
-        if (++T.deferred_tries[j] >= DEFER_TRIES || !may_become_object(r)) {
+        /* While a collection runs, a half-made object may wait for as long
+         * as the collection takes (finalizers allocate): no try counts. */
+        if (!T.collecting)
+            T.deferred_tries[j]++;
+        if (T.deferred_tries[j] >= DEFER_TRIES || !may_become_object(r)) {
             T.unresolved++;
             rec_drop(r);
             continue;
@@ -1293,6 +1306,12 @@ hl_track_active(void)
     return T.active;
 }
 
+void
+hl_track_gc_phase(int collecting)
+{
+    T.collecting = collecting != 0;
+}
+
 static void
 release_all(void)
 {
@@ -1342,6 +1361,7 @@ release_all(void)
     memset(&T.rt, 0, sizeof(T.rt));
     T.has_pending = 0;
     T.ndeferred = 0;
+    T.collecting = 0;
     T.dropped = T.unresolved = 0;
     T.lost = 0;
     T.start_ns = T.stop_ns = 0;

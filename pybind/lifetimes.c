@@ -224,6 +224,22 @@ py_track_probe_tracer(PyObject *self, PyObject *probe)
     return Py_BuildValue("(KK)", (unsigned long long)creates, (unsigned long long)destroys);
 }
 
+/* A gc.callbacks entry: callback(phase, info), phase "start" or "stop". */
+static PyObject *
+py_track_gc_phase(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *phase, *info;
+    if (!PyArg_UnpackTuple(args, "track_gc_phase", 2, 2, &phase, &info))
+        return NULL;
+    if (!PyUnicode_Check(phase)) {
+        PyErr_SetString(PyExc_TypeError, "track_gc_phase: phase must be 'start' or 'stop'");
+        return NULL;
+    }
+    hl_track_gc_phase(PyUnicode_CompareWithASCIIString(phase, "start") == 0);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 py_monotonic_ns(PyObject *self, PyObject *unused)
 {
@@ -255,6 +271,9 @@ PyMethodDef hl_py_lifetimes_methods[] = {
      "track_object(address, type, birth_ns) -> the object, or None if it died"},
     {"track_probe_tracer", (PyCFunction)py_track_probe_tracer, METH_O,
      "track_probe_tracer(fn) -> (creates, destroys) seen by a PyRefTracer while fn() ran"},
+    {"track_gc_phase", (PyCFunction)py_track_gc_phase, METH_VARARGS,
+     "track_gc_phase(phase, info): a gc.callbacks entry telling the tracker "
+     "when a collection runs"},
     {"monotonic_ns", (PyCFunction)py_monotonic_ns, METH_NOARGS,
      "monotonic_ns() -> CLOCK_MONOTONIC in ns, the tracker's clock"},
     {NULL, NULL, 0, NULL},

@@ -346,6 +346,13 @@ int hl_track_stop(int *lost);
 /* Nonzero while tracking. */
 int hl_track_active(void);
 
+/* Tell the tracker that a collection starts (1) or ends (0). On 3.9-3.11 a
+ * collection can run inside an object's allocation, after its gc header is
+ * zeroed and before its type is written; while one runs, such half-made
+ * blocks wait to be resolved for as long as it takes. The binding feeds
+ * this from gc.callbacks. */
+void hl_track_gc_phase(int collecting);
+
 /* Drop every record and release the references the tracker keeps (the code
  * objects of sites and the types of tracked objects). HL_ESTATE while
  * tracking. */

@@ -12,6 +12,7 @@ versions whose tracer reports deaths); this module turns the records into
 rows and tables.
 """
 
+import gc
 import os
 import sys
 import threading
@@ -166,6 +167,19 @@ def _check_types(types: Any) -> Optional[Tuple[type, ...]]:
     return out
 
 
+# Before 3.12 a collection can run inside an object's allocation, after its
+# gc header is zeroed and before its type is set. The allocator backend
+# learns from gc.callbacks when one runs, so that such an object waits to be
+# resolved for as long as the collection takes (finalizers can allocate a lot).
+_GC_INSIDE_ALLOCATION = sys.version_info < (3, 12)
+
+
+def _forget_gc_phase() -> None:
+    cb = _c.track_gc_phase
+    gc.callbacks[:] = [c for c in gc.callbacks if c is not cb]
+    _c.track_gc_phase("stop", {})
+
+
 class Tracker:
     """Records the objects created while it runs. Use it as a context
     manager, or call ``start()`` and ``stop()``; one tracker runs at a time
@@ -242,6 +256,8 @@ class Tracker:
                            current_thread=self.threads == "current", types=self.types,
                            known_types=known)
             del known
+            if backend == "allocator" and _GC_INSIDE_ALLOCATION:
+                gc.callbacks.append(_c.track_gc_phase)
             self.backend = backend
             self.lost = False
             self._state = "running"
@@ -258,6 +274,7 @@ class Tracker:
                 raise RuntimeError("this tracker is not running")
             self.lost = bool(_c.track_stop())
             self._state = "stopped"
+            _forget_gc_phase()
         if self.lost:
             self._warn_lost()
         return self
