@@ -354,6 +354,34 @@ def test_tracker_memory_per_object():
     del objs
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_records_follow_random_births_and_deaths(seed):
+    """The record tables (nursery, ring, big table with its growth, shrink
+    and backward-shift deletion) against a model: waves of births in address
+    order and deaths in random order leave exactly the live objects."""
+    import random
+    rnd = random.Random(seed)
+    alive = {}
+    born = died = 0
+    with heaplens.track(types=Foo) as t:
+        for wave in range(6):
+            for _ in range(rnd.choice([500, 5_000, 40_000])):
+                o = Foo(born)
+                alive[id(o)] = o
+                born += 1
+            del o
+            keys = list(alive)
+            rnd.shuffle(keys)
+            for k in keys[:int(len(keys) * rnd.choice([0.1, 0.5, 0.95]))]:
+                del alive[k]
+                died += 1
+    r = row(t, Foo)
+    assert (r.born, r.died, r.alive) == (born, died, born - died)
+    assert {s.address for s in t.survivors(Foo)} == set(alive)
+    assert t.status()["records"] == len(alive)
+    alive.clear()
+
+
 class _Litter:
     """Cyclic garbage whose finalizer allocates: collections free it, and
     allocate much while they run."""
