@@ -43,6 +43,18 @@
 #define HL_HAVE_REFTRACER 0
 #endif
 
+/* 3.12+: a sub-interpreter may have a GIL of its own, so an allocator hook
+ * can run in two threads at once, one per interpreter. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define HL_HAVE_PER_INTERP_GIL 1
+#else
+#define HL_HAVE_PER_INTERP_GIL 0
+#endif
+
+/* 3.13.3+: PyRefTracer reports DESTROY from the eval loop (gh-130382);
+ * a run-time test, as the headers of 3.13.0 and 3.13.3 are alike. */
+#define HL_REFTRACER_RELIABLE_HEX 0x030D0300
+
 /* ---- small wrappers missing from old versions --------------------------- */
 
 #if PY_VERSION_HEX < 0x030A0000

@@ -67,8 +67,28 @@ typedef struct {
 #define BT_TICKS_MASK ((UINT64_C(1) << 48) - 1)
 #define BT_TYPE(bt) ((uint32_t)((bt) >> 48))
 #define BT_TICKS(bt) ((bt)&BT_TICKS_MASK)
-#define TYPE_MAX 0xFFFE   /* type indexes 1..TYPE_MAX carry figures */
+#define TYPE_MAX 0xFFFB   /* type indexes 1..TYPE_MAX carry figures */
+#define TYPE_WAIT 0xFFFC  /* +0, +1, +2: waits for a new type to be verified,
+                             its header at offset 0, 16 or 32 (see learn) */
 #define TYPE_HIDDEN 0xFFFF /* an object of an unwanted type kept to see it die */
+
+/* A type index with figures behind it. */
+static inline int
+type_real(uint32_t t)
+{
+    return t - 1u < (uint32_t)TYPE_MAX;
+}
+
+static inline int
+type_waiting(uint32_t t)
+{
+    return t - (uint32_t)TYPE_WAIT < 3u;
+}
+
+/* Set in hl_track_record-facing copies of `site` once a heap walk found
+ * the object (see confirm): only then is it handed out as an object. */
+#define SITE_CONFIRMED 0x80000000u
+#define SITE_ID(s) ((s) & ~SITE_CONFIRMED)
 
 typedef struct {
     record *slots;
@@ -229,6 +249,7 @@ typedef struct tinfo {
     uint8_t held;
     uint8_t is_meta;     /* its instances are types */
     uint16_t idx;        /* index of its figures, 0 if none yet */
+    uint32_t min_size;   /* the smallest block of an instance (settled) */
     UT_hash_handle hh;
 } tinfo;
 
@@ -236,6 +257,7 @@ typedef struct {
     tinfo *ti;
     int is_meta;         /* a copy of ti->is_meta, next to the counters */
     uint64_t born, died, alive_bytes, life_max; /* life_max, hist: raw clock units */
+    uint64_t confirmed, confirmed_bytes; /* found alive by the last heap walk */
     uint32_t hist[HIST_N];
 } tstats;
 
@@ -274,6 +296,13 @@ typedef struct {
     uint32_t id;
 } site_cache_entry;
 
+typedef struct {
+    uintptr_t type;  /* the candidate type word it had */
+    uint64_t bt;     /* birth ticks (and its TYPE_WAIT index) */
+    uint64_t death;  /* ticks */
+    uint32_t size;
+} dead_waiting;
+
 /* ---- the tracker ---------------------------------------------------------- */
 
 static struct {
@@ -291,6 +320,7 @@ static struct {
     PyObject *types;        /* strong: the filter tuple, or NULL */
     uint64_t start_ns, stop_ns;
     int lost;
+    uint64_t confirmed_at;  /* when the last heap walk ran (confirm) */
 
     rtable rt;
     record *nursery;        /* NURSERY_N slots */
@@ -317,6 +347,27 @@ static struct {
     uint16_t deferred_tries[DEFER_N];
     int ndeferred;
     int collecting;         /* a collection runs (3.9-3.11: see hl_track_gc_phase) */
+
+    /* New types (see THE INVARIANT): candidates not verified yet, the
+     * records waiting for one, and what was given up. */
+    struct {
+        uintptr_t type, block;
+        uint32_t tries;
+    } newtypes[256];
+    int nnewtypes;
+    uint64_t nfilter[4096 / 64]; /* a bit per candidate's hash */
+    uintptr_t *waiting;     /* keys of TYPE_WAIT records (some stale) */
+    dead_waiting *deadwait; /* TYPE_WAIT records that died waiting */
+    size_t ndeadwait, capdeadwait;
+    int learn_scheduled;    /* a pending call to learn is queued */
+    size_t nwaiting, capwaiting;
+    size_t types_unverified;
+    PyObject *subclasses;   /* strong: the C method type.__subclasses__ */
+
+    /* Our own work outside the hooks (learn, confirm) allocates: births of
+     * this thread are not recorded then, deaths still are. */
+    PyThreadState *quiet;
+    PyInterpreterState *interp; /* the hooks serve this interpreter only */
 
     size_t dropped, unresolved;
     int probing;
@@ -489,6 +540,18 @@ tinfo_forget(tinfo *ti)
     hl_mem__sys_free(ti);
 }
 
+/* The smallest block an instance of a type may have. Compact strs are
+ * shorter than str's tp_basicsize (that of a non-compact str): an ASCII
+ * str of n characters takes sizeof(PyASCIIObject) + n + 1 bytes, so 3.11's
+ * "12" is a 51-byte block where tp_basicsize says 80. */
+static size_t
+tinfo_min_size_of(PyTypeObject *tp)
+{
+    if (tp == &PyUnicode_Type)
+        return sizeof(PyASCIIObject) + 1;
+    return (size_t)tp->tp_basicsize;
+}
+
 /* Reads the type (alive: we know it). */
 static void
 tinfo_settle_slow(tinfo *ti)
@@ -496,6 +559,7 @@ tinfo_settle_slow(tinfo *ti)
     PyTypeObject *tp = ti->type;
     if (ti->preheader < 0)
         ti->preheader = (int16_t)hl_compat_preheader(tp);
+    ti->min_size = (uint32_t)tinfo_min_size_of(tp);
     if (ti->wanted < 0) {
         int w = T.types == NULL;
         for (Py_ssize_t i = 0; !w && i < PyTuple_GET_SIZE(T.types); i++)
@@ -679,7 +743,7 @@ static void
 died(record *r, uint64_t now_ticks)
 {
     uint32_t t = BT_TYPE(r->bt);
-    if (t == 0 || t == TYPE_HIDDEN)
+    if (!type_real(t))
         return;
     count_death(T.stats[t], r, now_ticks);
 }
@@ -691,7 +755,7 @@ unborn(const record *r)
 {
     uint32_t t = BT_TYPE(r->bt);
     T.dropped++;
-    if (t == 0 || t == TYPE_HIDDEN)
+    if (!type_real(t))
         return;
     T.stats[t]->born--;
     T.stats[t]->alive_bytes -= r->size;
@@ -834,10 +898,132 @@ nursery_flush(void)
     move_in_all();
 }
 
-/* Give a type to the allocation of record r (allocator backend). Returns 1
- * when it is an object (the record now has its type, or was dropped as
- * unwanted), 0 when it is not, leaving the record alone. `freeing`: the
- * block is being freed now, its object already finalised (refcount 0). */
+/* ---- new types: learned only through a route that cannot lie ------------
+ *
+ * THE INVARIANT. The hooks read the first words of every block, and a
+ * block may be anything: a bytearray's payload, a pickle, a dict's keys.
+ * So a word read from a block is never followed. A word is taken as a type
+ * only when it is the address of a type in the `tinfos` table, and a type
+ * enters that table only through a route that does not read blocks:
+ *
+ * - at start, every type alive (the Python side finds them through
+ *   type.__subclasses__ from object);
+ * - later, at a safe point (learn: an API call, or our gc.callbacks entry,
+ *   never inside a hook), a candidate is verified by asking its base class,
+ *   itself a known type, for its subclasses through type.__subclasses__ (C
+ *   code that reads the interpreter's own subclass registry).
+ *
+ * A candidate is a block that reads as an instance of a known metatype
+ * (`type`, or a metaclass): a class made while tracking, or bytes laid out
+ * like one. Nothing dereferences a candidate before it is verified: blocks
+ * whose type word is a candidate wait (TYPE_WAIT) and are resolved at the
+ * next safe point, or dropped and counted. A type that dies leaves the
+ * table before its address can be reused (type_died).
+ *
+ * Even a verified type word can sit in a payload that only looks like an
+ * object of that type; such a record is counted born and dead like any
+ * other, but nothing is ever read through it: figures about live objects,
+ * and objects handed to Python, come from a heap walk that reaches real
+ * objects only (confirm). */
+
+#define NEWTYPE_TRIES 64 /* safe points a candidate may stay unverified */
+#define WAITING_MAX (1u << 20)
+
+static inline size_t
+nfilter_bit(uintptr_t a)
+{
+    return (size_t)(((uint64_t)a * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - 12));
+}
+
+static int learn_pending(void *arg);
+static void learn(void);
+static void waiting_died(const record *r, uint64_t now_ticks);
+
+static int
+newtype_index(uintptr_t a)
+{
+    size_t b = nfilter_bit(a);
+    if (!(T.nfilter[b / 64] & (UINT64_C(1) << (b % 64))))
+        return -1;
+    for (int i = 0; i < T.nnewtypes; i++)
+        if (T.newtypes[i].type == a)
+            return i;
+    return -1;
+}
+
+/* A block at `block` reads as a type object at `type`: remember it as a
+ * candidate (nothing is read through it here). */
+static void
+newtype_note(uintptr_t type, uintptr_t block)
+{
+    if (tinfo_find((PyTypeObject *)type) != NULL || newtype_index(type) >= 0)
+        return;
+    if (T.nnewtypes == (int)(sizeof(T.newtypes) / sizeof(T.newtypes[0]))) {
+        T.types_unverified++;
+        return;
+    }
+    T.newtypes[T.nnewtypes].type = type;
+    T.newtypes[T.nnewtypes].block = block;
+    T.newtypes[T.nnewtypes++].tries = 0;
+    size_t b = nfilter_bit(type);
+    T.nfilter[b / 64] |= UINT64_C(1) << (b % 64);
+    /* Ask the eval loop for a safe point soon (a few bytecodes on, in the
+     * main thread): Py_AddPendingCall takes a lock and fills a slot of a
+     * fixed array, allocating nothing. When its queue is full, the next
+     * collection or API call is the safe point instead. */
+    if (!T.learn_scheduled && Py_AddPendingCall(learn_pending, NULL) == 0)
+        T.learn_scheduled = 1;
+}
+
+static void
+newtype_remove(int i)
+{
+    T.newtypes[i] = T.newtypes[--T.nnewtypes];
+    if (T.nnewtypes == 0)
+        memset(T.nfilter, 0, sizeof(T.nfilter));
+}
+
+/* A block is freed: a candidate made of it is gone. */
+static void
+newtype_forget_block(uintptr_t block)
+{
+    for (int i = 0; i < T.nnewtypes; i++)
+        if (T.newtypes[i].block == block) {
+            newtype_remove(i);
+            return;
+        }
+}
+
+static int
+waiting_push(uintptr_t key)
+{
+    if (T.nwaiting == T.capwaiting) {
+        if (T.capwaiting >= WAITING_MAX)
+            return -1;
+        size_t cap = T.capwaiting ? T.capwaiting * 2 : 1024;
+        uintptr_t *a = hl_mem__sys_calloc(cap, sizeof(uintptr_t));
+        if (a == NULL)
+            return -1;
+        if (T.waiting != NULL)
+            memcpy(a, T.waiting, T.nwaiting * sizeof(uintptr_t));
+        hl_mem__sys_free(T.waiting);
+        T.waiting = a;
+        T.capwaiting = cap;
+    }
+    T.waiting[T.nwaiting++] = key;
+    return 0;
+}
+
+enum { RESOLVE_NOT = 0, RESOLVE_DONE = 1, RESOLVE_WAIT = 2 };
+
+/* Give a type to the allocation of record r (allocator backend).
+ * RESOLVE_DONE when it is an object (the record now has its type, or was
+ * dropped as unwanted); RESOLVE_WAIT when its type word is a candidate
+ * type not verified yet (the record is marked TYPE_WAIT; the caller keeps
+ * its key); RESOLVE_NOT when it is no object of a type we know, leaving the
+ * record alone. `freeing`: the block is being freed now, its object
+ * already finalised (refcount 0). Only words of the block are read, and
+ * only known types are dereferenced (see THE INVARIANT). */
 static HOT int
 try_resolve(record *r, int freeing)
 {
@@ -854,34 +1040,38 @@ try_resolve(record *r, int freeing)
         if (rc < (freeing ? 0 : 1) || rc > ((Py_ssize_t)1 << 60))
             continue;
         tinfo *ti = tinfo_find(Py_TYPE(op));
-        if (ti == NULL)
+        if (ti == NULL) {
+            if (T.nnewtypes != 0 && !freeing && newtype_index((uintptr_t)Py_TYPE(op)) >= 0) {
+                r->bt = BT_TICKS(r->bt) | ((uint64_t)(TYPE_WAIT + off / 16) << 48);
+                return RESOLVE_WAIT;
+            }
             continue;
+        }
         tinfo_settle(ti);
-        if ((size_t)ti->preheader != off || (size_t)ti->type->tp_basicsize > size - off)
+        if ((size_t)ti->preheader != off || ti->min_size > size - off)
             continue;
-        if (ti->is_meta && !freeing && tinfo_find((PyTypeObject *)op) == NULL &&
-            tinfo_add((PyTypeObject *)op, 0) == NULL)
-            T.dropped++; /* its instances will go unresolved */
+        if (ti->is_meta && !freeing && size - off >= sizeof(PyTypeObject))
+            newtype_note((uintptr_t)op, (uintptr_t)block);
         if (!ti->wanted) {
             if (ti->is_meta) {
                 r->bt = BT_TICKS(r->bt) | ((uint64_t)TYPE_HIDDEN << 48);
-                return 1;
+                return RESOLVE_DONE;
             }
             rec_drop(r);
-            return 1;
+            return RESOLVE_DONE;
         }
         tstats *s = stats_for(ti);
         if (s == NULL) {
             T.dropped++;
             rec_drop(r);
-            return 1;
+            return RESOLVE_DONE;
         }
         r->bt = BT_TICKS(r->bt) | ((uint64_t)ti->idx << 48);
         s->born++;
         s->alive_bytes += r->size;
-        return 1;
+        return RESOLVE_DONE;
     }
-    return 0;
+    return RESOLVE_NOT;
 }
 
 /* Whether a block that is no object yet may still become one: its first
@@ -905,8 +1095,16 @@ may_become_object(const record *r)
 static HOT void
 resolve_block(record *r, int freeing)
 {
-    if (try_resolve(r, freeing))
+    int res = try_resolve(r, freeing);
+    if (res == RESOLVE_DONE)
         return;
+    if (res == RESOLVE_WAIT) {
+        if (waiting_push(r->key) < 0) {
+            T.unresolved++;
+            rec_drop(r);
+        }
+        return;
+    }
     if (!freeing && may_become_object(r)) {
         if (T.ndeferred == DEFER_N && T.collecting) {
             /* The oldest may be the object whose allocation runs this
@@ -942,8 +1140,16 @@ retry_deferred(void)
         record *r = rec_find(T.deferred[j]);
         if (r == NULL || BT_TYPE(r->bt) != 0 || (T.has_pending && r == T.pending))
             continue; /* freed, or the address now holds a newer record */
-        if (try_resolve(r, 0))
+        int res = try_resolve(r, 0);
+        if (res == RESOLVE_DONE)
             continue;
+        if (res == RESOLVE_WAIT) {
+            if (waiting_push(r->key) < 0) {
+                T.unresolved++;
+                rec_drop(r);
+            }
+            continue;
+        }
         /* While a collection runs, a half-made object may wait for as long
          * as the collection takes (finalizers allocate): no try counts. */
         if (!T.collecting)
@@ -966,7 +1172,7 @@ resolve_object(record *r)
 {
     PyObject *op = (PyObject *)r->key;
     uint32_t t = BT_TYPE(r->bt);
-    if (t == 0 || t == TYPE_HIDDEN)
+    if (!type_real(t))
         return;
     PyTypeObject *tp = Py_TYPE(op);
     uint64_t size = (uint64_t)tp->tp_basicsize;
@@ -993,10 +1199,33 @@ settle_pending(uintptr_t freeing)
         resolve_object(T.pending);
 }
 
+/* Whether the hooks record a birth now: tracking, not inside ourselves, in
+ * the tracked interpreter, on a tracked thread, and not our own quiet work. */
 static inline int
 watching(void)
 {
-    return T.active && !reent && (T.only == NULL || hl_compat_tstate() == T.only);
+    if (!T.active || reent)
+        return 0;
+    PyThreadState *ts = hl_compat_tstate();
+    return ts != NULL && ts != T.quiet && (T.only == NULL || ts == T.only)
+#if HL_HAVE_PER_INTERP_GIL
+           && ts->interp == T.interp
+#endif
+        ;
+}
+
+/* Whether a free or resize may touch the tables: on 3.12+ a sub-interpreter
+ * with a GIL of its own runs the hooks concurrently with us; its blocks are
+ * never ours (each such interpreter has its own object allocator state). */
+static inline int
+ours(void)
+{
+#if HL_HAVE_PER_INTERP_GIL
+    PyThreadState *ts = hl_compat_tstate();
+    return ts != NULL && ts->interp == T.interp;
+#else
+    return 1;
+#endif
 }
 
 static HOT void
@@ -1019,6 +1248,8 @@ on_alloc(void *p, size_t size, uint64_t raw)
 static void
 type_died(uintptr_t key)
 {
+    if (T.nnewtypes != 0)
+        newtype_forget_block(key);
     for (size_t off = 16; off <= 32; off += 16) {
         tinfo *ti = tinfo_find((PyTypeObject *)(key + off));
         if (ti != NULL && !ti->held) {
@@ -1051,7 +1282,9 @@ on_free(void *p, uint64_t raw)
     uint32_t t = BT_TYPE(r->bt);
     if (t == TYPE_HIDDEN) {
         type_died(key);
-    } else if (t != 0) {
+    } else if (type_waiting(t)) {
+        waiting_died(r, ticks_of(raw));
+    } else if (type_real(t)) {
         tstats *s = T.stats[t];
         if (s->is_meta)
             type_died(key);
@@ -1076,7 +1309,7 @@ on_realloc(void *old, void *p, size_t size)
         return;
     uint32_t nsize = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     uint32_t t = BT_TYPE(r->bt);
-    if (t != 0 && t != TYPE_HIDDEN)
+    if (type_real(t))
         T.stats[t]->alive_bytes += (uint64_t)nsize - r->size;
     if (p == old) {
         r->size = nsize;
@@ -1090,6 +1323,178 @@ on_realloc(void *old, void *p, size_t size)
     *r = keep;
 }
 
+/* ---- the safe point: verify new types, resolve what waits for them --------
+ * Called outside the hooks, with the GIL, in a consistent interpreter: from
+ * the API below and from our gc.callbacks entry (a collection is running
+ * then, so the list __subclasses__ allocates cannot start another). */
+
+/* Whether the candidate `c` is a real type: its base (read from the
+ * candidate's block, which is alive: a word read, not followed) must be a
+ * known type that lists it among its subclasses. 1 yes, 0 not (yet), -1 the
+ * candidate is gone. Runs C code of the interpreter, which allocates. */
+static int
+newtype_verify(int i)
+{
+    uintptr_t type = T.newtypes[i].type, block = T.newtypes[i].block;
+    record *r = rec_find(block);
+    if (r == NULL || r->size < (type - block) + sizeof(PyTypeObject))
+        return -1; /* freed (or now a smaller block) */
+    tinfo *meta = tinfo_find(Py_TYPE((PyObject *)type));
+    if (meta == NULL || !meta->is_meta)
+        return -1; /* the block no longer reads as a type */
+    PyTypeObject *base = ((PyTypeObject *)type)->tp_base;
+    if (base == NULL || tinfo_find(base) == NULL || T.subclasses == NULL)
+        return 0; /* not readied yet, or its base is new too */
+    PyObject *subs = PyObject_CallOneArg(T.subclasses, (PyObject *)base);
+    if (subs == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int found = 0;
+    if (PyList_Check(subs))
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(subs) && !found; k++)
+            found = (uintptr_t)PyList_GET_ITEM(subs, k) == type;
+    Py_DECREF(subs);
+    return found;
+}
+
+/* A record that waited for a candidate died: keep what is needed to count
+ * its birth and death once the candidate is verified. `off`: where its
+ * header is (the block is being freed; its words are still there). */
+static void
+waiting_died(const record *r, uint64_t now_ticks)
+{
+    uint32_t off = (BT_TYPE(r->bt) - TYPE_WAIT) * 16;
+    if (T.ndeadwait == T.capdeadwait) {
+        size_t cap = T.capdeadwait ? T.capdeadwait * 2 : 256;
+        if (cap > 65536) {
+            T.unresolved++;
+            return;
+        }
+        dead_waiting *a = hl_mem__sys_calloc(cap, sizeof(dead_waiting));
+        if (a == NULL) {
+            T.unresolved++;
+            return;
+        }
+        if (T.deadwait != NULL)
+            memcpy(a, T.deadwait, T.ndeadwait * sizeof(dead_waiting));
+        hl_mem__sys_free(T.deadwait);
+        T.deadwait = a;
+        T.capdeadwait = cap;
+    }
+    dead_waiting *d = &T.deadwait[T.ndeadwait++];
+    d->type = (uintptr_t)Py_TYPE((PyObject *)(r->key + off));
+    d->bt = r->bt;
+    d->death = now_ticks;
+    d->size = r->size;
+}
+
+/* Count the births and deaths of records that died waiting, whose type is
+ * now known; forget those whose candidate is gone. */
+static void
+settle_dead_waiting(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < T.ndeadwait; i++) {
+        dead_waiting *d = &T.deadwait[i];
+        tinfo *ti = tinfo_find((PyTypeObject *)d->type);
+        if (ti == NULL) {
+            if (newtype_index(d->type) >= 0)
+                T.deadwait[k++] = *d; /* its candidate is still pending */
+            else
+                T.unresolved++;
+            continue;
+        }
+        tinfo_settle(ti);
+        if (!ti->wanted)
+            continue;
+        tstats *s = stats_for(ti);
+        if (s == NULL) {
+            T.dropped++;
+            continue;
+        }
+        record tmp = {0, d->bt, 0, d->size};
+        s->born++;
+        s->alive_bytes += d->size;
+        count_death(s, &tmp, d->death);
+    }
+    T.ndeadwait = k;
+}
+
+static int
+learn_pending(void *arg)
+{
+    (void)arg;
+    T.learn_scheduled = 0;
+    if (T.active && !reent)
+        learn();
+    return 0;
+}
+
+static void
+learn(void)
+{
+    if (!T.active || T.backend != HL_BACKEND_ALLOCATOR ||
+        (T.nnewtypes == 0 && T.nwaiting == 0 && T.ndeadwait == 0))
+        return;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyThreadState *was_quiet = T.quiet;
+    T.quiet = hl_compat_tstate();
+    /* A base may itself be a candidate: go on while something is learned.
+     * Downwards, as a removal moves the last candidate into the gap. */
+    for (int progress = 1; progress && T.nnewtypes > 0;) {
+        progress = 0;
+        for (int i = T.nnewtypes - 1; i >= 0; i--) {
+            if (i >= T.nnewtypes)
+                continue;
+            uintptr_t type = T.newtypes[i].type;
+            int v = newtype_verify(i);
+            int j = newtype_index(type); /* verify may have run frees */
+            if (j < 0)
+                continue;
+            if (v == 0 && ++T.newtypes[j].tries < NEWTYPE_TRIES)
+                continue;
+            newtype_remove(j);
+            if (v == 1) {
+                tinfo *ti = tinfo_find((PyTypeObject *)type);
+                if (ti == NULL)
+                    ti = tinfo_add((PyTypeObject *)type, 0);
+                if (ti == NULL)
+                    T.dropped++;
+                else
+                    tinfo_settle(ti);
+                progress = 1;
+            } else if (v == 0) {
+                T.types_unverified++;
+            }
+        }
+    }
+    /* The records waiting for a candidate: resolve them now, or go on
+     * waiting for a candidate still pending, or give up. */
+    reent = 1;
+    size_t k = 0;
+    for (size_t i = 0; i < T.nwaiting; i++) {
+        uintptr_t key = T.waiting[i];
+        record *r = rec_find(key);
+        if (r == NULL || !type_waiting(BT_TYPE(r->bt)))
+            continue; /* died meanwhile, or an older entry of a reused address */
+        r->bt = BT_TICKS(r->bt);
+        int res = try_resolve(r, 0);
+        if (res == RESOLVE_WAIT) {
+            T.waiting[k++] = key;
+        } else if (res == RESOLVE_NOT) {
+            T.unresolved++;
+            rec_drop(r);
+        }
+    }
+    T.nwaiting = k;
+    settle_dead_waiting();
+    reent = 0;
+    T.quiet = was_quiet;
+    PyErr_Restore(et, ev, tb);
+}
+
 /* Outside any allocation (the API calls below): every object is whole, and
  * every record goes to the big table, where the API reads them. */
 static void
@@ -1101,6 +1506,9 @@ settle_all(void)
     settle_pending(0);
     if (T.backend == HL_BACKEND_ALLOCATOR && T.ndeferred)
         retry_deferred();
+    reent = 0;
+    learn();
+    reent = 1;
     nursery_flush();
     reent = 0;
 }
@@ -1146,7 +1554,7 @@ hook_realloc(void *ctx, void *old, size_t size)
     (void)ctx;
     if (old == NULL)
         return hook_malloc(ctx, size);
-    if (!T.active || reent)
+    if (!T.active || reent || !ours())
         return T.prev.realloc(T.prev.ctx, old, size);
     /* Any thread may resize a tracked block; only births are per thread. */
     reent = 1;
@@ -1165,7 +1573,7 @@ static void
 hook_free(void *ctx, void *p)
 {
     (void)ctx;
-    if (p != NULL && T.active && !reent) {
+    if (p != NULL && T.active && !reent && ours()) {
         uint64_t raw = raw_now(); /* early, as in hook_malloc */
         reent = 1;
         on_free(p, raw);
@@ -1203,11 +1611,12 @@ static int
 tracer(PyObject *op, PyRefTracerEvent event, void *data)
 {
     (void)data;
-    if (!T.active || reent)
+    if (!T.active || reent || !ours())
         return 0;
     reent = 1;
     if (event == PyRefTracer_CREATE) {
-        if (T.only == NULL || hl_compat_tstate() == T.only) {
+        PyThreadState *ts = hl_compat_tstate();
+        if ((T.only == NULL || ts == T.only) && ts != T.quiet) {
             settle_pending(0);
             {
                 record *r = rec_birth((uintptr_t)op); /* a DESTROY we missed dies here */
@@ -1324,6 +1733,8 @@ void
 hl_track_gc_phase(int collecting)
 {
     T.collecting = collecting != 0;
+    if (collecting && !reent)
+        learn();
 }
 
 static void
@@ -1375,6 +1786,17 @@ release_all(void)
     memset(&T.rt, 0, sizeof(T.rt));
     T.has_pending = 0;
     T.ndeferred = 0;
+    hl_mem__sys_free(T.waiting);
+    T.waiting = NULL;
+    hl_mem__sys_free(T.deadwait);
+    T.deadwait = NULL;
+    T.ndeadwait = T.capdeadwait = 0;
+    T.nwaiting = T.capwaiting = 0;
+    T.nnewtypes = 0;
+    memset(T.nfilter, 0, sizeof(T.nfilter));
+    T.types_unverified = 0;
+    PyObject *subclasses = T.subclasses;
+    T.subclasses = NULL;
     T.collecting = 0;
     T.dropped = T.unresolved = 0;
     T.lost = 0;
@@ -1385,6 +1807,7 @@ release_all(void)
      * than released while our tables are half torn down.) */
     hl_mem__sys_free(refs);
     Py_XDECREF(types);
+    Py_XDECREF(subclasses);
 }
 
 int
@@ -1410,6 +1833,19 @@ hl_track_start(const hl_track_options *opts)
         return hl_error__set(HL_EINVAL, "types must be a tuple of types");
     if (opts->backend != HL_BACKEND_ALLOCATOR && opts->backend != HL_BACKEND_REFTRACER)
         return hl_error__set(HL_EINVAL, "unknown backend %d", (int)opts->backend);
+    /* The hooks are process-wide and their tables unlocked: they serve the
+     * main interpreter only (on 3.12+ a sub-interpreter may run in parallel
+     * with a GIL of its own; the hooks then leave its threads alone). */
+    if (PyInterpreterState_Get() != PyInterpreterState_Main())
+        return hl_error__set(HL_ESTATE, "tracking works in the main interpreter only: the "
+                                        "allocator hooks are process-wide and serve one "
+                                        "interpreter");
+#if HL_HAVE_REFTRACER
+    if (opts->backend == HL_BACKEND_REFTRACER && Py_Version < HL_REFTRACER_RELIABLE_HEX)
+        return hl_error__set(HL_EINVAL, "the reftracer backend needs Python 3.13.3 or later: "
+                                        "this Python's PyRefTracer does not report most deaths "
+                                        "(CPython gh-130382)");
+#endif
 #if HL_HAVE_REFTRACER
     if (opts->backend == HL_BACKEND_REFTRACER) {
         if (!tracer_slot_free(&T.prev_tracer, &T.prev_tracer_data))
@@ -1464,6 +1900,13 @@ hl_track_start(const hl_track_options *opts)
         }
         Py_DECREF(seq);
     }
+    T.subclasses = PyObject_GetAttrString((PyObject *)&PyType_Type, "__subclasses__");
+    if (T.subclasses == NULL) {
+        release_all();
+        return HL_EPYTHON;
+    }
+    T.interp = PyInterpreterState_Get();
+    T.quiet = NULL;
     T.frames = opts->frames;
     T.only = opts->current_thread ? PyThreadState_Get() : NULL;
     T.backend = opts->backend;
@@ -1514,7 +1957,7 @@ check_lost(void)
 
 /* At stop: objects that died into a freelist (refcount 0, block still
  * held) are counted dead now, while their blocks are sure to be ours to
- * read; after stop no record is dereferenced again. */
+ * read. Only a word of a live block is read. */
 static void
 purge_freelist_dead(void)
 {
@@ -1524,7 +1967,7 @@ purge_freelist_dead(void)
     while (i < T.rt.cap) {
         record *r = &T.rt.slots[i];
         uint32_t t = BT_TYPE(r->bt);
-        if (r->key == 0 || t == 0 || t == TYPE_HIDDEN ||
+        if (r->key == 0 || !type_real(t) ||
             Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
             i++;
             continue;
@@ -1536,6 +1979,71 @@ purge_freelist_dead(void)
     }
 }
 
+/* ---- confirm: the live figures come from a heap walk ----------------------
+ * A record says a block was allocated and read like an object of a known
+ * type; only a walk of the heap (tp_traverse from the gc-tracked objects,
+ * which reaches real objects only) proves that it is one. Every figure about
+ * live objects (alive, alive_bytes, survivors, their sizes) is what the walk
+ * found among the records: the same objects, and the same flat sizes
+ * (getsizeof model, 8-byte aligned, as flatsize() and snapshot() give), as
+ * a census of the same heap. */
+
+typedef struct {
+    int err;
+} confirm_ctx;
+
+static int
+confirm_on_object(const hl_walk_event *ev, void *payload)
+{
+    (void)payload;
+    PyObject *o = ev->obj;
+    PyTypeObject *tp = Py_TYPE(o);
+    uintptr_t key = (uintptr_t)o;
+    if (T.backend == HL_BACKEND_ALLOCATOR)
+        key -= (uintptr_t)hl_compat_preheader(tp);
+    record *r = rec_find(key);
+    if (r == NULL)
+        return 0;
+    uint32_t t = BT_TYPE(r->bt);
+    if (!type_real(t) || T.stats[t]->ti->type != tp)
+        return 0;
+    tstats *s = T.stats[t];
+    r->site |= SITE_CONFIRMED;
+    r->size = ev->flat > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ev->flat;
+    s->confirmed++;
+    s->confirmed_bytes += (uint64_t)r->size;
+    return 0;
+}
+
+/* Walk the heap and mark the records of the objects found (the tracker
+ * running or stopping: its records are current). */
+static int
+confirm(void)
+{
+    settle_all();
+    for (size_t i = 1; i <= T.nstats; i++)
+        T.stats[i]->confirmed = T.stats[i]->confirmed_bytes = 0;
+    for (size_t i = 0; i < T.rt.cap; i++)
+        T.rt.slots[i].site &= ~SITE_CONFIRMED;
+    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
+    opts.model = HL_MODEL_GETSIZEOF;
+    opts.align = 8;
+    opts.flags = HL_WALK_ALL | HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
+    opts.on_object = confirm_on_object;
+    confirm_ctx c = {0};
+    opts.payload = &c;
+    PyThreadState *was_quiet = T.quiet;
+    T.quiet = hl_compat_tstate(); /* the walk's own objects are not ours to count */
+    int rc = hl_heap_walk(NULL, &opts, NULL, 0);
+    T.quiet = was_quiet;
+    /* A __sizeof__ run by the walk may have made objects in another thread. */
+    reent = 1;
+    nursery_flush();
+    reent = 0;
+    T.confirmed_at = now_ns();
+    return rc;
+}
+
 int
 hl_track_stop(int *lost)
 {
@@ -1545,6 +2053,9 @@ hl_track_stop(int *lost)
     check_lost();
     if (!T.lost)
         purge_freelist_dead();
+    int rc = 0;
+    if (!T.lost)
+        rc = confirm();
     T.active = 0;
     T.stop_ns = now_ns();
     clock_refine();
@@ -1568,7 +2079,20 @@ hl_track_stop(int *lost)
 #endif
     if (lost != NULL)
         *lost = T.lost;
-    return 0;
+    return rc;
+}
+
+/* While tracking, the live figures are found now; after stop they are those
+ * found at stop (blocks freed since are not seen: no record is read). */
+static int
+confirm_if_running(void)
+{
+    if (!T.active)
+        return 0;
+    check_lost();
+    if (T.lost)
+        return 0;
+    return confirm();
 }
 
 int
@@ -1580,12 +2104,15 @@ hl_track_get_status(hl_track_status *out)
     out->records = T.rt.count + T.nn + (size_t)T.nmoving;
     out->dropped = T.dropped;
     out->unresolved = T.unresolved;
+    out->waiting = T.nwaiting + T.ndeadwait;
+    out->types_unverified = T.types_unverified + (size_t)T.nnewtypes;
     out->sites = T.nsites ? T.nsites - 1 : 0;
     out->types = T.nstats;
     out->memory = T.rt.cap * sizeof(record) + (T.nursery ? NURSERY_N * sizeof(record) : 0) +
                   T.ntinfos * (sizeof(tinfo)) +
                   T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
                   T.nsites * sizeof(site) + T.capsites * sizeof(void *) +
+                  T.capwaiting * sizeof(uintptr_t) +
                   (T.scache ? SITE_CACHE * sizeof(site_cache_entry) : 0) +
                   (T.leaf ? LEAF_CACHE * sizeof(leaf_entry) : 0);
     out->lost = T.lost;
@@ -1617,8 +2144,11 @@ percentile(const tstats *s, double q)
 int
 hl_track_stats(hl_track_type_stats **out, size_t *n)
 {
-    settle_all();
     *n = 0;
+    *out = NULL;
+    int rc = confirm_if_running();
+    if (rc < 0)
+        return rc;
     *out = hl_mem__sys_calloc(T.nstats ? T.nstats : 1, sizeof(hl_track_type_stats));
     if (*out == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for tracker figures");
@@ -1628,7 +2158,8 @@ hl_track_stats(hl_track_type_stats **out, size_t *n)
         o->type = (PyObject *)s->ti->type;
         o->born = s->born;
         o->died = s->died;
-        o->alive_bytes = s->alive_bytes;
+        o->alive = s->confirmed;
+        o->alive_bytes = s->confirmed_bytes;
         o->life_p50 = raw_to_ns(percentile(s, 0.5));
         o->life_p90 = raw_to_ns(percentile(s, 0.9));
         o->life_max = raw_to_ns(s->life_max);
@@ -1645,7 +2176,7 @@ fill_record(hl_track_record *o, const record *r)
     o->address = r->key + (T.backend == HL_BACKEND_ALLOCATOR ? (uintptr_t)s->ti->preheader : 0);
     o->size = r->size;
     o->birth = ticks_to_ns(BT_TICKS(r->bt));
-    o->site = r->site;
+    o->site = SITE_ID(r->site);
 }
 
 static int
@@ -1658,27 +2189,22 @@ record_cmp(const void *a, const void *b)
 int
 hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
 {
-    settle_all();
     *n = 0;
-    check_lost();
+    *out = NULL;
+    int rc = confirm_if_running();
+    if (rc < 0)
+        return rc;
     *out = hl_mem__sys_calloc(T.rt.count ? T.rt.count : 1, sizeof(hl_track_record));
     if (*out == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for the survivors");
     for (size_t i = 0; i < T.rt.cap; i++) {
         const record *r = &T.rt.slots[i];
         uint32_t t = BT_TYPE(r->bt);
-        if (r->key == 0 || t == 0 || t == TYPE_HIDDEN)
+        if (r->key == 0 || !type_real(t) || !(r->site & SITE_CONFIRMED))
             continue;
         if (type != NULL && !PyType_IsSubtype(T.stats[t]->ti->type, type))
             continue;
-        hl_track_record *o = &(*out)[*n];
-        fill_record(o, r);
-        /* Freelists (and 3.9/3.10 zombie frames) keep dead objects without
-         * freeing their blocks: refcount 0. The block is still held, so the
-         * read is safe. */
-        if (T.active && !T.lost && Py_REFCNT((PyObject *)o->address) <= 0)
-            continue; /* (after stop the dead were purged; blocks may be gone) */
-        (*n)++;
+        fill_record(&(*out)[(*n)++], r);
     }
     qsort(*out, *n, sizeof(hl_track_record), record_cmp);
     return 0;
@@ -1723,9 +2249,21 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
         return HL_EINVAL;
     const record *r = &T.rt.slots[i];
     uint32_t t = BT_TYPE(r->bt);
-    if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != Py_TYPE(obj))
+    if (!type_real(t) || T.stats[t]->ti->type != Py_TYPE(obj))
         return HL_EINVAL;
     fill_record(out, r);
+    /* `obj` is a real object (the caller has it): its size is read from it,
+     * in the model of the figures. */
+    Py_ssize_t flat;
+    if (!(r->site & SITE_CONFIRMED)) {
+        PyThreadState *was_quiet = T.quiet;
+        T.quiet = hl_compat_tstate();
+        if (hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 8) == 0)
+            out->size = (uint64_t)flat;
+        else
+            PyErr_Clear();
+        T.quiet = was_quiet;
+    }
     return 0;
 }
 
@@ -1745,7 +2283,11 @@ hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t 
     if (r == NULL)
         return 0;
     uint32_t t = BT_TYPE(r->bt);
-    if (t == 0 || t == TYPE_HIDDEN || T.stats[t]->ti->type != type ||
+    /* Only a record a heap walk found (survivors() walks) is an object: a
+     * block that merely reads like one is never handed to Python. The
+     * record still being there (same type, same birth) proves that block
+     * was not freed since. */
+    if (!type_real(t) || T.stats[t]->ti->type != type || !(r->site & SITE_CONFIRMED) ||
         ticks_to_ns(BT_TICKS(r->bt)) != birth)
         return 0;
     check_lost();

@@ -80,9 +80,10 @@ py_track_status(PyObject *self, PyObject *unused)
     int rc = hl_track_get_status(&st);
     if (rc < 0)
         return hl_py_raise(rc);
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:O,s:i,s:K,s:K}", "records",
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:O,s:i,s:K,s:K}", "records",
                          (Py_ssize_t)st.records, "dropped", (Py_ssize_t)st.dropped, "unresolved",
-                         (Py_ssize_t)st.unresolved, "sites", (Py_ssize_t)st.sites, "types",
+                         (Py_ssize_t)st.unresolved, "waiting", (Py_ssize_t)st.waiting,
+                         "types_unverified", (Py_ssize_t)st.types_unverified, "sites", (Py_ssize_t)st.sites, "types",
                          (Py_ssize_t)st.types, "memory", (Py_ssize_t)st.memory, "lost",
                          st.lost ? Py_True : Py_False, "backend", (int)st.backend, "start_ns",
                          (unsigned long long)st.start_ns, "stop_ns",
@@ -102,8 +103,8 @@ py_track_stats(PyObject *self, PyObject *unused)
     PyObject *out = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; out != NULL && i < n; i++) {
         const hl_track_type_stats *r = &rows[i];
-        PyObject *t = Py_BuildValue("(OKKKKKK)", r->type, (unsigned long long)r->born,
-                                    (unsigned long long)r->died,
+        PyObject *t = Py_BuildValue("(OKKKKKKK)", r->type, (unsigned long long)r->born,
+                                    (unsigned long long)r->died, (unsigned long long)r->alive,
                                     (unsigned long long)r->alive_bytes,
                                     (unsigned long long)r->life_p50,
                                     (unsigned long long)r->life_p90,
@@ -260,7 +261,7 @@ PyMethodDef hl_py_lifetimes_methods[] = {
     {"track_active", (PyCFunction)py_track_active, METH_NOARGS, "track_active() -> bool"},
     {"track_status", (PyCFunction)py_track_status, METH_NOARGS, "track_status() -> dict"},
     {"track_stats", (PyCFunction)py_track_stats, METH_NOARGS,
-     "track_stats() -> [(type, born, died, alive_bytes, p50_ns, p90_ns, max_ns)]"},
+     "track_stats() -> [(type, born, died, alive, alive_bytes, p50_ns, p90_ns, max_ns)]"},
     {"track_survivors", (PyCFunction)py_track_survivors, METH_VARARGS,
      "track_survivors(type=None) -> [(address, type, size, birth_ns, site)]"},
     {"track_site", (PyCFunction)py_track_site, METH_O,

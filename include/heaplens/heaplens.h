@@ -349,8 +349,10 @@ int hl_track_active(void);
 /* Tell the tracker that a collection starts (1) or ends (0). On 3.9-3.11 a
  * collection can run inside an object's allocation, after its gc header is
  * zeroed and before its type is written; while one runs, such half-made
- * blocks wait to be resolved for as long as it takes. The binding feeds
- * this from gc.callbacks. */
+ * blocks wait to be resolved for as long as it takes. It is also a safe
+ * point: classes made since the last one are verified (see lib/lifetimes.c,
+ * THE INVARIANT), which runs C code of the interpreter. The binding feeds
+ * this from gc.callbacks while the allocator backend tracks. */
 void hl_track_gc_phase(int collecting);
 
 /* Drop every record and release the references the tracker keeps (the code
@@ -362,8 +364,12 @@ typedef struct {
     size_t records;        /* tracked objects alive (records held) */
     size_t dropped;        /* records lost to out-of-memory in the hooks */
     size_t unresolved;     /* blocks that could not be told to be an object of
-                              a known type (non-object memory, or a type
-                              readied after start) */
+                              a known type (non-object memory, or a static
+                              type readied after start) */
+    size_t waiting;        /* blocks waiting for a new type to be verified */
+    size_t types_unverified; /* blocks that read like a type object made while
+                              tracking but were not (yet) found among the
+                              subclasses of their base */
     size_t sites;          /* distinct (code, instruction, caller) sites */
     size_t types;          /* types with tracked objects */
     size_t memory;         /* bytes the tracker holds for all of it */
@@ -379,26 +385,35 @@ int hl_track_get_status(hl_track_status *out);
 typedef struct {
     PyObject *type;        /* borrowed (the tracker holds it) */
     uint64_t born, died;
-    uint64_t alive_bytes;
+    uint64_t alive;        /* found alive by a heap walk (see hl_track_stats) */
+    uint64_t alive_bytes;  /* their flat sizes: getsizeof model, align 8 */
     uint64_t life_p50, life_p90, life_max; /* ns, over the objects that died;
                               p50/p90 from a log histogram (within 6%) */
 } hl_track_type_stats;
 
-/* Per-type figures. *out is an array of *n rows allocated by the core;
- * release it with hl_track_free. Returns 0 or HL_ENOMEM. */
+/* Per-type figures. born and died come from the hooks; alive and
+ * alive_bytes from a walk of the whole heap that looks up every object it
+ * reaches among the records (while tracking, the walk runs now; after stop,
+ * the one made at stop is used). A record is never dereferenced unless that
+ * walk found its object, so a block that only reads like an object (a
+ * payload) is never counted alive. *out is an array of *n rows allocated
+ * by the core; release it with hl_track_free. Returns 0, HL_ENOMEM or what
+ * hl_heap_walk returns (HL_EPYTHON when a __sizeof__ raised). May run
+ * Python code (a __sizeof__ written in Python); needs the GIL. */
 int hl_track_stats(hl_track_type_stats **out, size_t *n);
 
 typedef struct {
     uintptr_t address;     /* the object's address (id()) */
     PyObject *type;        /* borrowed (the tracker holds it) */
-    uint64_t size;         /* bytes the allocation holds (allocator backend),
-                              or the object's basic + item size (tracer) */
+    uint64_t size;         /* the object's flat size (getsizeof model, align
+                              8: what flatsize() and snapshot() give) */
     uint64_t birth;        /* CLOCK_MONOTONIC ns */
     uint32_t site;         /* pass to hl_track_site */
 } hl_track_record;
 
 /* Records of tracked objects still alive (of `type` and its subclasses, or
- * all when NULL), oldest first. Release *out with hl_track_free. */
+ * all when NULL), oldest first: those the heap walk of hl_track_stats found.
+ * Release *out with hl_track_free. Returns as hl_track_stats. */
 int hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type);
 
 /* The frames of a site, innermost first: (code, lasti in bytes) pairs,

@@ -167,11 +167,12 @@ def _check_types(types: Any) -> Optional[Tuple[type, ...]]:
     return out
 
 
-# Before 3.12 a collection can run inside an object's allocation, after its
-# gc header is zeroed and before its type is set. The allocator backend
-# learns from gc.callbacks when one runs, so that such an object waits to be
-# resolved for as long as the collection takes (finalizers can allocate a lot).
-_GC_INSIDE_ALLOCATION = sys.version_info < (3, 12)
+# The allocator backend keeps an entry in gc.callbacks while it tracks:
+# - a collection is a safe point, where classes made since the last one are
+#   verified through type.__subclasses__ (lib/lifetimes.c, THE INVARIANT);
+# - before 3.12 a collection can run inside an object's allocation, after its
+#   gc header is zeroed and before its type is set: such an object waits to
+#   be resolved for as long as the collection takes (finalizers can allocate).
 
 
 def _forget_gc_phase() -> None:
@@ -256,7 +257,7 @@ class Tracker:
                            current_thread=self.threads == "current", types=self.types,
                            known_types=known)
             del known
-            if backend == "allocator" and _GC_INSIDE_ALLOCATION:
+            if backend == "allocator":
                 gc.callbacks.append(_c.track_gc_phase)
             self.backend = backend
             self.lost = False
@@ -336,8 +337,8 @@ class Tracker:
         objects alive first."""
         self._check_readable()
         rows = []
-        for tp, born, died, alive_bytes, p50, p90, mx in _c.track_stats():
-            rows.append(LifetimeRow(_type_name(tp), born, died, born - died, alive_bytes,
+        for tp, born, died, alive, alive_bytes, p50, p90, mx in _c.track_stats():
+            rows.append(LifetimeRow(_type_name(tp), born, died, alive, alive_bytes,
                                     p50, p90, mx, tp))
         rows.sort(key=lambda r: (-r.alive, -r.born, r.type_name))
         return rows
