@@ -320,6 +320,8 @@ static struct {
     PyObject *types;        /* strong: the filter tuple, or NULL */
     uint64_t start_ns, stop_ns;
     int lost;
+    int deaths;             /* stopped, hooks still in place to see deaths (see
+                               hl_track_stop) */
     uint64_t confirmed_at;  /* when the last heap walk ran (confirm) */
 
     rtable rt;
@@ -1554,7 +1556,7 @@ hook_realloc(void *ctx, void *old, size_t size)
     (void)ctx;
     if (old == NULL)
         return hook_malloc(ctx, size);
-    if (!T.active || reent || !ours())
+    if (!(T.active || T.deaths) || reent || !ours())
         return T.prev.realloc(T.prev.ctx, old, size);
     /* Any thread may resize a tracked block; only births are per thread. */
     reent = 1;
@@ -1577,6 +1579,12 @@ hook_free(void *ctx, void *p)
         uint64_t raw = raw_now(); /* early, as in hook_malloc */
         reent = 1;
         on_free(p, raw);
+        reent = 0;
+    } else if (p != NULL && T.deaths && !reent && ours()) {
+        reent = 1;
+        record *r = rec_find((uintptr_t)p);
+        if (r != NULL)
+            rec_drop(r);
         reent = 0;
     }
     T.prev.free(T.prev.ctx, p);
@@ -1611,8 +1619,18 @@ static int
 tracer(PyObject *op, PyRefTracerEvent event, void *data)
 {
     (void)data;
-    if (!T.active || reent || !ours())
+    if (!(T.active || T.deaths) || reent || !ours())
         return 0;
+    if (!T.active) { /* stopped: only forget the dead */
+        if (event == PyRefTracer_DESTROY) {
+            reent = 1;
+            record *r = rec_find((uintptr_t)op);
+            if (r != NULL)
+                rec_drop(r);
+            reent = 0;
+        }
+        return 0;
+    }
     reent = 1;
     if (event == PyRefTracer_CREATE) {
         PyThreadState *ts = hl_compat_tstate();
@@ -1810,11 +1828,14 @@ release_all(void)
     Py_XDECREF(subclasses);
 }
 
+static void finish_deaths(void);
+
 int
 hl_track_clear(void)
 {
     if (T.active)
         return hl_error__set(HL_ESTATE, "the tracker is running: stop it first");
+    finish_deaths();
     release_all();
     return 0;
 }
@@ -1833,6 +1854,7 @@ hl_track_start(const hl_track_options *opts)
         return hl_error__set(HL_EINVAL, "types must be a tuple of types");
     if (opts->backend != HL_BACKEND_ALLOCATOR && opts->backend != HL_BACKEND_REFTRACER)
         return hl_error__set(HL_EINVAL, "unknown backend %d", (int)opts->backend);
+    finish_deaths();
     /* The hooks are process-wide and their tables unlocked: they serve the
      * main interpreter only (on 3.12+ a sub-interpreter may run in parallel
      * with a GIL of its own; the hooks then leave its threads alone). */
@@ -1940,7 +1962,7 @@ hl_track_start(const hl_track_options *opts)
 static void
 check_lost(void)
 {
-    if (!T.active)
+    if (!(T.active || T.deaths))
         return;
     if (T.backend == HL_BACKEND_ALLOCATOR) {
         if (!hook_on_top() && !hook_reached())
@@ -1984,9 +2006,8 @@ purge_freelist_dead(void)
  * type; only a walk of the heap (tp_traverse from the gc-tracked objects,
  * which reaches real objects only) proves that it is one. Every figure about
  * live objects (alive, alive_bytes, survivors, their sizes) is what the walk
- * found among the records: the same objects, and the same flat sizes
- * (getsizeof model, 8-byte aligned, as flatsize() and snapshot() give), as
- * a census of the same heap. */
+ * found among the records: the same objects as a census of the same heap,
+ * with the flat sizes flatsize() gives (getsizeof model, no rounding). */
 
 typedef struct {
     int err;
@@ -2027,7 +2048,7 @@ confirm(void)
         T.rt.slots[i].site &= ~SITE_CONFIRMED;
     hl_walk_options opts = HL_WALK_OPTIONS_INIT;
     opts.model = HL_MODEL_GETSIZEOF;
-    opts.align = 8;
+    opts.align = 1;
     opts.flags = HL_WALK_ALL | HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
     opts.on_object = confirm_on_object;
     confirm_ctx c = {0};
@@ -2044,21 +2065,10 @@ confirm(void)
     return rc;
 }
 
-int
-hl_track_stop(int *lost)
+/* Take our hook or tracer out (or leave it forwarding under another). */
+static void
+uninstall(void)
 {
-    if (!T.active)
-        return hl_error__set(HL_ESTATE, "the tracker is not running");
-    settle_all();
-    check_lost();
-    if (!T.lost)
-        purge_freelist_dead();
-    int rc = 0;
-    if (!T.lost)
-        rc = confirm();
-    T.active = 0;
-    T.stop_ns = now_ns();
-    clock_refine();
     if (T.backend == HL_BACKEND_ALLOCATOR) {
         if (hook_on_top()) {
             PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &T.prev);
@@ -2077,22 +2087,77 @@ hl_track_stop(int *lost)
         T.tracer_installed = 0;
     }
 #endif
+}
+
+/* After stop the hooks stay in place, recording no birth, only forgetting
+ * the records of blocks freed, so that the records stay true until the live
+ * figures are asked for: the heap walk behind them (confirm) then runs once,
+ * and the hooks go. A `with track()` block thus costs no heap walk unless
+ * its figures are read. */
+static void
+finish_deaths(void)
+{
+    if (!T.deaths)
+        return;
+    check_lost();
+    T.deaths = 0;
+    uninstall();
+}
+
+int
+hl_track_stop(int *lost)
+{
+    if (!T.active)
+        return hl_error__set(HL_ESTATE, "the tracker is not running");
+    settle_all();
+    /* What still waits for a type now waits for nothing. */
+    reent = 1;
+    for (size_t i = 0; i < T.nwaiting; i++) {
+        record *r = rec_find(T.waiting[i]);
+        if (r != NULL && type_waiting(BT_TYPE(r->bt))) {
+            T.unresolved++;
+            rec_drop(r);
+        }
+    }
+    T.nwaiting = 0;
+    T.unresolved += T.ndeadwait;
+    T.ndeadwait = 0;
+    reent = 0;
+    check_lost();
+    if (!T.lost)
+        purge_freelist_dead();
+    /* Waiting for the figures to be asked for is safe only while no other
+     * tool can take our hook out: one started before us (tracemalloc,
+     * which puts back the allocator it found when it stops) could. Then
+     * the heap walk runs now. */
+    int rc = 0, later = !T.lost;
+    if (later && T.backend == HL_BACKEND_ALLOCATOR)
+        later = hook_on_top() && PyTraceMalloc_Untrack(0x484c, (uintptr_t)&T) == -2;
+    if (!T.lost && !later)
+        rc = confirm();
+    T.active = 0;
+    T.stop_ns = now_ns();
+    clock_refine();
+    T.deaths = later;
+    if (!T.deaths)
+        uninstall();
     if (lost != NULL)
         *lost = T.lost;
     return rc;
 }
 
-/* While tracking, the live figures are found now; after stop they are those
- * found at stop (blocks freed since are not seen: no record is read). */
+/* While tracking, the live figures are found now; after stop, at the first
+ * call that needs them (see finish_deaths), and kept. */
 static int
 confirm_if_running(void)
 {
-    if (!T.active)
+    if (!T.active && !T.deaths)
         return 0;
     check_lost();
-    if (T.lost)
-        return 0;
-    return confirm();
+    int rc = T.lost ? 0 : confirm();
+    if (!T.active)
+        finish_deaths();
+    return rc;
 }
 
 int
@@ -2258,7 +2323,7 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
     if (!(r->site & SITE_CONFIRMED)) {
         PyThreadState *was_quiet = T.quiet;
         T.quiet = hl_compat_tstate();
-        if (hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 8) == 0)
+        if (hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1) == 0)
             out->size = (uint64_t)flat;
         else
             PyErr_Clear();

@@ -386,7 +386,7 @@ typedef struct {
     PyObject *type;        /* borrowed (the tracker holds it) */
     uint64_t born, died;
     uint64_t alive;        /* found alive by a heap walk (see hl_track_stats) */
-    uint64_t alive_bytes;  /* their flat sizes: getsizeof model, align 8 */
+    uint64_t alive_bytes;  /* their flat sizes: getsizeof model, unrounded */
     uint64_t life_p50, life_p90, life_max; /* ns, over the objects that died;
                               p50/p90 from a log histogram (within 6%) */
 } hl_track_type_stats;
@@ -405,8 +405,8 @@ int hl_track_stats(hl_track_type_stats **out, size_t *n);
 typedef struct {
     uintptr_t address;     /* the object's address (id()) */
     PyObject *type;        /* borrowed (the tracker holds it) */
-    uint64_t size;         /* the object's flat size (getsizeof model, align
-                              8: what flatsize() and snapshot() give) */
+    uint64_t size;         /* the object's flat size (getsizeof model, not
+                              rounded: what flatsize() gives) */
     uint64_t birth;        /* CLOCK_MONOTONIC ns */
     uint32_t site;         /* pass to hl_track_site */
 } hl_track_record;

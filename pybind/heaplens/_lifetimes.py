@@ -273,9 +273,13 @@ class Tracker:
         with _lock:
             if self._state != "running":
                 raise RuntimeError("this tracker is not running")
-            self.lost = bool(_c.track_stop())
-            self._state = "stopped"
-            _forget_gc_phase()
+            try:
+                # (raises when the heap walk behind the live figures met a
+                # __sizeof__ that raised; the tracker is stopped anyway)
+                self.lost = bool(_c.track_stop())
+            finally:
+                self._state = "stopped"
+                _forget_gc_phase()
         if self.lost:
             self._warn_lost()
         return self

@@ -1,0 +1,346 @@
+"""The tracker tells the truth: it never follows a pointer read from a
+block's bytes unverified (crafted and random payloads cannot crash it or
+invent a type), it sees every object of every common type (agreement with
+a census of the same block), and its sizes are flatsize()'s."""
+
+import dataclasses
+import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import heaplens
+from heaplens import _heaplens as _c
+
+
+def run_child(code, timeout=300):
+    """Run `code` in a fresh interpreter (a crash there fails the test
+    instead of killing the run) and return its stdout."""
+    env = dict(os.environ)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=timeout, env=env)
+    assert p.returncode == 0, "child failed (rc %d):\n%s\n%s" % (p.returncode, p.stdout,
+                                                                 p.stderr[-4000:])
+    return p.stdout
+
+
+# What every child uses: payload addresses, and a check that no row of
+# stats() names a type that does not exist.
+PRELUDE = """
+import ctypes, gc, random, struct, sys
+import heaplens
+from heaplens import _lifetimes
+
+def addr(buf):
+    return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+
+def check(t):
+    real = {id(c) for c in _lifetimes._all_types()}
+    rows = t.stats()
+    for r in rows:
+        assert id(r.type) in real, "stats() names a type that does not exist"
+        assert isinstance(r.type_name, str)
+        assert r.alive <= r.born
+    for s in t.survivors():
+        assert id(s.type) in real
+    return rows
+"""
+
+
+def test_crafted_fake_type_and_instance():
+    out = run_child(PRELUDE + textwrap.dedent("""
+    with heaplens.track() as t:
+        # A payload laid out like a type object (gc header, refcount, &type),
+        # written before and after the hooks first read it.
+        fake_type = bytearray(struct.pack("QQQQ", 0, 0, 5, id(type)) + bytes(1024))
+        late_type = bytearray(1056)
+        struct.pack_into("QQQQ", late_type, 0, 0, 0, 5, id(type))
+        keep = []
+        for ft in (fake_type, late_type):
+            a = addr(ft)
+            for off in (0, 16, 32):
+                # instances of the fake type, at each pre-header offset
+                inst = bytearray(64)
+                struct.pack_into("QQ", inst, off, 3, a + 16)
+                keep.append(inst)
+        # a header pointing at itself, and at a freed payload
+        selfref = bytearray(64)
+        struct.pack_into("QQ", selfref, 0, 1, addr(selfref))
+        gone = bytearray(64)
+        gone_addr = addr(gone)
+        del gone
+        dangling = bytearray(struct.pack("QQ", 1, gone_addr) + bytes(48))
+        keep.append([bytearray(64) for _ in range(200)])
+        gc.collect()
+    rows = check(t)
+    st = t.status()
+    print("ok", st["types_unverified"] >= 1)
+    """))
+    assert out.split() == ["ok", "True"]
+
+
+def test_random_header_like_payloads_under_track():
+    out = run_child(PRELUDE + textwrap.dedent("""
+    rng = random.Random(1234)
+    type_ids = [id(c) for c in (int, str, float, tuple, list, dict, type, object, bytes,
+                                set, frozenset, bytearray, complex, range, BaseException)]
+    class Mine:
+        pass
+    type_ids.append(id(Mine))
+    bufs, addrs = [], []
+    freed = []
+    with heaplens.track() as t:
+        for round_ in range(6):
+            for i in range(1500):
+                n = rng.choice((16, 32, 48, 64, 96, 128, 256, 1024))
+                b = bytearray(n)
+                for w in range(0, n - 7, 8):
+                    k = rng.random()
+                    if k < 0.3:
+                        v = rng.randrange(0, 8)               # small refcounts
+                    elif k < 0.6:
+                        v = rng.choice(type_ids)              # ids of live types
+                    elif k < 0.8 and addrs:
+                        v = rng.choice(addrs) + rng.choice((0, 16, 32))  # other payloads
+                    elif k < 0.9 and freed:
+                        v = rng.choice(freed)                 # freed payloads
+                    else:
+                        v = rng.getrandbits(64)
+                    struct.pack_into("Q", b, w, v)
+                bufs.append(b)
+                addrs.append(addr(b))
+                if rng.random() < 0.2:
+                    x = bytearray(b)      # a copy: header-like words from birth
+                    bufs.append(x)
+                if rng.random() < 0.1 and len(bufs) > 10:
+                    j = rng.randrange(len(bufs))
+                    freed.append(addrs[min(j, len(addrs) - 1)])
+                    bufs[j] = None
+                if i % 97 == 0:
+                    Mine(); [Mine() for _ in range(5)]
+                    type("T%d_%d" % (round_, i), (Mine,), {})()   # classes made meanwhile
+            gc.collect()
+            rows = check(t)
+    rows = check(t)
+    survivors = t.survivors()
+    print("ok", len(rows) > 0)
+    """), timeout=600)
+    assert out.split() == ["ok", "True"]
+
+
+def test_objects_of_a_fake_are_never_handed_out():
+    out = run_child(PRELUDE + textwrap.dedent("""
+    with heaplens.track() as t:
+        payloads = []
+        for i in range(500):
+            b = bytearray(64)
+            struct.pack_into("QQQQ", b, 0, 0, 0, 1, id(dict))   # a 'dict' (gc header first)
+            struct.pack_into("Q", b, 40, 0xdeadbeef)
+            payloads.append(b)
+        real = [{"k": i} for i in range(200)]
+        survivors = t.survivors(dict)
+        objs = [s.object() for s in survivors]
+    assert all(type(o) is dict for o in objs if o is not None)
+    rows = {r.type_name: r for r in t.stats()}
+    # the fakes are not counted alive: at most the real dicts made here
+    # (dicts reused from the freelist were made out of our sight)
+    assert 100 <= rows["dict"].alive <= 200 < rows["dict"].born, rows["dict"]
+    assert len(objs) == rows["dict"].alive
+    print("ok")
+    """))
+    assert out.split() == ["ok"]
+
+
+# -- every object of every common type is seen --------------------------------
+
+@dataclasses.dataclass
+class DC:
+    a: int
+    b: str
+
+
+class Plain:
+    def __init__(self, i):
+        self.i = i
+        self.name = "p"
+
+
+class Slotted:
+    __slots__ = ("i", "j")
+
+    def __init__(self, i):
+        self.i = i
+        self.j = None
+
+
+class Meth:
+    def m(self):
+        return 1
+
+
+_METH = Meth()
+
+
+def _closure(i):
+    def inner():
+        return i
+    return inner
+
+
+def _gen(i):
+    yield i
+
+
+N = 5000
+words = " ".join("w%d" % i for i in range(N))
+doc = json.dumps(["s%d" % i for i in range(N)])
+
+# (name, census type name, maker) - maker(i) returns the new object(s).
+MAKERS = [
+    ("str_ascii_short", "str", lambda i: str(i + 10)),
+    ("str_fstring", "str", lambda i: f"k{i}"),
+    ("str_percent", "str", lambda i: "%d-x" % i),
+    ("str_concat_long", "str", lambda i: "y" * 300 + str(i)),
+    ("str_latin1", "str", lambda i: "\xe9" * 5 + str(i)),
+    ("str_ucs2", "str", lambda i: "\u0100" * 3 + str(i)),
+    ("str_ucs4", "str", lambda i: "\U0001F600" + str(i)),
+    ("str_json", "str", None),
+    ("str_split", "str", None),
+    ("int_small", "int", lambda i: i + 1000),
+    ("int_big", "int", lambda i: 10 ** 30 + i),
+    ("float", "float", lambda i: i + 0.5),
+    ("complex", "complex", lambda i: complex(i, 1)),
+    ("tuple", "tuple", lambda i: (i, None)),
+    ("list", "list", lambda i: [i]),
+    ("dict", "dict", lambda i: {"k": i}),
+    ("set", "set", lambda i: {i}),
+    ("frozenset", "frozenset", lambda i: frozenset((i,))),
+    ("bytes", "bytes", lambda i: b"b%d" % i),
+    ("bytearray", "bytearray", lambda i: bytearray(8)),
+    ("plain_instance", __name__ + ".Plain", lambda i: Plain(i)),
+    ("slots_instance", __name__ + ".Slotted", lambda i: Slotted(i)),
+    ("dataclass_instance", __name__ + ".DC", lambda i: DC(i, "x")),
+    ("function", "function", lambda i: _closure(i)),
+    ("cell", "cell", lambda i: _closure(i)),
+    ("bound_method", "method", lambda i: _METH.m),
+    ("generator", "generator", lambda i: _gen(i)),
+    ("exception", "ValueError", lambda i: ValueError(i)),
+    ("range", "range", lambda i: range(i)),
+]
+
+
+def _make(name, maker):
+    if name == "str_json":
+        return json.loads(doc)
+    if name == "str_split":
+        return words.split()
+    return [maker(i) for i in range(N)]
+
+
+def _census_count(snap, type_name):
+    for r in snap.rows:
+        if r.type_name == type_name:
+            return r.count
+    return 0
+
+
+@pytest.mark.parametrize("name,type_name,maker", MAKERS, ids=[m[0] for m in MAKERS])
+def test_tracker_agrees_with_census(name, type_name, maker):
+    gc.collect()
+    before = heaplens.snapshot()
+    with heaplens.track(frames=0) as t:
+        keep = _make(name, maker)
+    after = heaplens.snapshot()
+    census = _census_count(after, type_name) - _census_count(before, type_name)
+    rows = {r.type_name: r for r in t.stats()}
+    seen = rows[type_name].alive if type_name in rows else 0
+    assert census >= N * 0.9, (census, name)
+    assert abs(seen - census) <= 0.02 * census, (name, seen, census, t.status())
+    del keep
+
+
+@pytest.mark.parametrize("name,type_name,maker", MAKERS[:9] + MAKERS[9:24:3],
+                         ids=[m[0] for m in MAKERS[:9] + MAKERS[9:24:3]])
+def test_sizes_are_flatsize(name, type_name, maker):
+    gc.collect()
+    with heaplens.track(frames=0) as t:
+        keep = _make(name, maker)
+    survivors = [s for s in t.survivors() if s.type_name == type_name]
+    assert survivors
+    total = 0
+    # after stop, object() searches the heap: check a sample
+    for s in survivors[:50]:
+        o = s.object()
+        assert o is not None
+        assert s.size == heaplens.flatsize(o), (name, s, o)
+    for s in survivors:
+        total += s.size
+    row = [r for r in t.stats() if r.type_name == type_name][0]
+    assert row.alive_size == total
+    del keep
+
+
+def test_sizes_while_running_match_flatsize():
+    with heaplens.track(frames=0) as t:
+        keep = [DC(i, "x") for i in range(300)] + [{"a": i, "b": [i]} for i in range(300)]
+        for s in t.survivors():
+            if s.type in (DC, dict):
+                o = s.object()
+                assert o is not None and type(o) is s.type
+                assert s.size == heaplens.flatsize(o)
+    del keep
+
+
+# -- interpreters the hooks must not touch ------------------------------------
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sub-interpreters with a GIL of their "
+                    "own exist from 3.12")
+def test_own_gil_subinterpreter_refused_and_left_alone():
+    out = run_child(textwrap.dedent("""
+    import threading, heaplens
+    try:
+        import _xxsubinterpreters as I
+        iid = I.create(isolated=True)
+        def run(code):
+            try:
+                I.run_string(iid, code)
+                return None
+            except I.RunFailedError as e:
+                return str(e)
+    except ImportError:
+        import _interpreters as I
+        iid = I.create(I.new_config("isolated"))
+        def run(code):
+            r = I.run_string(iid, code)
+            return None if r is None else r.formatted
+    err = run("import heaplens")
+    assert err is not None and "ImportError" in err and "subinterpreters" in err, err
+    errs = []
+    def work():
+        errs.append(run("x = [str(i) * 3 for i in range(200000)]; del x"))
+    with heaplens.track() as t:
+        th = threading.Thread(target=work)
+        th.start()
+        keep = [str(i) + "!" for i in range(50000)]
+        th.join()
+    assert errs == [None], errs
+    strs = [r for r in t.stats() if r.type_name == "str"][0]
+    # the sub-interpreter's 200,000 strs are not ours; ours are all there
+    assert 50000 <= strs.alive <= 50100, strs
+    I.destroy(iid)
+    print("ok")
+    """))
+    assert out.split() == ["ok"]
+
+
+@pytest.mark.skipif(not _c.HAVE_REFTRACER, reason="PyRefTracer exists from 3.13")
+def test_reftracer_refused_where_it_misses_deaths_even_privately():
+    if sys.version_info >= (3, 13, 3):
+        pytest.skip("this Python's PyRefTracer reports deaths (3.13.3+)")
+    with pytest.raises(ValueError, match="3.13.3"):
+        _c.track_start(backend=_c.BACKEND_REFTRACER, frames=0)
+    assert not _c.track_active()
