@@ -1,6 +1,8 @@
 """Lifetime tracking cost: allocation-heavy work run plain, under
-heaplens.track() (1 and 25 frames), and under tracemalloc.start(1) and
-start(25), in one run; then the tracker's memory per live object.
+heaplens.track() (1 and 25 frames), under tracemalloc.start(1) and
+start(25), and under memray.Tracker(trace_python_allocators=True) when
+memray is installed, in one run; then the tracker's memory per live
+object.
 
     python bench/lifetimes.py [--repeat N] [--scale X] [--n N] [--unit-ms MS] [--live N]
                               [--markdown] [--json PATH] [--progress]
@@ -119,8 +121,31 @@ def variants():
                 tracemalloc.stop()
         return run
 
-    return [("plain", plain), ("track(1)", track(1)), ("track(25)", track(25)),
-            ("tracemalloc(1)", tm(1)), ("tracemalloc(25)", tm(25))]
+    out = [("plain", plain), ("track(1)", track(1)), ("track(25)", track(25)),
+           ("tracemalloc(1)", tm(1)), ("tracemalloc(25)", tm(25))]
+    try:
+        import memray
+    except ImportError:
+        print("(memray is not installed: its column is left out; pip install memray)",
+              file=sys.stderr)
+        return out
+    import os
+    import tempfile
+
+    def mr(fn):
+        # memray records every allocation, Python allocators included, to a
+        # file: the cost of writing it is part of what it costs.
+        fd, path = tempfile.mkstemp(suffix=".bin")
+        os.close(fd)
+        os.unlink(path)
+        try:
+            with memray.Tracker(path, trace_python_allocators=True):
+                fn()
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+    out.append(("memray(py)", mr))
+    return out
 
 
 def timed(variant, fn):
