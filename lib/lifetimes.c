@@ -1208,6 +1208,11 @@ watching(void)
 {
     if (!T.active || reent)
         return 0;
+#if !HL_HAVE_PER_INTERP_GIL
+    /* (one GIL: the thread needs looking at only to leave some out) */
+    if (T.only == NULL && T.quiet == NULL)
+        return 1;
+#endif
     PyThreadState *ts = hl_compat_tstate();
     return ts != NULL && ts != T.quiet && (T.only == NULL || ts == T.only)
 #if HL_HAVE_PER_INTERP_GIL
