@@ -38,4 +38,18 @@ preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 LD_PRELOAD="$preload" "$venv/bin/python" -c \
   'import heaplens._heaplens as m, sys; sys.exit(0 if m.__file__ else 1)' || { echo "sanitized build did not load"; exit 1; }
 LD_PRELOAD="$preload" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
+
+# The tracker against payloads laid out like object headers, on every other
+# CPython 3.9-3.13 here too (lib/lifetimes_types.c, THE INVARIANT).
+for py in $(find_pythons); do
+  ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  [ "$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$ver" ] && continue
+  v=".venv-asan-$ver"
+  make_venv "$v" "$py" "" -C cmake.define.HEAPLENS_SANITIZE=ON -C cmake.build-type=RelWithDebInfo \
+    >/dev/null || { status=1; continue; }
+  for what in crafted fake "random 3 1500"; do
+    echo "==> ASan+UBSan: payloads $what on $ver"
+    LD_PRELOAD="$preload" "$v/bin/python" tests/python/lifetimes_payloads.py $what || status=1
+  done
+done
 exit $status

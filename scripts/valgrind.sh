@@ -20,4 +20,21 @@ for suite in ptrset sizes walk graph lifetimes; do
     --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
     build/valgrind/tests/c/heaplens_check "$suite" || status=1
 done
+
+# The tracker against payloads laid out like object headers, on every
+# CPython 3.9-3.13 here: an extension built with debug info (so that the
+# suppressions above name its functions), the interpreter's allocations
+# through malloc. The random run is smaller than pytest's (valgrind is slow).
+source scripts/lib.sh
+for py in $(find_pythons); do
+  ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  venv=".venv-vg-$ver"
+  make_venv "$venv" "$py" "" -C cmake.build-type=RelWithDebInfo >/dev/null || { status=1; continue; }
+  for what in crafted fake "random 1 600"; do
+    echo "==> valgrind: payloads $what on $ver"
+    PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
+      --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
+      "$venv/bin/python" tests/python/lifetimes_payloads.py $what || status=1
+  done
+done
 exit $status

@@ -20,140 +20,39 @@ from heaplens import _heaplens as _c
 def run_child(code, timeout=300):
     """Run `code` in a fresh interpreter (a crash there fails the test
     instead of killing the run) and return its stdout."""
-    env = dict(os.environ)
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       text=True, timeout=timeout, env=env)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=timeout)
     assert p.returncode == 0, "child failed (rc %d):\n%s\n%s" % (p.returncode, p.stdout,
                                                                  p.stderr[-4000:])
     return p.stdout
 
 
-# What every child uses: payload addresses, and a check that no row of
-# stats() names a type that does not exist.
-PRELUDE = """
-import ctypes, gc, random, struct, sys
-import heaplens
-from heaplens import _lifetimes
+PAYLOADS = os.path.join(os.path.dirname(__file__), "lifetimes_payloads.py")
 
-def addr(buf):
-    return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
 
-def check(t):
-    real = {id(c) for c in _lifetimes._all_types()}
-    rows = t.stats()
-    for r in rows:
-        assert id(r.type) in real, "stats() names a type that does not exist"
-        assert isinstance(r.type_name, str)
-        assert r.alive <= r.born
-    for s in t.survivors():
-        assert id(s.type) in real
-    return rows
-"""
+def run_payloads(*args, timeout=600):
+    p = subprocess.run([sys.executable, PAYLOADS] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, "child failed (rc %d):\n%s\n%s" % (p.returncode, p.stdout,
+                                                                 p.stderr[-4000:])
+    return p.stdout
 
 
 def test_crafted_fake_type_and_instance():
-    out = run_child(PRELUDE + textwrap.dedent("""
-    with heaplens.track() as t:
-        # A payload laid out like a type object (gc header, refcount, &type),
-        # written before and after the hooks first read it.
-        fake_type = bytearray(struct.pack("QQQQ", 0, 0, 5, id(type)) + bytes(1024))
-        late_type = bytearray(1056)
-        struct.pack_into("QQQQ", late_type, 0, 0, 0, 5, id(type))
-        keep = []
-        for ft in (fake_type, late_type):
-            a = addr(ft)
-            for off in (0, 16, 32):
-                # instances of the fake type, at each pre-header offset
-                inst = bytearray(64)
-                struct.pack_into("QQ", inst, off, 3, a + 16)
-                keep.append(inst)
-        # a header pointing at itself, and at a freed payload
-        selfref = bytearray(64)
-        struct.pack_into("QQ", selfref, 0, 1, addr(selfref))
-        gone = bytearray(64)
-        gone_addr = addr(gone)
-        del gone
-        dangling = bytearray(struct.pack("QQ", 1, gone_addr) + bytes(48))
-        keep.append([bytearray(64) for _ in range(200)])
-        gc.collect()
-    rows = check(t)
-    st = t.status()
-    print("ok", st["types_unverified"] >= 1)
-    """))
-    assert out.split() == ["ok", "True"]
+    """A payload laid out like a type object, instances of it at each
+    pre-header offset, a header pointing at itself and at a freed payload."""
+    assert run_payloads("crafted").split() == ["ok", "True"]
 
 
 def test_random_header_like_payloads_under_track():
-    out = run_child(PRELUDE + textwrap.dedent("""
-    rng = random.Random(1234)
-    type_ids = [id(c) for c in (int, str, float, tuple, list, dict, type, object, bytes,
-                                set, frozenset, bytearray, complex, range, BaseException)]
-    class Mine:
-        pass
-    type_ids.append(id(Mine))
-    bufs, addrs = [], []
-    freed = []
-    with heaplens.track() as t:
-        for round_ in range(6):
-            for i in range(1500):
-                n = rng.choice((16, 32, 48, 64, 96, 128, 256, 1024))
-                b = bytearray(n)
-                for w in range(0, n - 7, 8):
-                    k = rng.random()
-                    if k < 0.3:
-                        v = rng.randrange(0, 8)               # small refcounts
-                    elif k < 0.6:
-                        v = rng.choice(type_ids)              # ids of live types
-                    elif k < 0.8 and addrs:
-                        v = rng.choice(addrs) + rng.choice((0, 16, 32))  # other payloads
-                    elif k < 0.9 and freed:
-                        v = rng.choice(freed)                 # freed payloads
-                    else:
-                        v = rng.getrandbits(64)
-                    struct.pack_into("Q", b, w, v)
-                bufs.append(b)
-                addrs.append(addr(b))
-                if rng.random() < 0.2:
-                    x = bytearray(b)      # a copy: header-like words from birth
-                    bufs.append(x)
-                if rng.random() < 0.1 and len(bufs) > 10:
-                    j = rng.randrange(len(bufs))
-                    freed.append(addrs[min(j, len(addrs) - 1)])
-                    bufs[j] = None
-                if i % 97 == 0:
-                    Mine(); [Mine() for _ in range(5)]
-                    type("T%d_%d" % (round_, i), (Mine,), {})()   # classes made meanwhile
-            gc.collect()
-            rows = check(t)
-    rows = check(t)
-    survivors = t.survivors()
-    print("ok", len(rows) > 0)
-    """), timeout=600)
-    assert out.split() == ["ok", "True"]
+    """9,000 bytearrays of header-like words (small refcounts, ids of live
+    types, addresses of other payloads and of freed ones), classes made
+    meanwhile, collections between rounds."""
+    assert run_payloads("random", 6, 1500).split() == ["ok", "True"]
 
 
 def test_objects_of_a_fake_are_never_handed_out():
-    out = run_child(PRELUDE + textwrap.dedent("""
-    with heaplens.track() as t:
-        payloads = []
-        for i in range(500):
-            b = bytearray(64)
-            struct.pack_into("QQQQ", b, 0, 0, 0, 1, id(dict))   # a 'dict' (gc header first)
-            struct.pack_into("Q", b, 40, 0xdeadbeef)
-            payloads.append(b)
-        real = [{"k": i} for i in range(200)]
-        survivors = t.survivors(dict)
-        objs = [s.object() for s in survivors]
-    assert all(type(o) is dict for o in objs if o is not None)
-    rows = {r.type_name: r for r in t.stats()}
-    # the fakes are not counted alive: at most the real dicts made here
-    # (dicts reused from the freelist were made out of our sight)
-    # (and the payloads, born or not by version, are not alive)
-    assert 100 <= rows["dict"].alive <= 200, rows["dict"]
-    assert len(objs) == rows["dict"].alive
-    print("ok")
-    """))
-    assert out.split() == ["ok"]
+    assert run_payloads("fake").split() == ["ok"]
 
 
 # -- every object of every common type is seen --------------------------------
