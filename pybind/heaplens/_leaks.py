@@ -132,6 +132,10 @@ class Chain:
     def __repr__(self) -> str:
         return "<Chain %s: %s>" % (self.kind, self)
 
+    def _repr_html_(self) -> str:
+        from heaplens._html import chain_html
+        return chain_html(self)
+
 
 _HERE = __file__.rsplit("/", 1)[0]
 
@@ -407,6 +411,10 @@ class LeakReport:
     def __repr__(self) -> str:
         return "<LeakReport %s>" % ("%d groups leaked" % len(self.groups)
                                     if self.groups else "no leaks")
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import leak_report_html
+        return leak_report_html(self)
 
 
 class LeakError(AssertionError):

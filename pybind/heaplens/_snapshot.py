@@ -3,7 +3,6 @@ diffs, saved files, and a periodic sampler (Monitor)."""
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import struct
@@ -38,6 +37,23 @@ class DiffRow(NamedTuple):
     size: int
     count_diff: int
     size_diff: int
+
+
+def _check_limit(limit: Any) -> None:
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError("limit must be an int or None, not %s" % type(limit).__name__)
+    if limit < 0:
+        raise ValueError("limit must be >= 0, not %d" % limit)
+
+
+def _check_path(fname: str, path: Any) -> None:
+    """A file name: str, bytes or os.PathLike. An int would be taken as an
+    open file descriptor by open(), which is never what is meant here."""
+    if isinstance(path, bool) or not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("%s() needs a file path (str, bytes or os.PathLike), not %s %r"
+                        % (fname, type(path).__name__, path))
 
 
 def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...]:
@@ -94,12 +110,28 @@ class Snapshot:
     def __str__(self) -> str:
         return self.format()
 
-    def format(self, limit: int = 20) -> str:
-        """The largest ``limit`` groups as an aligned table."""
-        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size))
-                for r in self.rows[:limit]]
+    def format(self, limit: Optional[int] = 20) -> str:
+        """The largest ``limit`` groups (None for all) as an aligned table;
+        an ``(N other types)`` row holds the rest, and ``total`` is the
+        whole snapshot's."""
+        return table(("type", "objects", "size"), self._table_rows(limit))
+
+    def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
+        _check_limit(limit)
+        all_rows = self.rows
+        shown = all_rows if limit is None else all_rows[:limit]
+        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size)) for r in shown]
+        rest = all_rows[len(shown):]
+        if rest:
+            rows.append(("(%s other types)" % "{:,}".format(len(rest)),
+                         "{:,}".format(sum(r.count for r in rest)),
+                         human_size(sum(r.size for r in rest))))
         rows.append(("total", "{:,}".format(self.total_count), human_size(self.total_size)))
-        return table(("type", "objects", "size"), rows)
+        return rows
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import snapshot_html
+        return snapshot_html(self)
 
     def row(self, type_name: str) -> Optional[SnapshotRow]:
         """The row of ``type_name``, or None."""
@@ -134,6 +166,7 @@ class Snapshot:
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
+        _check_path("save", path)
         data = _encode(self)
         tmp = "%s.tmp%d" % (os.fspath(path), os.getpid())
         with open(tmp, "wb") as f:
@@ -210,7 +243,7 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     created at the address of an object that has died since is missed.
     """
     if not isinstance(since, Snapshot):
-        raise TypeError("since must be a Snapshot, not %s" % (type.__class__.__name__))
+        raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
     return since.new_objects(type)
 
 
@@ -218,19 +251,32 @@ class SnapshotDiff:
     """Per-type changes between two snapshots, largest growth first."""
 
     def __init__(self, rows: Sequence[DiffRow], older: Optional[Snapshot] = None,
-                 newer: Optional[Snapshot] = None) -> None:
+                 newer: Optional[Snapshot] = None,
+                 rest: Tuple[int, int, int] = (0, 0, 0)) -> None:
         self.rows: List[DiffRow] = sorted(
             rows, key=lambda r: (-r.size_diff, -r.count_diff, r.type_name))
         self.older = older
         self.newer = newer
+        # (groups, count_diff, size_diff) of the rows top() left out: the
+        # totals stay the whole diff's.
+        self._rest = rest
 
     @property
     def count_diff(self) -> int:
-        return sum(r.count_diff for r in self.rows)
+        """The change in objects of the whole diff (top(n) included: the
+        rows it leaves out still count)."""
+        return sum(r.count_diff for r in self.rows) + self._rest[1]
 
     @property
     def size_diff(self) -> int:
-        return sum(r.size_diff for r in self.rows)
+        """The change in bytes of the whole diff (see count_diff)."""
+        return sum(r.size_diff for r in self.rows) + self._rest[2]
+
+    @property
+    def other(self) -> Tuple[int, int, int]:
+        """(groups, count_diff, size_diff) of the groups ``top(n)`` left
+        out; (0, 0, 0) for a full diff."""
+        return self._rest
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -249,15 +295,24 @@ class SnapshotDiff:
         return None
 
     def top(self, n: int = 10) -> "SnapshotDiff":
-        """The ``n`` groups that grew most (by bytes)."""
-        if not isinstance(n, int) or n < 0:
+        """The ``n`` groups that grew most (by bytes). Its totals (and the
+        ``total`` row it prints) stay those of the whole diff; the groups
+        left out are summed in ``other`` (an ``(N other types)`` row)."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError("n must be an int, not %s" % type(n).__name__)
+        if n < 0:
             raise ValueError("n must be a non-negative int, not %r" % (n,))
-        return SnapshotDiff(self.rows[:n], self.older, self.newer)
+        return SnapshotDiff(self.rows[:n], self.older, self.newer, self._plus(self.rows[n:]))
+
+    def _plus(self, cut: Sequence[DiffRow]) -> Tuple[int, int, int]:
+        g, c, n = self._rest
+        return (g + len(cut), c + sum(r.count_diff for r in cut),
+                n + sum(r.size_diff for r in cut))
 
     def changed(self) -> "SnapshotDiff":
         """Only the groups whose count or size changed."""
         return SnapshotDiff([r for r in self.rows if r.count_diff or r.size_diff],
-                            self.older, self.newer)
+                            self.older, self.newer, self._rest)
 
     def filter(self, type: Optional[str] = None, module: Optional[str] = None
                ) -> "SnapshotDiff":
@@ -271,19 +326,31 @@ class SnapshotDiff:
                 if not (mod == module or mod.startswith(module + ".")):
                     return False
             return True
+        # A new selection: its totals are its own rows' (the left-out rows
+        # of a top() view are not known by name, so they are dropped).
         return SnapshotDiff([r for r in self.rows if keep(r)], self.older, self.newer)
 
     def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
-        rows = self.rows if limit is None else self.rows[:limit]
-        return [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
-                 human_size(r.size), human_size(r.size_diff, signed=True)) for r in rows]
-
-    def format(self, limit: Optional[int] = 20) -> str:
-        """An aligned table of the first ``limit`` rows (None for all)."""
-        rows = self._table_rows(limit)
+        """The table's rows: the first ``limit`` groups, one ``(N other
+        types)`` row for the rest (the groups left out here or by top()),
+        and the whole diff's total."""
+        _check_limit(limit)
+        shown = self.rows if limit is None else self.rows[:limit]
+        rows = [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
+                 human_size(r.size), human_size(r.size_diff, signed=True)) for r in shown]
+        g, c, n = self._plus(self.rows[len(shown):])
+        if g:
+            rows.append(("(%s other types)" % "{:,}".format(g), "", "{:+,}".format(c), "",
+                         human_size(n, signed=True)))
         rows.append(("total", "", "{:+,}".format(self.count_diff), "",
                      human_size(self.size_diff, signed=True)))
-        return table(("type", "objects", "+/-", "size", "+/- size"), rows)
+        return rows
+
+    def format(self, limit: Optional[int] = 20) -> str:
+        """An aligned table of the first ``limit`` rows (None for all), an
+        ``(N other types)`` row for the groups not shown, and the total of
+        the whole diff."""
+        return table(("type", "objects", "+/-", "size", "+/- size"), self._table_rows(limit))
 
     def __str__(self) -> str:
         return self.format()
@@ -294,14 +361,8 @@ class SnapshotDiff:
             human_size(self.size_diff, signed=True))
 
     def _repr_html_(self) -> str:
-        head = "".join("<th>%s</th>" % h for h in ("type", "objects", "+/-", "size", "+/- size"))
-        body = []
-        for cells in self._table_rows(50):
-            tds = "<td>%s</td>" % html.escape(cells[0]) + "".join(
-                '<td style="text-align:right">%s</td>' % html.escape(c) for c in cells[1:])
-            body.append("<tr>%s</tr>" % tds)
-        return ('<table class="heaplens-diff"><thead><tr>%s</tr></thead><tbody>%s</tbody>'
-                "</table>" % (head, "".join(body)))
+        from heaplens._html import diff_html
+        return diff_html(self)
 
 
 # ---- file format (docs/format.md) ------------------------------------------
@@ -391,7 +452,9 @@ def _decode(data: bytes, source: str) -> Snapshot:
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Snapshot:
     """Read a snapshot written by ``Snapshot.save``. Raises
-    SnapshotFormatError for anything that is not a valid snapshot file."""
+    SnapshotFormatError for anything that is not a valid snapshot file,
+    TypeError if ``path`` is not a path."""
+    _check_path("load", path)
     with open(path, "rb") as f:
         data = f.read(256 * 1024 * 1024 + 1)
     if len(data) > 256 * 1024 * 1024:
@@ -522,14 +585,20 @@ class Monitor:
         return [(s.t, s.types.get(type_name, (0, 0))[i]) for s in self.samples]
 
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens report",
-                    top: int = 8, tracker: Any = None) -> None:
+                    top: int = 8, tracker: Any = None,
+                    sites: Sequence[Tuple[str, str, int, int]] = ()) -> None:
         """Write a self-contained HTML report: SVG charts of the ``top``
         types over time and the growth table, then, given a ``tracker``
         (heaplens.track()), its lifetime chart and table. No scripts, no
-        network."""
+        network. ``sites`` adds a table of allocation sites, (type, site,
+        objects, bytes) rows (what ``python -m heaplens run --track``
+        prints)."""
         from heaplens._report import render_html
+        _check_path("report_html", path)
         if tracker is not None and not hasattr(tracker, "lifetime_series"):
             raise TypeError("tracker must be a heaplens Tracker, not %r" % (type(tracker).__name__,))
-        text = render_html(self, title, top, tracker)
+        if not self.samples:
+            raise RuntimeError("no samples yet: start() the Monitor first")
+        text = render_html(self, title, top, tracker, sites)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
