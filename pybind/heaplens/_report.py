@@ -95,7 +95,9 @@ def _spread(ys: List[float], gap: float, lo: float, hi: float) -> List[float]:
 
 def _value_text(v: float, ylabel: str) -> str:
     if ylabel == "size":
-        return human_size(int(v))
+        v = int(v)
+        return human_size(v) if abs(v) < 1024 else "%s (%s B)" % (human_size(v),
+                                                                  "{:,}".format(v))
     return "{:,}".format(int(v))
 
 

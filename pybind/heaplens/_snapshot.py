@@ -168,7 +168,7 @@ class Snapshot:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
         _check_path("save", path)
         data = _encode(self)
-        tmp = "%s.tmp%d" % (os.fspath(path), os.getpid())
+        tmp = "%s.tmp%d" % (os.fsdecode(path), os.getpid())
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -459,8 +459,8 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Snapshot:
         data = f.read(256 * 1024 * 1024 + 1)
     if len(data) > 256 * 1024 * 1024:
         raise SnapshotFormatError("%s is not a valid heaplens snapshot: larger than 256 MiB"
-                                  % os.fspath(path))
-    return _decode(data, os.fspath(path))
+                                  % os.fsdecode(path))
+    return _decode(data, os.fsdecode(path))
 
 
 # ---- periodic sampling -------------------------------------------------------
