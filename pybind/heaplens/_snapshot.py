@@ -318,6 +318,9 @@ class SnapshotDiff:
                ) -> "SnapshotDiff":
         """Groups whose type name contains ``type`` and/or whose module is
         ``module`` (or a submodule of it; ``'builtins'`` for builtin types)."""
+        for name, v in (("type", type), ("module", module)):
+            if v is not None and not isinstance(v, str):
+                raise TypeError("filter(%s=...) needs a str, not %s" % (name, v.__class__.__name__))
         def keep(r: DiffRow) -> bool:
             if type is not None and type not in r.type_name:
                 return False
@@ -498,6 +501,8 @@ class Monitor:
             raise ValueError("top must be a positive int or None, not %r" % (top,))
         if model not in _MODELS:
             raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+        if on_sample is not None and not callable(on_sample):
+            raise TypeError("on_sample must be callable, not %s" % type(on_sample).__name__)
         self.interval = float(interval)
         self.top = top
         self.model = model
@@ -579,6 +584,9 @@ class Monitor:
     def series(self, type_name: str, what: str = "size") -> List[Tuple[float, int]]:
         """(seconds, value) for one type over the samples; value is 'size'
         or 'count', 0 where the type was not among the kept ones."""
+        if not isinstance(type_name, str):
+            raise TypeError("series() needs a type name (str), not %s"
+                            % type_name.__class__.__name__)
         if what not in ("size", "count"):
             raise ValueError("what must be 'size' or 'count', not %r" % (what,))
         i = 1 if what == "size" else 0
@@ -595,6 +603,10 @@ class Monitor:
         prints)."""
         from heaplens._report import render_html
         _check_path("report_html", path)
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError("top must be a positive int, not %r" % (top,))
+        if not isinstance(title, str):
+            raise TypeError("title must be a str, not %s" % type(title).__name__)
         if tracker is not None and not hasattr(tracker, "lifetime_series"):
             raise TypeError("tracker must be a heaplens Tracker, not %r" % (type(tracker).__name__,))
         if not self.samples:

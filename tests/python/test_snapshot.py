@@ -382,3 +382,22 @@ def test_top_keeps_the_whole_total_and_shows_the_rest():
     lines = newer.format(limit=1).splitlines()
     assert lines[-2].split() == ["(3", "other", "types)", "6", "600", "B"]
     assert lines[-1].split() == ["total", "11", "1.1", "KiB"]
+
+
+def test_monitor_and_filter_arguments(tmp_path):
+    with pytest.raises(TypeError, match="on_sample must be callable"):
+        heaplens.Monitor(on_sample=5)
+    m = heaplens.Monitor(interval=10)
+    with pytest.raises(RuntimeError, match="no samples"):
+        m.report_html(str(tmp_path / "r.html"))
+    m.start()
+    m.stop()
+    with pytest.raises(TypeError, match="type name"):
+        m.series(str)
+    with pytest.raises(ValueError, match="top must be a positive int"):
+        m.report_html(str(tmp_path / "r.html"), top="3")
+    with pytest.raises(TypeError, match="file path"):
+        m.report_html(7)
+    d = Snapshot([("x", 1, 10)], 1.0).diff(Snapshot([], 0.0))
+    with pytest.raises(TypeError, match=r"filter\(type=...\) needs a str"):
+        d.filter(type=int)
