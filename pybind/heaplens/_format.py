@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Iterable, List, Sequence
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -12,7 +13,8 @@ def human_size(n: int, signed: bool = False) -> str:
     """Format a byte count for people: ``human_size(1536) == '1.5 KiB'``.
 
     With ``signed=True`` positive values get a leading ``+`` (for diffs).
-    ``n`` is an int (or a finite float); anything else raises TypeError.
+    ``n`` is an int (or any finite real number); anything else raises
+    TypeError.
     """
     _check_number("human_size", n)
     sign = "-" if n < 0 else ("+" if signed and n > 0 else "")
@@ -27,10 +29,12 @@ def human_size(n: int, signed: bool = False) -> str:
 
 
 def _check_number(fname: str, n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, float)):
+    # numbers.Real takes numpy's ints and floats too; a str such as '12'
+    # gave a bare "'<' not supported" before.
+    if isinstance(n, bool) or not isinstance(n, numbers.Real):
         raise TypeError("%s() needs a number of bytes (int), not %s %r"
                         % (fname, type(n).__name__, n))
-    if isinstance(n, float) and not math.isfinite(n):
+    if not math.isfinite(n):
         raise ValueError("%s() needs a finite number of bytes, not %r" % (fname, n))
 
 

@@ -292,9 +292,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     sites: List[Tuple[str, str, int, int]] = []
     failure: Optional[BaseException] = None
     try:
+        sys.modules["__main__"] = main_mod   # what `import __main__` finds from here on
         if args.baseline == "imports":
             _preimport(_top_level_imports(target.source, target.attrs.get("__package__")))
-        sys.modules["__main__"] = main_mod
         monitor.start()
         if tracker is not None:
             tracker.start()
