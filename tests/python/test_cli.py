@@ -82,8 +82,10 @@ def test_run_baseline_is_after_the_imports(tmp_path, script):
     assert "after the script's imports" in r.stderr
     # Importing json/decimal/fractions compiles code and makes classes;
     # none of that is the script's growth.
-    assert "code" not in rows and "_pydecimal.Decimal" not in rows, r.stderr
-    assert "type" not in rows or int(rows["type"][2].replace(",", "")) <= 2, r.stderr
+    def grew(name):
+        return int(rows[name][2].replace(",", "")) if name in rows else 0
+    # (A code object can change size when it runs: the count is the test.)
+    assert grew("code") <= 0 and grew("function") <= 2 and grew("type") <= 2, r.stderr
     assert rows["__main__.Leaky"][2] == "+5,000"
     total = [l for l in r.stderr.splitlines() if l.startswith("total")][0]
     # What the script made (5,000 instances, a list, a class) is nearly all.
