@@ -44,11 +44,11 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str,
 
 def snapshot_html(snap: Any, limit: int = 20) -> str:
     """A Snapshot: its largest types, the rest, the total."""
-    caption = "heaplens Snapshot: %s objects, %s in %s types (model %s)" % (
+    caption = "heaplens Snapshot: %s objects, %s in %s %ss (model %s)" % (
         "{:,}".format(snap.total_count), human_size(snap.total_size),
-        "{:,}".format(len(snap)), snap.model)
-    return table_html(("type", "objects", "size"), snap._table_rows(limit), "heaplens-snapshot",
-                      caption, foot=1)
+        "{:,}".format(len(snap)), snap._group_word(), snap.model)
+    return table_html((snap._group_word(), "objects", "size"), snap._table_rows(limit),
+                      "heaplens-snapshot", caption, foot=1)
 
 
 def diff_html(d: Any, limit: int = 50) -> str:

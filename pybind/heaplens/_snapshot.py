@@ -112,9 +112,12 @@ class Snapshot:
 
     def format(self, limit: Optional[int] = 20) -> str:
         """The largest ``limit`` groups (None for all) as an aligned table;
-        an ``(N other types)`` row holds the rest, and ``total`` is the
-        whole snapshot's."""
-        return table(("type", "objects", "size"), self._table_rows(limit))
+        an ``(N other types)`` row (``sites`` for ``by="site"``) holds the
+        rest, and ``total`` is the whole snapshot's."""
+        return table((self._group_word(), "objects", "size"), self._table_rows(limit))
+
+    def _group_word(self) -> str:
+        return "site" if self.by == "site" else "type"
 
     def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
         _check_limit(limit)
@@ -123,7 +126,7 @@ class Snapshot:
         rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size)) for r in shown]
         rest = all_rows[len(shown):]
         if rest:
-            rows.append(("(%s other types)" % "{:,}".format(len(rest)),
+            rows.append(("(%s other %ss)" % ("{:,}".format(len(rest)), self._group_word()),
                          "{:,}".format(sum(r.count for r in rest)),
                          human_size(sum(r.size for r in rest))))
         rows.append(("total", "{:,}".format(self.total_count), human_size(self.total_size)))

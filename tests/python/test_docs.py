@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
@@ -31,7 +32,8 @@ import heaplens
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PAGES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 MEASURED_ON = (3, 11)
-FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+# Fences may be indented (a block inside a list item).
+FENCE = re.compile(r"^([ \t]*)```(\w*)[^\n]*\n(.*?)^\1```[ \t]*$", re.M | re.S)
 
 
 def blocks(path, lang):
@@ -39,8 +41,8 @@ def blocks(path, lang):
     text = open(path, encoding="utf-8").read()
     out = []
     for m in FENCE.finditer(text):
-        if m.group(1) == lang:
-            out.append((text.count("\n", 0, m.start(2)) + 1, m.group(2)))
+        if m.group(2) == lang:
+            out.append((text.count("\n", 0, m.start(3)) + 1, textwrap.dedent(m.group(3))))
     return out
 
 
@@ -57,7 +59,7 @@ def test_every_prompt_is_in_a_python_block():
     for p in PAGES:
         text = open(p, encoding="utf-8").read()
         inside = sum(b.count("\n>>> ") + b.startswith(">>> ") for _, b in blocks(p, "python"))
-        total = len(re.findall(r"^>>> ", text, re.M))
+        total = len(re.findall(r"^[ \t]*>>> ", text, re.M))
         assert inside == total, "%s: %d of %d prompts outside ```python blocks" % (
             _name(p), total - inside, total)
 
