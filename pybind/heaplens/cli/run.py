@@ -18,7 +18,6 @@ from typing import Any, Dict, List, Optional, Tuple
 import heaplens
 from heaplens._format import human_size, table
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(heaplens.__file__)))
 _HEAPLENS_DIR = os.path.dirname(os.path.abspath(heaplens.__file__))
 
 
@@ -181,6 +180,10 @@ def _preimport(names: List[str]) -> int:
     return len(sys.modules) - before
 
 
+def _sample_path(directory: str, i: int) -> str:
+    return os.path.join(directory, "sample-%04d.snap" % i)
+
+
 def _default_output(name: str) -> str:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "script"
     return "heaplens-%s-%s.html" % (stem, time.strftime("%Y%m%d-%H%M%S"))
@@ -270,13 +273,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return 2
 
     progress = _Progress()
-    saved: List[str] = []
 
     def on_sample(s: heaplens.Sample) -> None:
+        # Nothing kept here: what this adds to the heap would show as growth.
         if args.snapshots and monitor.last is not None:
-            path = os.path.join(args.snapshots, "sample-%04d.snap" % len(monitor.samples))
-            monitor.last.save(path)
-            saved.append(path)
+            monitor.last.save(_sample_path(args.snapshots, len(monitor.samples)))
         progress.show("heaplens: %.1fs, %d samples, %s objects, %s" % (
             s.t, len(monitor.samples), "{:,}".format(s.total_count), human_size(s.total_size)))
 
@@ -295,9 +296,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         sys.modules["__main__"] = main_mod   # what `import __main__` finds from here on
         if args.baseline == "imports":
             _preimport(_top_level_imports(target.source, target.attrs.get("__package__")))
-        monitor.start()
+        # The tracker starts first: what starting it allocates is then in
+        # the baseline, not in the growth.
         if tracker is not None:
             tracker.start()
+        monitor.start()
         try:
             exec(target.code, main_mod.__dict__)
         except SystemExit as e:
@@ -355,7 +358,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if tracker is not None:
             tracker.clear()
     print("heaplens: report written to %s" % os.path.abspath(output), file=sys.stderr)
-    if saved:
+    if args.snapshots:
+        n = len(monitor.samples)
         print("heaplens: %d samples saved as %s ... %s (compare two with 'python -m heaplens "
-              "diff')" % (len(saved), saved[0], os.path.basename(saved[-1])), file=sys.stderr)
+              "diff')" % (n, _sample_path(args.snapshots, 1),
+                          os.path.basename(_sample_path(args.snapshots, n))), file=sys.stderr)
     return status
