@@ -129,7 +129,9 @@ class Snapshot:
             rows.append(("(%s other %ss)" % ("{:,}".format(len(rest)), self._group_word()),
                          "{:,}".format(sum(r.count for r in rest)),
                          human_size(sum(r.size for r in rest))))
-        rows.append(("total", "{:,}".format(self.total_count), human_size(self.total_size)))
+        total = "total (all %s %ss)" % ("{:,}".format(len(all_rows)), self._group_word()) \
+            if rest else "total"
+        rows.append((total, "{:,}".format(self.total_count), human_size(self.total_size)))
         return rows
 
     def _repr_html_(self) -> str:
@@ -348,7 +350,9 @@ class SnapshotDiff:
         if g:
             rows.append(("(%s other types)" % "{:,}".format(g), "", "{:+,}".format(c), "",
                          human_size(n, signed=True)))
-        rows.append(("total", "", "{:+,}".format(self.count_diff), "",
+        # Which total it is, when rows are left out: the whole diff's.
+        total = "total (all %s types)" % "{:,}".format(len(shown) + g) if g else "total"
+        rows.append((total, "", "{:+,}".format(self.count_diff), "",
                      human_size(self.size_diff, signed=True)))
         return rows
 

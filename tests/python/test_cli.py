@@ -36,7 +36,8 @@ def _run(args, cwd, timeout=180):
 def _total(stderr):
     """The growth table's total objects."""
     line = [l for l in stderr.splitlines() if l.startswith("total")][0]
-    return int(line.split()[1].replace(",", ""))
+    m = re.match(r"total(?: \(all [\d,]+ types\))?\s+([+-]?[\d,]+)", line)
+    return int(m.group(1).replace(",", ""))
 
 
 @pytest.fixture
@@ -164,13 +165,14 @@ def test_diff_total_is_the_whole_diffs(tmp_path):
     rows = [l.split() for l in r.stdout.splitlines()[2:]]
     assert rows[0][:3] == ["x", "3", "+2"]
     assert rows[1] == ["(2", "other", "types)", "+2", "+18", "B"]
-    assert rows[2] == ["total", "+4", "+38", "B"]
+    assert rows[2] == ["total", "(all", "3", "types)", "+4", "+38", "B"]   # which total
     d = heaplens.load(str(b)).diff(heaplens.load(str(a)))
     top = d.top(1)
     # The API agrees with the command: top(n) keeps the whole total.
     assert (top.count_diff, top.size_diff) == (4, 38) == (d.count_diff, d.size_diff)
     assert top.other == (2, 2, 18)
-    assert str(top).splitlines()[-1].split() == ["total", "+4", "+38", "B"]
+    assert str(top).splitlines()[-1].split() == ["total", "(all", "3", "types)", "+4", "+38",
+                                                 "B"]
 
 
 def test_run_errors(tmp_path):

@@ -371,7 +371,7 @@ def test_top_keeps_the_whole_total_and_shows_the_rest():
     assert top.other == (2, 1, 100)
     lines = str(top).splitlines()
     assert lines[-2].split() == ["(2", "other", "types)", "+1", "+100", "B"]
-    assert lines[-1].split() == ["total", "+7", "+700", "B"]
+    assert lines[-1].split() == ["total", "(all", "4", "types)", "+7", "+700", "B"]
     assert d.format(limit=2) == str(top)
     assert top.top(1).other == (3, 3, 300) and top.top(1).size_diff == 700
     assert top.changed().size_diff == 700
@@ -381,7 +381,8 @@ def test_top_keeps_the_whole_total_and_shows_the_rest():
     # A snapshot's table says what it leaves out too.
     lines = newer.format(limit=1).splitlines()
     assert lines[-2].split() == ["(3", "other", "types)", "6", "600", "B"]
-    assert lines[-1].split() == ["total", "11", "1.1", "KiB"]
+    assert lines[-1].split() == ["total", "(all", "4", "types)", "11", "1.1", "KiB"]
+    assert newer.format(limit=None).splitlines()[-1].split()[:2] == ["total", "11"]
 
 
 def test_monitor_and_filter_arguments(tmp_path):
