@@ -136,24 +136,56 @@ hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs)
     return Py_BuildValue("(Nn)", list, ext);
 }
 
+/* [(nodes[i], counts[i]) for the nodes with a non-zero count]: new reference. */
+static PyObject *
+counts_list(PyObject **nodes, const size_t *counts, size_t n)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        if (counts[i] == 0)
+            continue;
+        PyObject *item = Py_BuildValue("(On)", nodes[i], (Py_ssize_t)counts[i]);
+        if (item == NULL || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    return list;
+}
+
 PyObject *
 hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"obj", "depth", "max_nodes", "exclude", NULL};
+    static char *kwlist[] = {"obj",      "depth",           "max_nodes", "exclude",
+                             "too_many", "group_functions", NULL};
     PyObject *obj, *exclude = NULL;
-    Py_ssize_t depth = 4, max_nodes = 60;
+    Py_ssize_t depth = 4, max_nodes = 60, too_many = 0;
+    int group = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|nnO!:referrer_graph", kwlist, &obj,
-                                     &depth, &max_nodes, &PyTuple_Type, &exclude))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|nnO!np:referrer_graph", kwlist, &obj,
+                                     &depth, &max_nodes, &PyTuple_Type, &exclude, &too_many,
+                                     &group))
         return NULL;
-    if (depth < 0 || max_nodes < 1) {
-        PyErr_SetString(PyExc_ValueError, "depth must be >= 0 and max_nodes >= 1");
+    if (depth < 0 || max_nodes < 1 || too_many < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "depth must be >= 0, max_nodes >= 1 and too_many >= 0");
         return NULL;
     }
-    PyObject *ex[HL_MAX_EXCLUDE];
-    size_t nex = exclusions(ex, args, exclude, NULL);
+    /* graph(extra_ignore=..., filter=...) can exclude many objects: no
+     * HL_MAX_EXCLUDE cap here, every item counts. */
+    Py_ssize_t nitems = exclude != NULL ? PyTuple_GET_SIZE(exclude) : 0;
+    PyObject **ex = PyMem_Malloc(((size_t)nitems + 2) * sizeof(PyObject *));
+    if (ex == NULL)
+        return PyErr_NoMemory();
+    size_t nex = 0;
+    ex[nex++] = args;
+    if (exclude != NULL) {
+        ex[nex++] = exclude;
+        for (Py_ssize_t i = 0; i < nitems; i++)
+            ex[nex++] = PyTuple_GET_ITEM(exclude, i);
+    }
     hl_graph *g = NULL;
     int rc = hl_graph_build(&g, ex, nex);
+    PyMem_Free(ex);
     if (rc < 0)
         return hl_py_raise(rc);
     /* Breadth-first backwards; nodes[] doubles as the queue. Edges are
@@ -162,10 +194,14 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
     size_t nn = 0, cap = 0;
     size_t *epar = NULL, *echi = NULL, ne = 0, ecap = 0;
     uint32_t *level = NULL;
-    PyObject *result = NULL;
+    size_t *dropped = NULL; /* per node: referrers left out by too_many */
+    size_t *grouped = NULL; /* per node: functions whose __globals__ it is */
+    PyObject *result = NULL, *pairs = NULL, *drops = NULL, *groups = NULL;
     nodes = PyMem_RawMalloc((size_t)max_nodes * sizeof(PyObject *));
     level = PyMem_RawMalloc((size_t)max_nodes * sizeof(uint32_t));
-    if (nodes == NULL || level == NULL)
+    dropped = PyMem_RawCalloc((size_t)max_nodes, sizeof(size_t));
+    grouped = PyMem_RawCalloc((size_t)max_nodes, sizeof(size_t));
+    if (nodes == NULL || level == NULL || dropped == NULL || grouped == NULL)
         goto nomem;
     cap = (size_t)max_nodes;
     Py_INCREF(obj);
@@ -178,7 +214,21 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
         size_t nr;
         if ((rc = hl_graph_referrers(&refs, &nr, g, nodes[head])) < 0)
             goto fail;
+        size_t taken = 0;
         for (size_t i = 0; i < nr; i++) {
+            /* A module's functions all hold its globals dict: counted, and
+             * drawn as one node by the caller, not one node each. The check
+             * reads the function's own field: no Python code runs. */
+            if (group && PyFunction_Check(refs[i]) &&
+                PyFunction_GET_GLOBALS(refs[i]) == nodes[head]) {
+                grouped[head]++;
+                continue;
+            }
+            if (too_many > 0 && taken >= (size_t)too_many) {
+                dropped[head]++; /* objgraph's too_many: a "N more" node */
+                continue;
+            }
+            taken++;
             size_t at = nn;
             for (size_t j = 0; j < nn; j++)
                 if (nodes[j] == refs[i]) {
@@ -216,14 +266,25 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     hl_graph_free(g);
     g = NULL;
-    result = PyList_New((Py_ssize_t)ne);
-    for (size_t i = 0; result != NULL && i < ne; i++) {
+    pairs = PyList_New((Py_ssize_t)ne);
+    for (size_t i = 0; pairs != NULL && i < ne; i++) {
         PyObject *pair = PyTuple_Pack(2, nodes[epar[i]], nodes[echi[i]]);
         if (pair == NULL)
-            Py_CLEAR(result);
+            Py_CLEAR(pairs);
         else
-            PyList_SET_ITEM(result, (Py_ssize_t)i, pair);
+            PyList_SET_ITEM(pairs, (Py_ssize_t)i, pair);
     }
+    if (pairs == NULL || (too_many == 0 && !group)) {
+        result = pairs; /* the old shape: [(parent, child), ...] */
+        goto done;
+    }
+    drops = counts_list(nodes, dropped, nn);
+    groups = drops != NULL ? counts_list(nodes, grouped, nn) : NULL;
+    if (groups != NULL)
+        result = PyTuple_Pack(3, pairs, drops, groups);
+    Py_DECREF(pairs);
+    Py_XDECREF(drops);
+    Py_XDECREF(groups);
     goto done;
 nomem:
     PyErr_NoMemory();
@@ -236,6 +297,8 @@ done:
         Py_DECREF(nodes[i]);
     PyMem_RawFree(nodes);
     PyMem_RawFree(level);
+    PyMem_RawFree(dropped);
+    PyMem_RawFree(grouped);
     PyMem_RawFree(epar);
     PyMem_RawFree(echi);
     return result;

@@ -278,7 +278,8 @@ static PyMethodDef methods[] = {
      "referrers(obj, exclude=()) -> ([referrers], external_refs)"},
     {"referrer_graph", (PyCFunction)(void (*)(void))hl_py_referrer_graph,
      METH_VARARGS | METH_KEYWORDS,
-     "referrer_graph(obj, depth=4, max_nodes=60, exclude=()) -> [(parent, child)]"},
+     "referrer_graph(obj, depth=4, max_nodes=60, exclude=(), too_many=0, group_functions=False)"
+     " -> [(parent, child)], or ([(parent, child)], [(node, left out)], [(node, functions)])"},
     {"gc_counts", (PyCFunction)hl_py_gc_counts, METH_NOARGS,
      "gc_counts() -> {type: count} of the gc-tracked objects only"},
     {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,

@@ -8,13 +8,14 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh --system-only || exit 1
 source scripts/lib.sh
 
-# The HTML report test opens reports in headless Chromium; it is skipped,
-# saying so, where Chromium cannot be installed.
+# The HTML report test opens reports in headless Chromium (driven through
+# chromium-driver for hover checks); it is skipped, saying so, where Chromium
+# cannot be installed.
 # The graph test renders with Graphviz's dot. Both are optional: without
 # them those tests check the error path or skip, saying why.
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 updated=""
-for pkg in chromium graphviz; do
+for pkg in chromium chromium-driver graphviz; do
   if ! dpkg -s "$pkg" >/dev/null 2>&1; then
     echo "==> installing $pkg for the report and graph tests"
     [ -n "$updated" ] || { $SUDO apt-get update -qq >/dev/null 2>&1; updated=1; }

@@ -137,6 +137,10 @@ class Asized:
         return "<Asized %s: %s deep, %s flat, %d refs>" % (
             self.name, human_size(self.size), human_size(self.flat), len(self.refs))
 
+    def _repr_html_(self) -> str:
+        from heaplens._html import asized_html
+        return asized_html(self)
+
     def format(self, format: str = "%(name)s size=%(size)d flat=%(flat)d",
                depth: int = -1, order_by: str = "size", indent: str = "") -> str:
         """One line per node, children indented by 4 more spaces and sorted

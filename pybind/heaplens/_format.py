@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import math
+import numbers
+from typing import Any, Iterable, List, Sequence
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -11,7 +13,10 @@ def human_size(n: int, signed: bool = False) -> str:
     """Format a byte count for people: ``human_size(1536) == '1.5 KiB'``.
 
     With ``signed=True`` positive values get a leading ``+`` (for diffs).
+    ``n`` is an int (or any finite real number); anything else raises
+    TypeError.
     """
+    _check_number("human_size", n)
     sign = "-" if n < 0 else ("+" if signed and n > 0 else "")
     v = float(abs(n))
     for unit in _UNITS:
@@ -21,6 +26,72 @@ def human_size(n: int, signed: bool = False) -> str:
             return "%s%.1f %s" % (sign, v, unit)
         v /= 1024.0
     raise AssertionError("unreachable")
+
+
+def _check_number(fname: str, n: Any) -> None:
+    # numbers.Real takes numpy's ints and floats too; a str such as '12'
+    # gave a bare "'<' not supported" before.
+    if isinstance(n, bool) or not isinstance(n, numbers.Real):
+        raise TypeError("%s() needs a number of bytes (int), not %s %r"
+                        % (fname, type(n).__name__, n))
+    if not math.isfinite(n):
+        raise ValueError("%s() needs a finite number of bytes, not %r" % (fname, n))
+
+
+def nice_ticks(lo: float, hi: float, bytes_: bool = False, most: int = 6
+               ) -> List[float]:
+    """Axis ticks covering [lo, hi] at a step of 1, 2 or 5 times a power
+    of ten, at most ``most`` intervals. With ``bytes_`` the powers are of
+    the unit the values are shown in (B, KiB, MiB...: 1024**k times 1, 2, 5,
+    10, 20, 50, 100, 200, 500), so labels read 2 MiB, 4 MiB, not 2.4 MiB."""
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi == lo:
+        hi = lo + 1
+    span = hi - lo
+    unit = 1.0
+    if bytes_:
+        while unit * 1024 <= max(abs(lo), abs(hi)) and unit < 1024.0 ** 5:
+            unit *= 1024
+    raw = span / unit / most
+    mag = 10.0 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    if bytes_ and unit > 1 and mag < 0.1:
+        mag = 0.1          # 0.1 MiB steps at finest; finer reads as KiB
+    step = mag
+    for m in (1, 2, 5, 10):
+        step = m * mag
+        if span / unit / step <= most:
+            break
+    step *= unit
+    if bytes_ and unit == 1 and step < 1:
+        step = 1.0
+    first = math.floor(lo / step) * step
+    last = math.ceil(hi / step) * step
+    n = int(round((last - first) / step))
+    return [first + i * step for i in range(n + 1)]
+
+
+def tick_labels(ticks: Sequence[float], bytes_: bool = False) -> List[str]:
+    """Labels for ``nice_ticks``: one unit for the whole axis (the largest
+    tick's, for bytes), with as few decimals as the step needs."""
+    if not ticks:
+        return []
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    unit_i = 0
+    if bytes_:
+        top = max(abs(t) for t in ticks)
+        while unit_i + 1 < len(_UNITS) and top >= 1024 ** (unit_i + 1):
+            unit_i += 1
+    div = 1024 ** unit_i
+    s = step / div
+    decimals = 0 if s >= 1 - 1e-9 else min(6, int(math.ceil(-math.log10(s) - 1e-9)))
+    out = []
+    for t in ticks:
+        text = "{:,.{}f}".format(t / div, decimals)
+        if text.startswith("-") and float(text.replace(",", "")) == 0:
+            text = text[1:]
+        out.append("%s %s" % (text, _UNITS[unit_i]) if bytes_ else text)
+    return out
 
 
 def safe_repr(obj: Any, clip: int = 80) -> str:

@@ -132,6 +132,10 @@ class Chain:
     def __repr__(self) -> str:
         return "<Chain %s: %s>" % (self.kind, self)
 
+    def _repr_html_(self) -> str:
+        from heaplens._html import chain_html
+        return chain_html(self)
+
 
 _HERE = __file__.rsplit("/", 1)[0]
 
@@ -178,58 +182,26 @@ def referrers(obj: Any) -> List[Any]:
 
 
 def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
-          output: Optional[str] = None) -> str:
+          output: Optional[str] = None, *, filter: Optional[Callable[[Any], bool]] = None,
+          extra_ignore: Iterable[Any] = (), too_many: int = 10,
+          group_functions: bool = True) -> str:
     """A Graphviz DOT graph around ``obj``: its referrers (``'back'``, like
     objgraph's show_backrefs) or referents (``'forward'``), ``depth`` levels
     deep, with each object's type, flat and deep size. With ``output``
     ending in .svg or .png, also render it with Graphviz's ``dot`` (Debian
-    package ``graphviz``); RuntimeError if ``dot`` is missing or fails."""
-    if direction not in ("back", "forward"):
-        raise ValueError("direction must be 'back' or 'forward', not %r" % (direction,))
-    if not isinstance(depth, int) or depth < 0:
-        raise ValueError("depth must be a non-negative int, not %r" % (depth,))
-    nodes: Dict[int, Any] = {id(obj): obj}
-    edges: List[Tuple[int, int, str]] = []
-    if direction == "back":
-        user, ours = _frames()
-        pairs = _c.referrer_graph(obj, depth, max_nodes, (user, ours, *ours))
-        del user, ours
-    else:
-        pairs = []
-        level = [obj]
-        for _ in range(depth):
-            nxt = []
-            for o in level:
-                for r in _c.referents(o, code=True):
-                    pairs.append((o, r))
-                    if id(r) not in nodes and len(nodes) < max_nodes:
-                        nodes[id(r)] = r
-                        nxt.append(r)
-            level = nxt
-    for parent, child in pairs:
-        for o in (parent, child):
-            if id(o) not in nodes and len(nodes) < max_nodes:
-                nodes[id(o)] = o
-        edges.append((id(parent), id(child), _label(parent, child)))
-    lines = ["digraph heaplens {", '  node [shape=box, fontname="sans-serif", fontsize=10];',
-             '  edge [fontname="sans-serif", fontsize=9];']
-    for i, o in nodes.items():
-        # Deep sizes of what holds an object can be the whole program:
-        # only the object itself gets one.
-        size = human_size(flatsize(o))
-        if o is obj:
-            size += ", %s deep" % human_size(asizeof(o))
-        label = "%s\\n%s" % (_dot_escape(_node_title(o)), size)
-        style = ', style=filled, fillcolor="#ffd9d9"' if o is obj else ""
-        lines.append('  n%d [label="%s"%s];' % (i, label, style))
-    for a, b, lab in edges:
-        if a in nodes and b in nodes:
-            lines.append('  n%d -> n%d [label="%s"];' % (a, b, _dot_escape(lab)))
-    lines.append("}")
-    dot = "\n".join(lines) + "\n"
-    if output is not None:
-        _render(dot, output)
-    return dot
+    package ``graphviz``); RuntimeError if ``dot`` is missing or fails.
+
+    To keep real graphs readable (as objgraph's options do):
+    ``filter(o) -> bool``: objects for which it is false are neither drawn
+    nor followed (``obj`` always is); ``extra_ignore``: objects never drawn
+    (a cache of yours, a debugging list); ``too_many``: each object shows at
+    most this many referrers (referents, forward) and one "N more" node for
+    the rest (0: no cap); ``group_functions``: the functions that refer to a
+    module's globals dict only as their ``__globals__`` are drawn as one
+    node, "N functions of module m"."""
+    from heaplens._graph_view import build_graph
+    return build_graph(obj, direction, depth, max_nodes, output, filter, extra_ignore,
+                       too_many, group_functions)
 
 
 def _node_title(o: Any) -> str:
@@ -407,6 +379,10 @@ class LeakReport:
     def __repr__(self) -> str:
         return "<LeakReport %s>" % ("%d groups leaked" % len(self.groups)
                                     if self.groups else "no leaks")
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import leak_report_html
+        return leak_report_html(self)
 
 
 class LeakError(AssertionError):

@@ -393,9 +393,14 @@ class Tracker:
             return None
         return self._traceback(rec[4])
 
-    def report(self, limit: int = 20, file: Optional[TextIO] = None) -> str:
-        """Print (to ``file``, default stdout) and return a table of the
-        types with the most objects alive, with their lifetimes."""
+    def report(self, limit: int = 20, file: Optional[TextIO] = None) -> None:
+        """Print (to ``file``, default stdout) a table of the types with the
+        most objects alive, with their lifetimes. Returns None, so that a
+        REPL shows the table once; ``format()`` returns the text."""
+        print(self.format(limit), file=file if file is not None else sys.stdout)
+
+    def format(self, limit: int = 20) -> str:
+        """The table ``report()`` prints, as a string."""
         rows = self.stats()
         st = self.status()
         lines = [table(
@@ -411,9 +416,11 @@ class Tracker:
             st["records"], len(rows), st["backend"], human_size(st["memory"]),
             "; %d dropped" % st["dropped"] if st["dropped"] else "",
             "; EVENTS LOST" if st["lost"] else ""))
-        text = "\n".join(lines)
-        print(text, file=file if file is not None else sys.stdout)
-        return text
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import tracker_html
+        return tracker_html(self)
 
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens lifetimes",
                     top: int = 8) -> None:

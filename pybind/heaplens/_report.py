@@ -6,73 +6,204 @@ network."""
 from __future__ import annotations
 
 import html
+import math
 import sys
 import time
 from typing import Any, List, Sequence, Tuple
 
-from heaplens._format import human_size
+from heaplens._format import human_size, nice_ticks, tick_labels
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f", "#bcbd22")
+# Lines are told apart by colour, by marker shape and (after the first ten)
+# by dash pattern, and each is named at its end, so neither colour vision
+# nor a legend lookup is needed.
+_MARKERS = ("circle", "square", "triangle", "diamond", "down", "plus", "cross", "star")
+_DASHES = ("", "6,3", "2,2", "8,3,2,3")
+_MAX_MARKERS = 16      # visible markers per line
+_MAX_HOVER = 240       # hover points per line
+
+_CHART_STYLE = """<style>
+.heaplens-chart .hl-pt .hl-tip { visibility: hidden; pointer-events: none; }
+.heaplens-chart .hl-pt:hover .hl-tip { visibility: visible; }
+.heaplens-chart .hl-pt:hover .hl-hit { stroke: #333; stroke-width: 1; fill-opacity: 0.15; }
+.heaplens-chart .hl-hit { fill: #000; fill-opacity: 0; }
+</style>"""
 
 
-def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    mag = 1.0
-    while mag * 10 <= v:
-        mag *= 10
-    for m in (1, 2, 2.5, 5, 10):
-        if m * mag >= v:
-            return m * mag
-    return 10 * mag
+def _marker(shape: str, x: float, y: float, color: str, r: float = 4.0) -> str:
+    """An SVG marker of ``shape`` centred on (x, y)."""
+    if shape == "circle":
+        return '<circle cx="%.1f" cy="%.1f" r="%.1f" fill="%s"/>' % (x, y, r, color)
+    if shape == "square":
+        return ('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
+                % (x - r, y - r, 2 * r, 2 * r, color))
+    if shape in ("plus", "cross"):
+        if shape == "plus":
+            d = "M%.1f,%.1fH%.1fM%.1f,%.1fV%.1f" % (x - r, y, x + r, x, y - r, y + r)
+        else:
+            d = "M%.1f,%.1fL%.1f,%.1fM%.1f,%.1fL%.1f,%.1f" % (
+                x - r, y - r, x + r, y + r, x - r, y + r, x + r, y - r)
+        return '<path d="%s" stroke="%s" stroke-width="2.2" fill="none"/>' % (d, color)
+    if shape == "star":
+        pts = []
+        for i in range(10):
+            rr = r * 1.3 if i % 2 == 0 else r * 0.55
+            a = math.pi / 2 + i * math.pi / 5
+            pts.append("%.1f,%.1f" % (x + rr * math.cos(a), y - rr * math.sin(a)))
+        return '<polygon points="%s" fill="%s"/>' % (" ".join(pts), color)
+    if shape == "triangle":
+        pts3 = ((x, y - r * 1.2), (x - r * 1.1, y + r * 0.8), (x + r * 1.1, y + r * 0.8))
+    elif shape == "down":
+        pts3 = ((x, y + r * 1.2), (x - r * 1.1, y - r * 0.8), (x + r * 1.1, y - r * 0.8))
+    else:  # diamond
+        pts3 = ((x, y - r * 1.3), (x + r, y), (x, y + r * 1.3), (x - r, y))
+    return '<polygon points="%s" fill="%s"/>' % (
+        " ".join("%.1f,%.1f" % p for p in pts3), color)
+
+
+def line_style(k: int) -> Tuple[str, str, str]:
+    """(colour, marker shape, dash pattern) of the k-th line: no two of the
+    first 40 lines share all three."""
+    return (_COLORS[k % len(_COLORS)], _MARKERS[k % len(_MARKERS)],
+            _DASHES[(k // len(_COLORS)) % len(_DASHES)])
+
+
+def _every(n: int, most: int) -> List[int]:
+    """Indices of at most ``most`` of ``n`` points, evenly spread, always
+    with the first and the last."""
+    if n <= most:
+        return list(range(n))
+    return sorted({int(round(i * (n - 1) / (most - 1))) for i in range(most)})
+
+
+def _spread(ys: List[float], gap: float, lo: float, hi: float) -> List[float]:
+    """Label positions moved apart to at least ``gap``, within [lo, hi]
+    where they fit, in their order."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = list(ys)
+    nxt = hi + gap
+    for i in reversed(order):
+        out[i] = min(out[i], nxt - gap)
+        nxt = out[i]
+    prev = lo - gap
+    for i in order:
+        out[i] = max(out[i], prev + gap)
+        prev = out[i]
+    return out
+
+
+def _value_text(v: float, ylabel: str) -> str:
+    if ylabel == "size":
+        v = int(v)
+        return human_size(v) if abs(v) < 1024 else "%s (%s B)" % (human_size(v),
+                                                                  "{:,}".format(v))
+    return "{:,}".format(int(v))
 
 
 def svg_chart(series: Sequence[Tuple[str, Sequence[Tuple[float, int]]]], width: int = 860,
               height: int = 360, ylabel: str = "size") -> str:
-    """An SVG line chart: one line per (label, [(t, value), ...])."""
-    left, right, top, bottom = 80, 220, 20, 40
+    """An SVG line chart: one line per (label, [(t, value), ...]).
+
+    Axes have ticks at 1, 2 or 5 times a power of ten (of the byte unit
+    shown, for sizes) over a range fitted to the data; each line has its own
+    colour, marker shape (and dash pattern past ten lines) and its name at
+    its last value; hovering a point shows the series, time and value (a
+    CSS hover and an SVG ``<title>`` tooltip: no script)."""
+    left, right, top, bottom = 80, 250, 20, 40
     pw, ph = width - left - right, height - top - bottom
-    tmax = max((t for _, pts in series for t, _ in pts), default=0.0) or 1.0
-    vmax = _nice_max(max((v for _, pts in series for _, v in pts), default=0))
+    is_size = ylabel == "size"
+    values = [v for _, pts in series for _, v in pts]
+    vmin, vmax = (min(values), max(values)) if values else (0, 0)
+    # From zero, unless that would squash every line into the top half.
+    lo = 0 if vmin >= 0 and (vmax <= 0 or vmin <= vmax * 0.5) else vmin
+    yticks = nice_ticks(lo, max(vmax, lo + 1), bytes_=is_size)
+    y0, y1 = yticks[0], yticks[-1]
+    tmax = max((t for _, pts in series for t, _ in pts), default=0.0)
+    xticks = nice_ticks(0.0, tmax if tmax > 0 else 1.0)
+    x1 = xticks[-1] or 1.0
+
+    def X(t: float) -> float:
+        return left + pw * t / x1
+
+    def Y(v: float) -> float:
+        return top + ph - ph * (v - y0) / ((y1 - y0) or 1)
+
     out: List[str] = [
         '<svg xmlns="http://www.w3.org/2000/svg" class="heaplens-chart" width="%d" '
         'height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s over time">'
         % (width, height, width, height, html.escape(ylabel)),
+        _CHART_STYLE,
         '<rect x="%d" y="%d" width="%d" height="%d" fill="#fff" stroke="#999"/>'
         % (left, top, pw, ph),
     ]
-    for i in range(5):
-        v = vmax * i / 4
-        y = top + ph - ph * i / 4
+    for v, label in zip(yticks, tick_labels(yticks, bytes_=is_size)):
+        y = Y(v)
         out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/>'
                    % (left, left + pw, y, y))
-        label = human_size(int(v)) if ylabel == "size" else "{:,}".format(int(v))
-        out.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end" '
-                   'font-family="sans-serif">%s</text>' % (left - 6, y + 4, label))
-    for i in range(5):
-        t = tmax * i / 4
-        x = left + pw * i / 4
-        out.append('<text x="%.1f" y="%d" font-size="11" text-anchor="middle" '
-                   'font-family="sans-serif">%.1fs</text>' % (x, top + ph + 16, t))
+        out.append('<text class="hl-ytick" x="%d" y="%.1f" font-size="11" text-anchor="end" '
+                   'font-family="sans-serif">%s</text>' % (left - 6, y + 4, html.escape(label)))
+    for t, label in zip(xticks, tick_labels(xticks)):
+        x = X(t)
+        out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999"/>'
+                   % (x, x, top + ph, top + ph + 4))
+        out.append('<text class="hl-xtick" x="%.1f" y="%d" font-size="11" '
+                   'text-anchor="middle" font-family="sans-serif">%s s</text>'
+                   % (x, top + ph + 16, label))
     out.append('<text x="%d" y="%d" font-size="12" text-anchor="middle" '
                'font-family="sans-serif">time since start</text>'
                % (left + pw // 2, height - 6))
+    ends: List[float] = []
+    tips: List[str] = []
     for k, (label, pts) in enumerate(series):
-        color = _COLORS[k % len(_COLORS)]
-        coords = " ".join("%.1f,%.1f" % (left + pw * t / tmax, top + ph - ph * v / vmax)
-                          for t, v in pts)
-        if len(pts) == 1:
-            x, y = coords.split(",")
-            out.append('<circle cx="%s" cy="%s" r="3" fill="%s"/>' % (x, y, color))
-        else:
-            out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
-                       % (color, coords))
-        ly = top + 14 + 18 * k
-        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
-                   % (left + pw + 12, ly - 10, color))
-        out.append('<text x="%d" y="%d" font-size="12" font-family="sans-serif">%s</text>'
-                   % (left + pw + 30, ly, html.escape(label[:28])))
+        color, shape, dash = line_style(k)
+        out.append('<g class="hl-series" data-series="%s" data-marker="%s">'
+                   % (html.escape(label), shape))
+        if len(pts) > 1:
+            out.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>'
+                       % (color, ' stroke-dasharray="%s"' % dash if dash else "",
+                          " ".join("%.1f,%.1f" % (X(t), Y(v)) for t, v in pts)))
+        for i in _every(len(pts), _MAX_MARKERS):
+            t, v = pts[i]
+            out.append(_marker(shape, X(t), Y(v), color))
+        out.append("</g>")
+        for i in _every(len(pts), _MAX_HOVER):
+            t, v = pts[i]
+            x, y = X(t), Y(v)
+            text = "%s: %s at %.1f s" % (label, _value_text(v, ylabel), t)
+            tw = 7 * len(text) + 10
+            tx = min(max(x - tw / 2, 2), width - tw - 2)
+            ty = y - 30 if y - 30 > 2 else y + 10
+            tips.append(
+                '<g class="hl-pt"><title>%s</title>'
+                '<circle class="hl-hit" cx="%.1f" cy="%.1f" r="7"/>'
+                '<g class="hl-tip"><rect x="%.1f" y="%.1f" width="%d" height="20" rx="3" '
+                'fill="#ffffe8" stroke="%s"/><text x="%.1f" y="%.1f" font-size="12" '
+                'font-family="sans-serif">%s</text></g></g>'
+                % (html.escape(text), x, y, tx, ty, tw, color, tx + 5, ty + 14,
+                   html.escape(text)))
+        ends.append(Y(pts[-1][1]) if pts else top + ph)
+    # Each line's name beside its last value (moved apart where names would
+    # overlap), drawn with the line's colour, dash and marker: the labels
+    # are the legend.
+    label_y = _spread(ends, 16.0, top + 6, top + ph + bottom - 8)
+    for k, (label, pts) in enumerate(series):
+        color, shape, dash = line_style(k)
+        ly = label_y[k]
+        lx = left + pw + 10
+        out.append('<g class="hl-legend" data-series="%s" data-marker="%s">'
+                   % (html.escape(label), shape))
+        if pts and abs(ly - ends[k]) > 1:
+            out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" '
+                       'stroke-width="0.7"/>' % (left + pw, ends[k], lx, ly, color))
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="2"%s/>'
+                   % (lx, ly, lx + 22, ly, color,
+                      ' stroke-dasharray="%s"' % dash if dash else ""))
+        out.append(_marker(shape, lx + 11, ly, color))
+        out.append('<text x="%d" y="%.1f" font-size="12" font-family="sans-serif" '
+                   'fill="%s">%s</text>' % (lx + 28, ly + 4, color, html.escape(label[:32])))
+        out.append("</g>")
+    out.extend(tips)  # last, so that a tip is drawn above every line
     out.append("</svg>")
     return "\n".join(out)
 
@@ -134,10 +265,26 @@ def render_tracker_html(tracker: Any, title: str = "heaplens lifetimes", top: in
            section=lifetime_section(tracker, top))
 
 
+def sites_section(sites: Sequence[Tuple[str, str, int, int]]) -> str:
+    """The HTML table of allocation sites: (type, site, objects, bytes)."""
+    if not sites:
+        return ""
+    rows = "\n".join("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+        html.escape(t), html.escape(s), "{:,}".format(c), html.escape(human_size(n)))
+        for t, s, c, n in sites)
+    return """<h2>Where the objects that grew were allocated</h2>
+<p class="meta">Tracked objects still alive at the last sample, innermost frame first.</p>
+<table class="heaplens-sites"><thead><tr><th>type</th><th>allocated at</th><th>objects</th>
+<th>size</th></tr></thead><tbody>
+%s
+</tbody></table>
+""" % rows
+
+
 def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
-                tracker: Any = None) -> str:
+                tracker: Any = None, sites: Sequence[Tuple[str, str, int, int]] = ()) -> str:
     """The report of a Monitor that has samples, with the lifetime section
-    of ``tracker`` when one is given."""
+    of ``tracker`` when one is given and a table of allocation ``sites``."""
     growth = monitor.growth()
     last = monitor.samples[-1]
     names = [n for n, _ in sorted(last.types.items(), key=lambda kv: -kv[1][1])][:top]
@@ -168,10 +315,10 @@ def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
 </thead><tbody>
 {rows}
 </tbody></table>
-{lifetimes}
+{sites}{lifetimes}
 </body></html>
 """.format(
-        title=html.escape(title), style=_STYLE,
+        title=html.escape(title), style=_STYLE, sites=sites_section(sites),
         lifetimes=lifetime_section(tracker, top) if tracker is not None else "", n=len(monitor.samples), span=last.t,
         interval=monitor.interval, model=html.escape(monitor.model),
         py=html.escape(sys.version.split()[0]),

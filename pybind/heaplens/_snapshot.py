@@ -3,7 +3,6 @@ diffs, saved files, and a periodic sampler (Monitor)."""
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import struct
@@ -38,6 +37,23 @@ class DiffRow(NamedTuple):
     size: int
     count_diff: int
     size_diff: int
+
+
+def _check_limit(limit: Any) -> None:
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError("limit must be an int or None, not %s" % type(limit).__name__)
+    if limit < 0:
+        raise ValueError("limit must be >= 0, not %d" % limit)
+
+
+def _check_path(fname: str, path: Any) -> None:
+    """A file name: str, bytes or os.PathLike. An int would be taken as an
+    open file descriptor by open(), which is never what is meant here."""
+    if isinstance(path, bool) or not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("%s() needs a file path (str, bytes or os.PathLike), not %s %r"
+                        % (fname, type(path).__name__, path))
 
 
 def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...]:
@@ -94,12 +110,33 @@ class Snapshot:
     def __str__(self) -> str:
         return self.format()
 
-    def format(self, limit: int = 20) -> str:
-        """The largest ``limit`` groups as an aligned table."""
-        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size))
-                for r in self.rows[:limit]]
-        rows.append(("total", "{:,}".format(self.total_count), human_size(self.total_size)))
-        return table(("type", "objects", "size"), rows)
+    def format(self, limit: Optional[int] = 20) -> str:
+        """The largest ``limit`` groups (None for all) as an aligned table;
+        an ``(N other types)`` row (``sites`` for ``by="site"``) holds the
+        rest, and ``total`` is the whole snapshot's."""
+        return table((self._group_word(), "objects", "size"), self._table_rows(limit))
+
+    def _group_word(self) -> str:
+        return "site" if self.by == "site" else "type"
+
+    def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
+        _check_limit(limit)
+        all_rows = self.rows
+        shown = all_rows if limit is None else all_rows[:limit]
+        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size)) for r in shown]
+        rest = all_rows[len(shown):]
+        if rest:
+            rows.append(("(%s other %ss)" % ("{:,}".format(len(rest)), self._group_word()),
+                         "{:,}".format(sum(r.count for r in rest)),
+                         human_size(sum(r.size for r in rest))))
+        total = "total (all %s %ss)" % ("{:,}".format(len(all_rows)), self._group_word()) \
+            if rest else "total"
+        rows.append((total, "{:,}".format(self.total_count), human_size(self.total_size)))
+        return rows
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import snapshot_html
+        return snapshot_html(self)
 
     def row(self, type_name: str) -> Optional[SnapshotRow]:
         """The row of ``type_name``, or None."""
@@ -134,8 +171,9 @@ class Snapshot:
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
+        _check_path("save", path)
         data = _encode(self)
-        tmp = "%s.tmp%d" % (os.fspath(path), os.getpid())
+        tmp = "%s.tmp%d" % (os.fsdecode(path), os.getpid())
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -210,7 +248,7 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     created at the address of an object that has died since is missed.
     """
     if not isinstance(since, Snapshot):
-        raise TypeError("since must be a Snapshot, not %s" % (type.__class__.__name__))
+        raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
     return since.new_objects(type)
 
 
@@ -218,19 +256,32 @@ class SnapshotDiff:
     """Per-type changes between two snapshots, largest growth first."""
 
     def __init__(self, rows: Sequence[DiffRow], older: Optional[Snapshot] = None,
-                 newer: Optional[Snapshot] = None) -> None:
+                 newer: Optional[Snapshot] = None,
+                 rest: Tuple[int, int, int] = (0, 0, 0)) -> None:
         self.rows: List[DiffRow] = sorted(
             rows, key=lambda r: (-r.size_diff, -r.count_diff, r.type_name))
         self.older = older
         self.newer = newer
+        # (groups, count_diff, size_diff) of the rows top() left out: the
+        # totals stay the whole diff's.
+        self._rest = rest
 
     @property
     def count_diff(self) -> int:
-        return sum(r.count_diff for r in self.rows)
+        """The change in objects of the whole diff (top(n) included: the
+        rows it leaves out still count)."""
+        return sum(r.count_diff for r in self.rows) + self._rest[1]
 
     @property
     def size_diff(self) -> int:
-        return sum(r.size_diff for r in self.rows)
+        """The change in bytes of the whole diff (see count_diff)."""
+        return sum(r.size_diff for r in self.rows) + self._rest[2]
+
+    @property
+    def other(self) -> Tuple[int, int, int]:
+        """(groups, count_diff, size_diff) of the groups ``top(n)`` left
+        out; (0, 0, 0) for a full diff."""
+        return self._rest
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -249,20 +300,32 @@ class SnapshotDiff:
         return None
 
     def top(self, n: int = 10) -> "SnapshotDiff":
-        """The ``n`` groups that grew most (by bytes)."""
-        if not isinstance(n, int) or n < 0:
+        """The ``n`` groups that grew most (by bytes). Its totals (and the
+        ``total`` row it prints) stay those of the whole diff; the groups
+        left out are summed in ``other`` (an ``(N other types)`` row)."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError("n must be an int, not %s" % type(n).__name__)
+        if n < 0:
             raise ValueError("n must be a non-negative int, not %r" % (n,))
-        return SnapshotDiff(self.rows[:n], self.older, self.newer)
+        return SnapshotDiff(self.rows[:n], self.older, self.newer, self._plus(self.rows[n:]))
+
+    def _plus(self, cut: Sequence[DiffRow]) -> Tuple[int, int, int]:
+        g, c, n = self._rest
+        return (g + len(cut), c + sum(r.count_diff for r in cut),
+                n + sum(r.size_diff for r in cut))
 
     def changed(self) -> "SnapshotDiff":
         """Only the groups whose count or size changed."""
         return SnapshotDiff([r for r in self.rows if r.count_diff or r.size_diff],
-                            self.older, self.newer)
+                            self.older, self.newer, self._rest)
 
     def filter(self, type: Optional[str] = None, module: Optional[str] = None
                ) -> "SnapshotDiff":
         """Groups whose type name contains ``type`` and/or whose module is
         ``module`` (or a submodule of it; ``'builtins'`` for builtin types)."""
+        for name, v in (("type", type), ("module", module)):
+            if v is not None and not isinstance(v, str):
+                raise TypeError("filter(%s=...) needs a str, not %s" % (name, v.__class__.__name__))
         def keep(r: DiffRow) -> bool:
             if type is not None and type not in r.type_name:
                 return False
@@ -271,19 +334,33 @@ class SnapshotDiff:
                 if not (mod == module or mod.startswith(module + ".")):
                     return False
             return True
+        # A new selection: its totals are its own rows' (the left-out rows
+        # of a top() view are not known by name, so they are dropped).
         return SnapshotDiff([r for r in self.rows if keep(r)], self.older, self.newer)
 
     def _table_rows(self, limit: Optional[int]) -> List[Tuple[str, ...]]:
-        rows = self.rows if limit is None else self.rows[:limit]
-        return [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
-                 human_size(r.size), human_size(r.size_diff, signed=True)) for r in rows]
+        """The table's rows: the first ``limit`` groups, one ``(N other
+        types)`` row for the rest (the groups left out here or by top()),
+        and the whole diff's total."""
+        _check_limit(limit)
+        shown = self.rows if limit is None else self.rows[:limit]
+        rows = [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
+                 human_size(r.size), human_size(r.size_diff, signed=True)) for r in shown]
+        g, c, n = self._plus(self.rows[len(shown):])
+        if g:
+            rows.append(("(%s other types)" % "{:,}".format(g), "", "{:+,}".format(c), "",
+                         human_size(n, signed=True)))
+        # Which total it is, when rows are left out: the whole diff's.
+        total = "total (all %s types)" % "{:,}".format(len(shown) + g) if g else "total"
+        rows.append((total, "", "{:+,}".format(self.count_diff), "",
+                     human_size(self.size_diff, signed=True)))
+        return rows
 
     def format(self, limit: Optional[int] = 20) -> str:
-        """An aligned table of the first ``limit`` rows (None for all)."""
-        rows = self._table_rows(limit)
-        rows.append(("total", "", "{:+,}".format(self.count_diff), "",
-                     human_size(self.size_diff, signed=True)))
-        return table(("type", "objects", "+/-", "size", "+/- size"), rows)
+        """An aligned table of the first ``limit`` rows (None for all), an
+        ``(N other types)`` row for the groups not shown, and the total of
+        the whole diff."""
+        return table(("type", "objects", "+/-", "size", "+/- size"), self._table_rows(limit))
 
     def __str__(self) -> str:
         return self.format()
@@ -294,14 +371,8 @@ class SnapshotDiff:
             human_size(self.size_diff, signed=True))
 
     def _repr_html_(self) -> str:
-        head = "".join("<th>%s</th>" % h for h in ("type", "objects", "+/-", "size", "+/- size"))
-        body = []
-        for cells in self._table_rows(50):
-            tds = "<td>%s</td>" % html.escape(cells[0]) + "".join(
-                '<td style="text-align:right">%s</td>' % html.escape(c) for c in cells[1:])
-            body.append("<tr>%s</tr>" % tds)
-        return ('<table class="heaplens-diff"><thead><tr>%s</tr></thead><tbody>%s</tbody>'
-                "</table>" % (head, "".join(body)))
+        from heaplens._html import diff_html
+        return diff_html(self)
 
 
 # ---- file format (docs/format.md) ------------------------------------------
@@ -310,6 +381,9 @@ _MAGIC = b"HEAPLENS"
 _VERSION = 1
 _HEADER = struct.Struct("<8sHHdBB")   # magic, version, flags, timestamp, model, by
 _ROW = struct.Struct("<QQ")            # count, size
+# Compiled once: struct.pack(fmt) caches each new format in the struct
+# module, which a run that saves its samples showed as growth.
+_U8, _U16, _U32 = struct.Struct("<B"), struct.Struct("<H"), struct.Struct("<I")
 _MAX_ROWS = 10_000_000
 _MAX_NAME = 4096
 _BYS = {"type": 0, "site": 1}
@@ -321,13 +395,13 @@ def _encode(s: Snapshot) -> bytes:
     out.write(_HEADER.pack(_MAGIC, _VERSION, 0, float(s.timestamp), _MODELS[s.model],
                            _BYS[s.by]))
     py = s.python.encode("utf-8")[:255]
-    out.write(struct.pack("<B", len(py)) + py)
-    out.write(struct.pack("<I", len(s.rows)))
+    out.write(_U8.pack(len(py)) + py)
+    out.write(_U32.pack(len(s.rows)))
     for r in s.rows:
         name = r.type_name.encode("utf-8", "surrogatepass")[:_MAX_NAME]
-        out.write(struct.pack("<H", len(name)) + name + _ROW.pack(r.count, r.size))
+        out.write(_U16.pack(len(name)) + name + _ROW.pack(r.count, r.size))
     body = out.getvalue()
-    return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+    return body + _U32.pack(zlib.crc32(body) & 0xFFFFFFFF)
 
 
 def _decode(data: bytes, source: str) -> Snapshot:
@@ -342,7 +416,7 @@ def _decode(data: bytes, source: str) -> Snapshot:
         raise fail("it does not start with the heaplens magic bytes")
     if version != _VERSION:
         raise fail("format version %d; this heaplens reads version %d" % (version, _VERSION))
-    body, crc = data[:-4], struct.unpack("<I", data[-4:])[0]
+    body, crc = data[:-4], _U32.unpack(data[-4:])[0]
     if zlib.crc32(body) & 0xFFFFFFFF != crc:
         raise fail("its checksum does not match (the file is truncated or corrupted)")
     if flags != 0:
@@ -367,13 +441,13 @@ def _decode(data: bytes, source: str) -> Snapshot:
         except UnicodeDecodeError:
             raise fail("%s is not valid UTF-8" % what) from None
     python = text(take(take(1)[0]), "the Python version")
-    (nrows,) = struct.unpack("<I", take(4))
+    (nrows,) = _U32.unpack(take(4))
     if nrows > _MAX_ROWS:
         raise fail("it claims %d rows" % nrows)
     rows = []
     seen = set()
     for i in range(nrows):
-        (n,) = struct.unpack("<H", take(2))
+        (n,) = _U16.unpack(take(2))
         if n == 0 or n > _MAX_NAME:
             raise fail("row %d has a name of %d bytes" % (i, n))
         name = text(take(n), "row %d's name" % i)
@@ -391,13 +465,15 @@ def _decode(data: bytes, source: str) -> Snapshot:
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Snapshot:
     """Read a snapshot written by ``Snapshot.save``. Raises
-    SnapshotFormatError for anything that is not a valid snapshot file."""
+    SnapshotFormatError for anything that is not a valid snapshot file,
+    TypeError if ``path`` is not a path."""
+    _check_path("load", path)
     with open(path, "rb") as f:
         data = f.read(256 * 1024 * 1024 + 1)
     if len(data) > 256 * 1024 * 1024:
         raise SnapshotFormatError("%s is not a valid heaplens snapshot: larger than 256 MiB"
-                                  % os.fspath(path))
-    return _decode(data, os.fspath(path))
+                                  % os.fsdecode(path))
+    return _decode(data, os.fsdecode(path))
 
 
 # ---- periodic sampling -------------------------------------------------------
@@ -435,6 +511,8 @@ class Monitor:
             raise ValueError("top must be a positive int or None, not %r" % (top,))
         if model not in _MODELS:
             raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+        if on_sample is not None and not callable(on_sample):
+            raise TypeError("on_sample must be callable, not %s" % type(on_sample).__name__)
         self.interval = float(interval)
         self.top = top
         self.model = model
@@ -516,20 +594,33 @@ class Monitor:
     def series(self, type_name: str, what: str = "size") -> List[Tuple[float, int]]:
         """(seconds, value) for one type over the samples; value is 'size'
         or 'count', 0 where the type was not among the kept ones."""
+        if not isinstance(type_name, str):
+            raise TypeError("series() needs a type name (str), not %s"
+                            % type_name.__class__.__name__)
         if what not in ("size", "count"):
             raise ValueError("what must be 'size' or 'count', not %r" % (what,))
         i = 1 if what == "size" else 0
         return [(s.t, s.types.get(type_name, (0, 0))[i]) for s in self.samples]
 
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens report",
-                    top: int = 8, tracker: Any = None) -> None:
+                    top: int = 8, tracker: Any = None,
+                    sites: Sequence[Tuple[str, str, int, int]] = ()) -> None:
         """Write a self-contained HTML report: SVG charts of the ``top``
         types over time and the growth table, then, given a ``tracker``
         (heaplens.track()), its lifetime chart and table. No scripts, no
-        network."""
+        network. ``sites`` adds a table of allocation sites, (type, site,
+        objects, bytes) rows (what ``python -m heaplens run --track``
+        prints)."""
         from heaplens._report import render_html
+        _check_path("report_html", path)
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError("top must be a positive int, not %r" % (top,))
+        if not isinstance(title, str):
+            raise TypeError("title must be a str, not %s" % type(title).__name__)
         if tracker is not None and not hasattr(tracker, "lifetime_series"):
             raise TypeError("tracker must be a heaplens Tracker, not %r" % (type(tracker).__name__,))
-        text = render_html(self, title, top, tracker)
+        if not self.samples:
+            raise RuntimeError("no samples yet: start() the Monitor first")
+        text = render_html(self, title, top, tracker, sites)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)

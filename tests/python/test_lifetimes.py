@@ -335,7 +335,8 @@ def test_report_and_status():
         objs = [Foo(i) for i in range(20)]
     import io
     buf = io.StringIO()
-    text = t.report(file=buf)
+    assert t.report(file=buf) is None   # a REPL shows the printed table once
+    text = t.format()
     assert buf.getvalue().strip() == text.strip()
     assert "test_lifetimes.Foo" in text and "alive" in text
     st = t.status()

@@ -327,3 +327,78 @@ def test_cli_run_and_diff(tmp_path):
     r = subprocess.run([sys.executable, "-m", "heaplens", "run", str(tmp_path / "nope.py")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no such script" in r.stderr
+
+
+def test_path_and_number_arguments_raise_type_errors(tmp_path):
+    # An int path was taken as a file descriptor: OSError: Bad file descriptor.
+    with pytest.raises(TypeError, match=r"load\(\) needs a file path"):
+        heaplens.load(42)
+    with pytest.raises(TypeError, match="file path"):
+        heaplens.load(None)
+    s = Snapshot([("x", 1, 10)], 1.0)
+    with pytest.raises(TypeError, match=r"save\(\) needs a file path"):
+        s.save(3)
+    s.save(str(tmp_path / "a.snap").encode())      # bytes paths work
+    assert heaplens.load(tmp_path / "a.snap").rows == s.rows
+    # human_size('12') raised a bare "'<' not supported".
+    with pytest.raises(TypeError, match=r"human_size\(\) needs a number of bytes"):
+        heaplens.human_size("12")
+    with pytest.raises(TypeError):
+        heaplens.human_size(None)
+    with pytest.raises(ValueError):
+        heaplens.human_size(float("nan"))
+    assert heaplens.human_size(1536) == "1.5 KiB" and heaplens.human_size(-5, True) == "-5 B"
+    d = s.diff(s)
+    with pytest.raises(TypeError):
+        d.top("3")
+    with pytest.raises(TypeError):
+        d.format(limit="all")
+    with pytest.raises(ValueError):
+        s.format(limit=-1)
+    with pytest.raises(TypeError, match="since must be a Snapshot, not int"):
+        heaplens.new_objects(5)
+
+
+def test_top_keeps_the_whole_total_and_shows_the_rest():
+    older = Snapshot([("a", 1, 100), ("b", 1, 100), ("c", 1, 100), ("d", 1, 100)], 1.0)
+    newer = Snapshot([("a", 5, 500), ("b", 3, 300), ("c", 2, 200), ("d", 1, 100)], 2.0)
+    d = newer.diff(older)
+    top = d.top(2)
+    assert [r.type_name for r in top] == ["a", "b"] and len(top) == 2
+    # Before: the total row summed the rows shown (+600 B), while the
+    # command line printed the whole diff's (+700 B).
+    assert (top.count_diff, top.size_diff) == (d.count_diff, d.size_diff) == (7, 700)
+    assert top.other == (2, 1, 100)
+    lines = str(top).splitlines()
+    assert lines[-2].split() == ["(2", "other", "types)", "+1", "+100", "B"]
+    assert lines[-1].split() == ["total", "(all", "4", "types)", "+7", "+700", "B"]
+    assert d.format(limit=2) == str(top)
+    assert top.top(1).other == (3, 3, 300) and top.top(1).size_diff == 700
+    assert top.changed().size_diff == 700
+    # filter() is a new selection: its total is its own rows'.
+    f = top.filter(type="a")
+    assert (f.count_diff, f.size_diff, f.other) == (4, 400, (0, 0, 0))
+    # A snapshot's table says what it leaves out too.
+    lines = newer.format(limit=1).splitlines()
+    assert lines[-2].split() == ["(3", "other", "types)", "6", "600", "B"]
+    assert lines[-1].split() == ["total", "(all", "4", "types)", "11", "1.1", "KiB"]
+    assert newer.format(limit=None).splitlines()[-1].split()[:2] == ["total", "11"]
+
+
+def test_monitor_and_filter_arguments(tmp_path):
+    with pytest.raises(TypeError, match="on_sample must be callable"):
+        heaplens.Monitor(on_sample=5)
+    m = heaplens.Monitor(interval=10)
+    with pytest.raises(RuntimeError, match="no samples"):
+        m.report_html(str(tmp_path / "r.html"))
+    m.start()
+    m.stop()
+    with pytest.raises(TypeError, match="type name"):
+        m.series(str)
+    with pytest.raises(ValueError, match="top must be a positive int"):
+        m.report_html(str(tmp_path / "r.html"), top="3")
+    with pytest.raises(TypeError, match="file path"):
+        m.report_html(7)
+    d = Snapshot([("x", 1, 10)], 1.0).diff(Snapshot([], 0.0))
+    with pytest.raises(TypeError, match=r"filter\(type=...\) needs a str"):
+        d.filter(type=int)

@@ -1,0 +1,139 @@
+"""HTML views of the result objects, for Jupyter's ``_repr_html_``: each
+object that prints a table or a tree shows the same table or tree as HTML.
+
+Each view is a self-contained fragment (inline styles, no script) that
+says what it is in a caption, so a notebook cell reads without the code."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, List, Optional, Sequence
+
+from heaplens._format import human_size
+
+_NUM = "text-align:right;font-variant-numeric:tabular-nums"
+_MAX_TREE_NODES = 500
+
+
+def table_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str,
+               caption: str = "", align: str = "", foot: int = 0) -> str:
+    """An HTML table; ``align`` gives '<' or '>' per column (first column
+    left, others right by default); the last ``foot`` rows are set apart
+    (totals)."""
+    if not align:
+        align = "<" + ">" * (len(headers) - 1)
+
+    def cell(tag: str, i: int, c: Any) -> str:
+        style = ' style="%s"' % _NUM if align[i] == ">" else ' style="text-align:left"'
+        return "<%s%s>%s</%s>" % (tag, style, html.escape(str(c)), tag)
+
+    out = ['<table class="heaplens %s">' % cls]
+    if caption:
+        out.append('<caption style="text-align:left;caption-side:top">%s</caption>'
+                   % html.escape(caption))
+    out.append("<thead><tr>%s</tr></thead><tbody>"
+               % "".join(cell("th", i, h) for i, h in enumerate(headers)))
+    n = len(rows)
+    for k, r in enumerate(rows):
+        tr = '<tr style="border-top:2px solid #888;font-weight:bold">' \
+            if foot and k == n - foot else "<tr>"
+        out.append(tr + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def snapshot_html(snap: Any, limit: int = 20) -> str:
+    """A Snapshot: its largest types, the rest, the total."""
+    caption = "heaplens Snapshot: %s objects, %s in %s %ss (model %s)" % (
+        "{:,}".format(snap.total_count), human_size(snap.total_size),
+        "{:,}".format(len(snap)), snap._group_word(), snap.model)
+    return table_html((snap._group_word(), "objects", "size"), snap._table_rows(limit),
+                      "heaplens-snapshot", caption, foot=1)
+
+
+def diff_html(d: Any, limit: int = 50) -> str:
+    """A SnapshotDiff: its rows, the rest, the whole diff's total."""
+    caption = "heaplens SnapshotDiff: %s objects, %s" % (
+        "{:+,}".format(d.count_diff), human_size(d.size_diff, signed=True))
+    return table_html(("type", "objects", "+/-", "size", "+/- size"), d._table_rows(limit),
+                      "heaplens-diff", caption, foot=1)
+
+
+def asized_html(a: Any) -> str:
+    """An Asized tree as nested lists: name, deep size, flat size; children
+    largest first (the order of ``format()``), at most 500 nodes."""
+    budget = [_MAX_TREE_NODES]
+
+    def node(x: Any) -> str:
+        budget[0] -= 1
+        text = '%s <span style="color:#555">%s (flat %s)</span>' % (
+            html.escape(str(x.name)), html.escape(human_size(x.size)),
+            html.escape(human_size(x.flat)))
+        kids = sorted(x.refs, key=lambda r: r.size, reverse=True)
+        if not kids:
+            return "<li>%s</li>" % text
+        items: List[str] = []
+        for i, r in enumerate(kids):
+            if budget[0] <= 0:
+                items.append("<li>... %d more</li>" % (len(kids) - i))
+                break
+            items.append(node(r))
+        return "<li>%s<ul>%s</ul></li>" % (text, "".join(items))
+
+    return ('<div class="heaplens heaplens-asized"><div>heaplens Asized: %s deep, %s flat'
+            '</div><ul style="list-style:none;padding-left:1.2em;margin:0.2em 0">%s</ul></div>'
+            % (html.escape(human_size(a.size)), html.escape(human_size(a.flat)), node(a)))
+
+
+def tracker_html(tracker: Any, limit: int = 20) -> str:
+    """A Tracker's per-type table (what ``report()`` prints), or its state
+    when it has no records."""
+    from heaplens._lifetimes import human_time
+    try:
+        rows = tracker.stats()
+        st = tracker.status()
+    except RuntimeError as e:  # never started, or cleared
+        return '<div class="heaplens heaplens-tracker">%s: %s</div>' % (
+            html.escape(repr(tracker)), html.escape(str(e)))
+    body = [(r.type_name, "{:,}".format(r.born), "{:,}".format(r.died), "{:,}".format(r.alive),
+             human_size(r.alive_size),
+             human_time(r.lifetime_p50_ns) if r.died else "-",
+             human_time(r.lifetime_p90_ns) if r.died else "-",
+             human_time(r.lifetime_max_ns) if r.died else "-") for r in rows[:limit]]
+    if len(rows) > limit:
+        body.append(("(%d more types)" % (len(rows) - limit),) + ("",) * 7)
+    caption = "heaplens Tracker (%s): %s objects alive in %d types; backend %s%s" % (
+        "running" if tracker.active else "stopped", "{:,}".format(st["records"]), len(rows),
+        st["backend"], "; EVENTS LOST" if st["lost"] else "")
+    return table_html(("type", "born", "died", "alive", "alive size", "life p50", "life p90",
+                       "life max"), body, "heaplens-tracker", caption)
+
+
+def chain_html(chain: Any) -> str:
+    """A referrer chain, root first, one step per arrow."""
+    text = str(chain)
+    return ('<div class="heaplens heaplens-chain"><code>%s</code></div>'
+            % html.escape(text).replace(" -&gt; ", " &rarr; "))
+
+
+def leak_report_html(report: Any) -> str:
+    """A LeakReport: the headline, then one row per leaked group with its
+    growth, sizes, allocation site, examples and the chain holding it."""
+    text = report.format()
+    head = text.split("\n", 1)[0]
+    if not report.groups:
+        return '<div class="heaplens heaplens-leaks">%s</div>' % html.escape(head)
+    rows = []
+    for g in report.groups:
+        rows.append((g.type_name, "+" + "/".join(str(n) for n in g.growth),
+                     "{:,}".format(g.count), human_size(g.shallow), human_size(g.deep),
+                     g.site, "; ".join(g.reprs), g.chain))
+    return table_html(("type", "growth per run", "objects", "shallow", "deep",
+                       "allocated at", "e.g.", "held by"), rows, "heaplens-leaks", head,
+                      align="<>>>><<<")
+
+
+def text_html(text: str, cls: str, caption: Optional[str] = None) -> str:
+    """Preformatted text (for objects whose view is their printout)."""
+    cap = "<div>%s</div>" % html.escape(caption) if caption else ""
+    return '<div class="heaplens %s">%s<pre>%s</pre></div>' % (cls, cap, html.escape(text))
