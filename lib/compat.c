@@ -51,7 +51,13 @@ hl_compat_getsizeof_extra(PyObject *o)
     Py_ssize_t total;
     if (hl_compat_getsizeof(&total, o) < 0)
         return -1;
-    PyObject *res = PyObject_CallMethod((PyObject *)Py_TYPE(o), "__sizeof__", "O", o);
+    /* type(o).__sizeof__(o), as getsizeof calls it (never CallMethod with
+     * "O": a tuple argument would be taken as the argument list). */
+    PyObject *meth = PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__sizeof__");
+    if (meth == NULL)
+        return -1;
+    PyObject *res = PyObject_CallFunctionObjArgs(meth, o, NULL);
+    Py_DECREF(meth);
     if (res == NULL)
         return -1;
     Py_ssize_t n = PyLong_AsSsize_t(res);

@@ -18,10 +18,15 @@ from typing import Dict, Union
 from heaplens import _heaplens as _c
 
 
-class UnsupportedError(RuntimeError):
+class UnsupportedError(Exception):
     """A heaplens feature that this interpreter (or this build of heaplens)
     cannot provide truthfully; the message names the feature, the Python
-    version and why. ``heaplens.capabilities()`` lists them all."""
+    version and why. ``feature`` is the refused key of
+    ``heaplens.capabilities()``, which lists them all."""
+
+    def __init__(self, message: str, feature: str = "") -> None:
+        super().__init__(message)
+        self.feature = feature
 
 
 def _python() -> str:
@@ -122,4 +127,5 @@ def require(feature: str) -> None:
         return
     why = capabilities()[feature]
     if why is not True:
-        raise UnsupportedError("heaplens: %s is not available: %s" % (_TITLES[feature], why))
+        raise UnsupportedError("heaplens: %s is not available: %s" % (_TITLES[feature], why),
+                               feature)
