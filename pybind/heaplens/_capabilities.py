@@ -105,12 +105,12 @@ def capabilities() -> Dict[str, Union[bool, str]]:
 
 
 _TITLES = {
-    "asizeof": "asizeof",
-    "hidden_memory": "counting hidden memory",
+    "asizeof": "asizeof()",
+    "hidden_memory": "hidden memory",
     "allocator_model": "model='allocator'",
-    "snapshot": "snapshot",
+    "snapshot": "snapshot()",
     "snapshot_by_site": "snapshot(by='site')",
-    "track": "track",
+    "track": "track()",
     "leaks": "leak checks",
     "graph": "referrer graphs",
 }
@@ -127,5 +127,5 @@ def require(feature: str) -> None:
         return
     why = capabilities()[feature]
     if why is not True:
-        raise UnsupportedError("heaplens: %s is not available: %s" % (_TITLES[feature], why),
+        raise UnsupportedError("heaplens cannot provide %s here: %s" % (_TITLES[feature], why),
                                feature)
