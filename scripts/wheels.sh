@@ -60,7 +60,7 @@ for py in $pythons; do
   [ -n "$whl" ] || { echo "    no repaired $tag wheel in wheelhouse/"; status=1; continue; }
   echo "    $whl"
   show=$("$tools/bin/auditwheel" show "$whl" 2>&1)
-  echo "$show" | sed -n '/consistent with/,/^$/p' | tr -s ' \n' ' ' | sed 's/^/    /'; echo
+  echo "    auditwheel show: $(echo "$show" | tr '\n' ' ' | grep -o 'platform tag: "[^"]*"' | head -1)"
   # Only the manylinux-allowed system libraries (libc, libpthread, libm...)
   # may be needed; a vendored copy under heaplens.libs would show it needed
   # something else.
