@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--workloads", default=os.environ.get("HEAPLENS_WORKLOADS") or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench"))
     a = ap.parse_args()
+    a.known, a.generic = os.path.abspath(a.known), os.path.abspath(a.generic)
+    a.workloads = os.path.abspath(a.workloads)
     runs = {"known": [], "generic": []}
     for _ in range(a.rounds):
         for which in ("known", "generic"):
