@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up and run every test: the Check suites through ctest, then
 # pytest on the default python3 and on every other CPython 3.9-3.13 found on
-# this machine (pyenv's under /root/.pyenv/versions and python3.X on PATH).
-# Exits non-zero if any of them fails.
+# this machine (pyenv's under /root/.pyenv/versions and python3.X on PATH);
+# also the free-threaded/generic compile checks (after ctest) and pytest on a
+# generic-mode build of 3.11 (last). Exits non-zero if any of them fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --system-only || exit 1

@@ -52,7 +52,7 @@ class _UnsupportedModule(pytest.Module):
     reason = ""
 
     def collect(self):
-        pytest.skip(self.reason)
+        pytest.skip("%s %s" % (self.path.name, self.reason))
 
 
 @pytest.hookimpl(tryfirst=True)
