@@ -115,17 +115,24 @@ _TITLES = {
     "graph": "referrer graphs",
 }
 
-_all_known = None  # capabilities() when nothing is refused: the fast path
+_all_known = None  # True when nothing can be refused: the fast path
+_fixed = None       # capabilities() of a GIL build, which cannot change
 
 
 def require(feature: str) -> None:
     """Raise UnsupportedError when ``feature`` is not available here."""
-    global _all_known
+    global _all_known, _fixed
     if _all_known is None:
-        _all_known = _c.KNOWN_LAYOUT and not _c.FREE_THREADED
+        _all_known = bool(_c.KNOWN_LAYOUT and not _c.FREE_THREADED)
     if _all_known:
         return
-    why = capabilities()[feature]
+    if _c.FREE_THREADED:
+        caps = capabilities()  # the GIL can be switched on at run time
+    else:
+        if _fixed is None:
+            _fixed = capabilities()
+        caps = _fixed
+    why = caps[feature]
     if why is not True:
         raise UnsupportedError("heaplens cannot provide %s here: %s" % (_TITLES[feature], why),
                                feature)

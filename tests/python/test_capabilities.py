@@ -79,6 +79,7 @@ def _fake(monkeypatch, mode, free_threaded=False, gil_enabled=None):
                                  FREE_THREADED=int(free_threaded))
     monkeypatch.setattr(_capabilities, "_c", fake)
     monkeypatch.setattr(_capabilities, "_all_known", None)
+    monkeypatch.setattr(_capabilities, "_fixed", None)
     if gil_enabled is not None:
         monkeypatch.setattr(sys, "_is_gil_enabled", lambda: gil_enabled, raising=False)
 
