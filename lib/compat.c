@@ -9,10 +9,63 @@
 
 #define HL_GC_HEAD_SIZE ((Py_ssize_t)(2 * sizeof(void *)))
 
+/* sys.getsizeof, looked up once; the sys module keeps it alive, and so do
+ * we (one strong reference, never released: the extension is never
+ * unloaded). */
+static PyObject *
+getsizeof_fn(void)
+{
+    static PyObject *fn;
+    if (fn == NULL) {
+        PyObject *sys = PyImport_ImportModule("sys");
+        if (sys == NULL)
+            return NULL;
+        fn = PyObject_GetAttrString(sys, "getsizeof");
+        Py_DECREF(sys);
+    }
+    return fn;
+}
+
+int
+hl_compat_getsizeof(Py_ssize_t *out, PyObject *o)
+{
+    PyObject *fn = getsizeof_fn();
+    if (fn == NULL)
+        return -1;
+    PyObject *res = PyObject_CallFunctionObjArgs(fn, o, NULL);
+    if (res == NULL)
+        return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(res);
+    Py_DECREF(res);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    *out = n;
+    return 0;
+}
+
 Py_ssize_t
 hl_compat_getsizeof_extra(PyObject *o)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if !HL_KNOWN_LAYOUT
+    /* No layout is known: ask getsizeof and __sizeof__ and subtract. */
+    Py_ssize_t total;
+    if (hl_compat_getsizeof(&total, o) < 0)
+        return -1;
+    /* type(o).__sizeof__(o), as getsizeof calls it (never CallMethod with
+     * "O": a tuple argument would be taken as the argument list). */
+    PyObject *meth = PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__sizeof__");
+    if (meth == NULL)
+        return -1;
+    PyObject *res = PyObject_CallFunctionObjArgs(meth, o, NULL);
+    Py_DECREF(meth);
+    if (res == NULL)
+        return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(res);
+    Py_DECREF(res);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    return total - n;
+#elif PY_VERSION_HEX >= 0x030D0000
     /* 3.13 sys.getsizeof: pre-header only for gc objects. */
     if (!PyObject_IS_GC(o))
         return 0;
@@ -32,7 +85,7 @@ hl_compat_getsizeof_extra(PyObject *o)
 #endif
 }
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000 && HL_KNOWN_LAYOUT
 /* 3.11/3.12 values array: `prefix` bytes of insertion order before the
  * value slots; the byte at values[-1] is the prefix size and values[-2] the
  * number of values used. The capacity is not stored; the prefix was rounded
@@ -57,7 +110,12 @@ values_array_bytes(const uint8_t *values)
 Py_ssize_t
 hl_compat_hidden_bytes(PyObject *o)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if !HL_KNOWN_LAYOUT
+    /* Generic mode: what sys.getsizeof leaves out is not known here, so it
+     * is not counted (capabilities()["hidden_memory"] says so). */
+    (void)o;
+    return 0;
+#elif PY_VERSION_HEX >= 0x030D0000
     PyTypeObject *tp = Py_TYPE(o);
     if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
         return 0;
@@ -92,7 +150,7 @@ hl_compat_hidden_bytes(PyObject *o)
 PyObject *
 hl_compat_hidden_dict(PyObject *o)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030D0000 && HL_KNOWN_LAYOUT
     PyTypeObject *tp = Py_TYPE(o);
     if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
         return NULL;
@@ -171,6 +229,13 @@ hl_compat_allocator_adjust(PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
     Py_ssize_t extra = 0;
+#if !HL_KNOWN_LAYOUT
+    /* The allocator model is refused in generic mode (these are figures
+     * measured per version); nothing is added. */
+    (void)tp;
+    (void)extra;
+    return 0;
+#else
 #if PY_VERSION_HEX >= 0x030B0000
     /* One-digit ints are allocated as a whole PyLongObject (32 bytes) on
      * 3.11+, while __sizeof__ says 28. */
@@ -200,12 +265,50 @@ hl_compat_allocator_adjust(PyObject *o)
         PyTuple_Check(o))
         extra += tp->tp_itemsize;
     return extra;
+#endif
 }
+
+#if !HL_KNOWN_LAYOUT
+/* Generic mode reads no struct: visit `name` of `o` when it is an object
+ * that `o` stores, i.e. when something beyond our own reference holds it
+ * after the lookup. A value computed afresh on each access is skipped. Only
+ * called with plain member names of exact code objects and heap types, so no
+ * user code runs and nothing is created or cached by the lookup. */
+static int
+visit_stored(PyObject *v, visitproc visit, void *arg)
+{
+    if (v == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int stored = Py_REFCNT(v) > 1;
+    Py_DECREF(v);
+    return stored ? visit(v, arg) : 0;
+}
+#endif
 
 int
 hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg)
 {
+#if !HL_KNOWN_LAYOUT
+    /* Members (never getters) on every version from 3.11 on; 3.9/3.10 in
+     * generic mode add the ones that were still members there. */
+    static const char *const names[] = {
+        "co_consts", "co_names", "co_filename", "co_name",
 #if PY_VERSION_HEX >= 0x030B0000
+        "co_qualname", "co_linetable", "co_exceptiontable",
+#else
+        "co_code", "co_varnames", "co_freevars", "co_cellvars",
+#endif
+        NULL,
+    };
+    for (const char *const *n = names; *n != NULL; n++) {
+        int rc = visit_stored(PyObject_GetAttrString((PyObject *)co, *n), visit, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+#elif PY_VERSION_HEX >= 0x030B0000
     Py_VISIT(co->co_consts);
     Py_VISIT(co->co_names);
     Py_VISIT(co->co_exceptiontable);
@@ -236,9 +339,40 @@ hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg)
     return 0;
 }
 
+#if !HL_KNOWN_LAYOUT
+typedef struct {
+    visitproc visit;
+    void *arg;
+    PyObject *globals;  /* borrowed */
+    PyObject *builtins; /* borrowed, or NULL */
+} function_filter;
+
+static int
+function_filter_visit(PyObject *o, void *arg)
+{
+    function_filter *ff = arg;
+    if (o == ff->globals || (ff->builtins != NULL && o == ff->builtins))
+        return 0;
+    return ff->visit(o, ff->arg);
+}
+#endif
+
 int
 hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
 {
+#if !HL_KNOWN_LAYOUT
+    /* The function's own traverse, less the module's globals and builtins
+     * (public getters only; __builtins__ may be the module or its dict). */
+    function_filter ff = {visit, arg, PyFunction_GetGlobals((PyObject *)f), NULL};
+    if (ff.globals != NULL && PyDict_Check(ff.globals)) {
+        PyObject *b = PyDict_GetItemString(ff.globals, "__builtins__"); /* borrowed */
+        if (b != NULL && PyModule_Check(b))
+            b = PyModule_GetDict(b);
+        ff.builtins = b;
+    }
+    traverseproc tp_traverse = Py_TYPE(f)->tp_traverse;
+    return tp_traverse != NULL ? tp_traverse((PyObject *)f, function_filter_visit, &ff) : 0;
+#else
     Py_VISIT(f->func_code);
     Py_VISIT(f->func_name);
     Py_VISIT(f->func_qualname);
@@ -253,6 +387,7 @@ hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
     Py_VISIT(f->func_typeparams);
 #endif
     return 0;
+#endif
 }
 
 int
@@ -260,6 +395,11 @@ hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg)
 {
     if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE))
         return 0;
+#if !HL_KNOWN_LAYOUT && PY_VERSION_HEX >= 0x030B0000
+    /* Public getters; for a heap type they return the stored name. */
+    int rc = visit_stored(PyType_GetName(tp), visit, arg);
+    return rc != 0 ? rc : visit_stored(PyType_GetQualName(tp), visit, arg);
+#endif
     PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
     Py_VISIT(ht->ht_name);
     Py_VISIT(ht->ht_qualname);
@@ -306,6 +446,7 @@ hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg)
 #endif
 }
 
+#if HL_HAVE_TRACKER
 Py_ssize_t
 hl_compat_preheader(PyTypeObject *tp)
 {
@@ -361,3 +502,4 @@ hl_compat_frames_selfcheck(void)
 #endif
     return ok ? 0 : -1;
 }
+#endif /* HL_HAVE_TRACKER */

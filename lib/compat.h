@@ -19,11 +19,55 @@
 #error "heaplens needs CPython 3.9 or later"
 #endif
 
+/* ---- which layouts this build may rely on ------------------------------- */
+
+/* HL_KNOWN_LAYOUT is 1 only where every internal layout below was checked:
+ * a GIL build of CPython 3.9-3.13 that was not configured with the CMake
+ * option HEAPLENS_GENERIC. Elsewhere heaplens runs in generic mode: flat
+ * sizes come from sys.getsizeof() itself, no pre-header, values array, frame
+ * or allocator figure is read or assumed, and the features that need them
+ * (lifetime tracking, the allocator model) are refused at run time with
+ * heaplens.UnsupportedError. HL_LAYOUT_MODE says why, for capabilities().
+ *
+ * HL_FREE_THREADED: a Py_GIL_DISABLED build (3.13t+). The tracker's hooks
+ * and tables rely on the GIL to serialise them, and the object header and
+ * allocator differ, so such a build is always generic.
+ *
+ * HL_HAVE_TRACKER: the lifetime tracker (lib/lifetimes*.c,
+ * pybind/lifetimes.c) may be compiled. CMake leaves those sources out when
+ * it is 0 and passes HL_CMAKE_TRACKER so the two decisions cannot differ. */
+#ifdef Py_GIL_DISABLED
+#define HL_FREE_THREADED 1
+#else
+#define HL_FREE_THREADED 0
+#endif
+
+#if defined(HEAPLENS_GENERIC) && HEAPLENS_GENERIC + 0
+#define HL_KNOWN_LAYOUT 0
+#define HL_LAYOUT_MODE "generic-option"
+#elif HL_FREE_THREADED
+#define HL_KNOWN_LAYOUT 0
+#define HL_LAYOUT_MODE "free-threaded"
+#elif PY_VERSION_HEX >= 0x030E0000
+#define HL_KNOWN_LAYOUT 0
+#define HL_LAYOUT_MODE "generic-version"
+#else
+#define HL_KNOWN_LAYOUT 1
+#define HL_LAYOUT_MODE "known"
+#endif
+
+#define HL_HAVE_TRACKER (HL_KNOWN_LAYOUT && !HL_FREE_THREADED)
+
+#if defined(HL_CMAKE_TRACKER) && HL_CMAKE_TRACKER != HL_HAVE_TRACKER
+#error "CMake and compat.h disagree on whether the lifetime tracker is built"
+#endif
+
 /* ---- feature macros ---------------------------------------------------- */
 
 /* 3.11+: instances of plain classes may keep attributes in a values array
- * (3.11/3.12: a separate block; 3.13: inline in the object block). */
-#if PY_VERSION_HEX >= 0x030B0000
+ * (3.11/3.12: a separate block; 3.13: inline in the object block). Generic
+ * mode reads none of it, so it counts none of it. */
+#if PY_VERSION_HEX >= 0x030B0000 && HL_KNOWN_LAYOUT
 #define HL_HAVE_MANAGED_DICT 1
 #else
 #define HL_HAVE_MANAGED_DICT 0
@@ -73,8 +117,16 @@ hl_compat_newref(PyObject *o)
  * header and, on 3.11+, the managed-dict / managed-weakref pre-header.
  * 3.11 and 3.12 decide by the type's GC flag, so static types (which are
  * not gc objects) still get 16 there; 3.9, 3.10 and 3.13 ask
- * PyObject_IS_GC(o). Matching this quirk keeps flatsize == getsizeof. */
+ * PyObject_IS_GC(o). Matching this quirk keeps flatsize == getsizeof.
+ * Never fails with known layouts. In generic mode it is
+ * sys.getsizeof(o) - type(o).__sizeof__(o), which runs Python code and
+ * returns -1 with an exception set when either raises. */
 Py_ssize_t hl_compat_getsizeof_extra(PyObject *o);
+
+/* Generic mode's flat size: sys.getsizeof(o) itself, called through
+ * Python. Returns 0, or -1 with an exception set (whatever getsizeof
+ * raised: __sizeof__ raising, returning a negative number or a non-int). */
+int hl_compat_getsizeof(Py_ssize_t *out, PyObject *o);
 
 /* Bytes an object owns that are no object and that sys.getsizeof() leaves
  * out: the values array of a plain instance on 3.11/3.12, its inline values
@@ -92,6 +144,7 @@ PyObject *hl_compat_hidden_dict(PyObject *o);
  * for var-sized heap subclasses, the member table of heap types. */
 Py_ssize_t hl_compat_allocator_adjust(PyObject *o);
 
+#if HL_KNOWN_LAYOUT
 /* int.__sizeof__() of an exact int, without the call. */
 static inline Py_ssize_t
 hl_compat_int_sizeof(PyObject *o)
@@ -124,6 +177,7 @@ hl_compat_str_sizeof(PyObject *o)
         return -1;
     return (Py_ssize_t)sizeof(PyASCIIObject) + PyUnicode_GET_LENGTH(o) + 1;
 }
+#endif /* HL_KNOWN_LAYOUT */
 
 /* Nonzero when `o` is a statically allocated or cached singleton that
  * building a structure never allocates: small ints, the empty tuple,
@@ -146,8 +200,25 @@ int hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
 static inline PyObject *
 hl_compat_weakref_target(PyObject *ref)
 {
+#if HL_KNOWN_LAYOUT
     PyObject *o = ((PyWeakReference *)ref)->wr_object;
     return (o == Py_None || o == NULL || Py_REFCNT(o) <= 0) ? NULL : o;
+#elif PY_VERSION_HEX >= 0x030D0000
+    /* The referent stays alive after the DECREF: whoever kept it alive
+     * before the call still does. */
+    PyObject *o = NULL;
+    if (PyWeakref_GetRef(ref, &o) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_XDECREF(o);
+    return o;
+#else
+    PyObject *o = PyWeakref_GetObject(ref); /* borrowed */
+    if (o == NULL)
+        PyErr_Clear();
+    return o == Py_None ? NULL : o;
+#endif
 }
 
 /* Call `cb(obj, arg)` for every gc-tracked object; stops when cb returns 0.
@@ -156,6 +227,10 @@ typedef int (*hl_gc_visit_fn)(PyObject *obj, void *arg);
 int hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg);
 
 /* ---- hooks -------------------------------------------------------------- */
+
+/* Everything from here to the end is used by the lifetime tracker only and
+ * reads private layouts; it does not exist in generic mode. */
+#if HL_HAVE_TRACKER
 
 /* Bytes in front of an object of type `tp` in its allocation: the GC
  * header and, on 3.11+, the managed dict/weakref pre-header (CPython's
@@ -314,5 +389,6 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
  * (needs the GIL, not for hooks): 0 when they agree, -1 when this build
  * lays its frames out differently (then hooks must not use the cursor). */
 int hl_compat_frames_selfcheck(void);
+#endif /* HL_HAVE_TRACKER */
 
 #endif /* HL_COMPAT_H */

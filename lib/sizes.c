@@ -110,6 +110,12 @@ is_ignored(hl_types *types, PyTypeObject *tp)
 static void
 resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
 {
+#if !HL_KNOWN_LAYOUT
+    /* Generic mode (compat.h): no layout is assumed; getsizeof says. */
+    ti->size_kind = HL_SZ_GETSIZEOF;
+    (void)tp;
+    return;
+#endif
     PyObject *descr = _PyType_Lookup(tp, sizeof_name); /* borrowed */
     if (descr == object_sizeof) {
         ti->size_kind = HL_SZ_BASIC;
@@ -172,6 +178,10 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
              * have none here: derive it from the flags the same way. */
             ti->extra = -1;
         }
+#if !HL_KNOWN_LAYOUT
+        ti->extra_dynamic = 0; /* getsizeof's figure already holds it */
+        ti->extra = 0;
+#endif
 #if HL_HAVE_MANAGED_DICT
         ti->has_hidden = PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT);
 #else
@@ -201,8 +211,10 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
             x |= HL_X_SEQ | ((tp == &PyList_Type || tp == &PyTuple_Type) ? HL_X_SEQ_ONLY : 0);
         if (tp == &PyCode_Type)
             x |= HL_X_CODE;
+#if HL_KNOWN_LAYOUT /* walk.c reads rangeobject's private layout */
         if (tp == &PyRange_Type)
             x |= HL_X_RANGE;
+#endif
         /* pympler follows weakref.ref (but not proxies) to its referent;
          * the allocator model follows neither (the referent is not owned). */
         if (PyType_IsSubtype(tp, &_PyWeakref_RefType) && !(types->flags & HL_WALK_NO_WEAKREFS))
@@ -283,6 +295,7 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
     case HL_SZ_LIST:
         *out = tp->tp_basicsize + ((PyListObject *)o)->allocated * (Py_ssize_t)sizeof(void *);
         return 0;
+#if HL_KNOWN_LAYOUT
     case HL_SZ_INT:
         *out = hl_compat_int_sizeof(o);
         return 0;
@@ -294,6 +307,10 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
         }
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
     }
+#endif
+    case HL_SZ_GETSIZEOF:
+        types->python_calls++;
+        return hl_compat_getsizeof(out, o) < 0 ? HL_EPYTHON : 0;
     case HL_SZ_CMETH:
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
     default: {

@@ -22,6 +22,7 @@ enum {
     HL_SZ_STR,       /* str.__sizeof__ without the call where it can */
     HL_SZ_CMETH,     /* a METH_NOARGS C function, called directly */
     HL_SZ_PYCALL,    /* anything else: looked up and called like getsizeof */
+    HL_SZ_GETSIZEOF, /* generic mode: sys.getsizeof() itself, header included */
 };
 
 enum {

@@ -5,6 +5,7 @@
  */
 #include "heaplens/heaplens.h"
 #include "census.h"
+#include "compat.h"
 #include "errors.h"
 #include "graph.h"
 #include "lifetimes.h"
@@ -260,7 +261,8 @@ static PyObject *
 py_header_size(PyObject *self, PyObject *obj)
 {
     (void)self;
-    return PyLong_FromSsize_t(hl_size_header(obj));
+    Py_ssize_t n = hl_size_header(obj);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
 static PyMethodDef methods[] = {
@@ -313,7 +315,17 @@ PyInit__heaplens(void)
         Py_DECREF(m);
         return NULL;
     }
+#if HL_HAVE_TRACKER /* compat.h: not built in generic mode */
     if (PyModule_AddFunctions(m, hl_py_lifetimes_methods) < 0 || hl_py_lifetimes_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
+    /* What this build may rely on; heaplens.capabilities() reads them. */
+    if (PyModule_AddIntConstant(m, "KNOWN_LAYOUT", HL_KNOWN_LAYOUT) < 0 ||
+        PyModule_AddIntConstant(m, "FREE_THREADED", HL_FREE_THREADED) < 0 ||
+        PyModule_AddIntConstant(m, "HAVE_TRACKER", HL_HAVE_TRACKER) < 0 ||
+        PyModule_AddStringConstant(m, "LAYOUT_MODE", HL_LAYOUT_MODE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,13 +1,16 @@
 # Shared shell functions for the scripts (sourced, not run).
 
-# make_venv DIR PYTHON [EXTRAS]: a venv with heaplens (and extras) installed
-# from this checkout.
+# make_venv DIR PYTHON [EXTRAS [PIP-ARGS...]]: a venv with heaplens (and
+# extras) installed from this checkout; PIP-ARGS go to the build, e.g.
+# -C cmake.define.HEAPLENS_GENERIC=ON.
 make_venv() {
   local dir=$1 py=$2 extras=${3:-}
+  shift 2; [ $# -gt 0 ] && shift
   [ -x "$dir/bin/python" ] || "$py" -m venv "$dir" || return 1
   "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$dir/bin/python" -m pip install -q --force-reinstall --no-deps . 2>&1 | sed "/^WARNING: Location/d" || return 1
-  "$dir/bin/python" -m pip install -q ".${extras}" 2>&1 | sed "/^WARNING: Location/d" || return 1
+  "$dir/bin/python" -m pip install -q --force-reinstall --no-deps "$@" . 2>&1 | sed "/^WARNING: Location/d" || return 1
+  # The same build options again: pip rebuilds a local project here.
+  "$dir/bin/python" -m pip install -q "$@" ".${extras}" 2>&1 | sed "/^WARNING: Location/d" || return 1
   "$dir/bin/python" -c 'import heaplens' || { echo "heaplens did not install in $dir" >&2; return 1; }
 }
 

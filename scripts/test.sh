@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up and run every test: the Check suites through ctest, then
 # pytest on the default python3 and on every other CPython 3.9-3.13 found on
-# this machine (pyenv's under /root/.pyenv/versions and python3.X on PATH).
-# Exits non-zero if any of them fails.
+# this machine (pyenv's under /root/.pyenv/versions and python3.X on PATH);
+# also the free-threaded/generic compile checks (after ctest) and pytest on a
+# generic-mode build of 3.11 (last). Exits non-zero if any of them fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --system-only || exit 1
@@ -31,6 +32,17 @@ cmake -S . -B build/ctest -DHEAPLENS_BUILD_TESTS=ON -DPython_EXECUTABLE="$(comma
   || { cat build-ctest.log; exit 1; }
 ctest --test-dir build/ctest --output-on-failure || status=1
 
+# Free-threaded CPython cannot be installed here: compile what such a build
+# compiles, with Py_GIL_DISABLED forced, against the newest CPython's headers
+# (3.13's select the free-threaded object header), plus the generic option.
+newest=$(find_pythons | while read -r p; do
+  "$p" -c 'import sys; print("%d%02d %s" % (sys.version_info[0], sys.version_info[1], sys.executable))'
+done | sort -n | tail -1 | cut -d' ' -f2)
+echo "==> free-threaded and generic compile checks against $("$newest" --version 2>&1)"
+{ cmake -S . -B build/modes -DHEAPLENS_BUILD_TESTS=ON -DPython_EXECUTABLE="$newest" \
+  && cmake --build build/modes --target heaplens_mode_free_threaded heaplens_mode_generic_option; } \
+  >build-modes.log 2>&1 || { cat build-modes.log; status=1; }
+
 for py in $(find_pythons); do
   ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   echo "==> pytest on $py ($("$py" --version 2>&1))"
@@ -38,6 +50,24 @@ for py in $(find_pythons); do
   make_venv "$venv" "$py" "[test]" || { status=1; continue; }
   "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
 done
+
+# Generic mode (public API only), built with the option on a supported
+# version so that it is tested: tests needing a refused feature are skipped
+# with capabilities()' reason; tests/python/test_capabilities.py checks the
+# refusals themselves.
+gpy=$(find_pythons | while read -r p; do
+  "$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' && echo "$p"; done | head -1)
+if [ -n "$gpy" ]; then
+  echo "==> pytest on $gpy in generic mode (HEAPLENS_GENERIC=ON)"
+  if make_venv .venv-3.11-generic "$gpy" "[test]" -C cmake.define.HEAPLENS_GENERIC=ON \
+     && .venv-3.11-generic/bin/python -c 'import sys, heaplens._heaplens as c; sys.exit(c.LAYOUT_MODE != "generic-option")'; then
+    .venv-3.11-generic/bin/python -m pytest -q -p no:cacheprovider tests/python || status=1
+  else
+    echo "generic mode did not build"; status=1
+  fi
+else
+  echo "==> no CPython 3.11 found: generic mode NOT tested"; status=1
+fi
 
 if [ $status -ne 0 ]; then echo "==> SOME TESTS FAILED"; else echo "==> all tests passed"; fi
 exit $status

@@ -215,7 +215,10 @@ int hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts
 int hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align);
 
 /* The bytes sys.getsizeof() adds to obj.__sizeof__(): the GC header and, on
- * 3.11+, the pre-header. Never fails. */
+ * 3.11+, the pre-header. Never fails in a build that knows the interpreter's
+ * layouts; in generic mode (heaplens.capabilities()) it is computed by
+ * calling sys.getsizeof and __sizeof__, and returns -1 with a Python
+ * exception set when either raises. */
 Py_ssize_t hl_size_header(PyObject *obj);
 
 /* For a GC-aware owner of an hl_visited: visit the references it holds

@@ -12,11 +12,15 @@ object by type; ``newer.diff(older)`` shows what grew; ``Monitor`` samples on
 a timer. ``track()`` records when objects are born and die and where they
 were allocated. ``check_leaks``/``no_leaks`` (and the pytest plugin: ``pytest
 --leaks``) say what leaked, where it was allocated and what holds it.
+``capabilities()`` says which of these work on this interpreter (all of them
+on CPython 3.9-3.13; others run a generic mode that raises
+``UnsupportedError`` for what needs CPython internals).
 """
 
 from heaplens._asizeof import (
     Asized, Asizer, asized, asizeof, asizesof, basicsize, flatsize, itemsize, refs,
 )
+from heaplens._capabilities import UnsupportedError, capabilities
 from heaplens._format import human_size
 from heaplens._leaks import (
     Chain, LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
@@ -35,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Chain", "LeakError", "LeakReport", "LeakedGroup", "add_cache_clearer", "check_leaks",
     "clear_caches", "graph", "no_leaks", "referrer_chain", "referrers", "why_alive",
+    "UnsupportedError", "capabilities",
     "Asized", "Asizer", "DiffRow", "Monitor", "Sample", "Snapshot", "SnapshotDiff",
     "SnapshotFormatError", "SnapshotRow", "asized", "asizeof", "asizesof", "basicsize",
     "flatsize", "human_size", "Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site",

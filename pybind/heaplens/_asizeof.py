@@ -15,6 +15,7 @@ import types
 from typing import Any, Dict, IO, Iterable, List, Optional, Sequence, Tuple, Union
 
 from heaplens import _heaplens as _c
+from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, safe_repr, table
 
 __all__ = [
@@ -113,6 +114,7 @@ class _Options:
         if self.model not in _MODELS:
             raise ValueError("invalid option: %s(model=%r); use 'getsizeof' or 'allocator'"
                              % (fname, self.model))
+        _require("allocator_model" if self.model == "allocator" else "asizeof")
 
 
 class Asized:
@@ -588,6 +590,7 @@ def flatsize(obj: Any, align: int = 0, **opts: Any) -> int:
     a = _check_align("flatsize", align)
     if model not in _MODELS:
         raise ValueError("invalid option: flatsize(model=%r)" % (model,))
+    _require("allocator_model" if model == "allocator" else "asizeof")
     return _c.flatsize(obj, align=a, model=_MODELS[model])
 
 

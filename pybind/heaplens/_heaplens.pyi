@@ -4,6 +4,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 MODEL_GETSIZEOF: int
 MODEL_ALLOCATOR: int
+# What this build may rely on (lib/compat.h): heaplens.capabilities() reads them.
+KNOWN_LAYOUT: int     # 1: CPython 3.9-3.13 layouts are used; 0: generic mode
+FREE_THREADED: int    # 1: built for a Py_GIL_DISABLED interpreter
+HAVE_TRACKER: int     # 1: the lifetime tracker (track_*) is compiled in
+LAYOUT_MODE: str      # "known", "generic-option", "generic-version" or "free-threaded"
 
 class Visited:
     def __init__(self) -> None: ...

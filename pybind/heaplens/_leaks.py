@@ -18,6 +18,7 @@ import types
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from heaplens import _heaplens as _c
+from heaplens._capabilities import require as _require
 from heaplens._asizeof import asizeof, flatsize
 from heaplens._format import human_size, safe_repr
 from heaplens._snapshot import snapshot
@@ -145,6 +146,7 @@ def _frames() -> Tuple[List[Any], List[Any]]:
     are not heap objects on 3.11+ until asked for; asking makes them so, and
     their locals become visible referrers. Our own frames hold the objects
     we are asked about: their references are left out."""
+    _require("graph")  # every referrer search starts here
     user, ours = [], []
     for f in sys._current_frames().values():
         while f is not None:
@@ -503,6 +505,7 @@ def _check(run_once: Callable[[], Any], warmups: int, runs: int,
     if ignore is not None and not callable(ignore):
         raise TypeError("ignore must be a callable or None")
     ignored = _type_filter(ignore_types)
+    _require("leaks")
     started = False
     try:
         for _ in range(warmups):

@@ -20,11 +20,14 @@ import warnings
 from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
 
 from heaplens import _heaplens as _c
+from heaplens._capabilities import require as _require
 from heaplens._format import human_size, table
 
 __all__ = ["Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site", "track"]
 
-_BACKENDS = {"allocator": _c.BACKEND_ALLOCATOR, "reftracer": _c.BACKEND_REFTRACER}
+# Generic builds have no tracker (heaplens.capabilities()["track"]).
+_BACKENDS = ({"allocator": _c.BACKEND_ALLOCATOR, "reftracer": _c.BACKEND_REFTRACER}
+             if _c.HAVE_TRACKER else {})
 _BACKEND_NAMES = {v: k for k, v in _BACKENDS.items()}
 _lock = threading.Lock()
 _current: Optional["Tracker"] = None   # the tracker whose records the core holds
@@ -195,6 +198,7 @@ class Tracker:
 
     def __init__(self, types: Any = None, frames: int = 1, threads: str = "all",
                  backend: str = "auto") -> None:
+        _require("track")
         if isinstance(frames, bool) or not isinstance(frames, int):
             raise TypeError("frames must be an int, not %s" % type(frames).__name__)
         if not 0 <= frames <= _c.TRACK_MAX_FRAMES:

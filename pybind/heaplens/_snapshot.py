@@ -14,6 +14,7 @@ from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, S
                     Tuple, Union)
 
 from heaplens import _heaplens as _c
+from heaplens._capabilities import require as _require
 from heaplens._format import human_size, table
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
@@ -198,8 +199,10 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
         raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
     if by not in ("type", "site"):
         raise ValueError("by must be 'type' or 'site', not %r" % (by,))
+    _require("allocator_model" if model == "allocator" else "snapshot")
     tracker = None
     if by == "site":
+        _require("snapshot_by_site")
         from heaplens._lifetimes import current_tracker
         tracker = current_tracker()
         if tracker is None or not tracker.active:

@@ -43,9 +43,11 @@ def demo(out=sys.stdout) -> int:
           "holds and counts each object once (pympler's figures, far faster);\n"
           "model='allocator' gives the bytes the allocators really hold.\n", file=out)
     rows = []
+    caps = heaplens.capabilities()  # generic mode refuses the allocator model and track()
     for label, obj in _samples():
         rows.append((label, human_size(sys.getsizeof(obj)), human_size(heaplens.asizeof(obj)),
-                     human_size(heaplens.asizeof(obj, model="allocator"))))
+                     human_size(heaplens.asizeof(obj, model="allocator"))
+                     if caps["allocator_model"] is True else "n/a"))
     print(table(("object", "sys.getsizeof", "asizeof", "allocator model"), rows), file=out)
     print("", file=out)
     rec = _Record(42)
@@ -55,6 +57,9 @@ def demo(out=sys.stdout) -> int:
     print("", file=out)
     print("track() - which objects a phase made, which died, and where the rest came from:",
           file=out)
+    if caps["track"] is not True:
+        print("not available here: %s" % caps["track"], file=out)
+        return 0
     with heaplens.track(types=_Record) as t:
         made = [_Record(i) for i in range(1000)]
         del made[::2]
