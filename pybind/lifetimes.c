@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "compat.h"
 #include "errors.h"
 
 static PyObject *
@@ -285,7 +286,7 @@ hl_py_lifetimes_init(PyObject *m)
 {
     if (PyModule_AddIntConstant(m, "BACKEND_ALLOCATOR", HL_BACKEND_ALLOCATOR) < 0 ||
         PyModule_AddIntConstant(m, "BACKEND_REFTRACER", HL_BACKEND_REFTRACER) < 0 ||
-        PyModule_AddIntConstant(m, "HAVE_REFTRACER", PY_VERSION_HEX >= 0x030D0000) < 0 ||
+        PyModule_AddIntConstant(m, "HAVE_REFTRACER", HL_HAVE_REFTRACER) < 0 ||
         PyModule_AddIntConstant(m, "TRACK_MAX_FRAMES", HL_TRACK_MAX_FRAMES) < 0)
         return -1;
     return 0;
