@@ -55,7 +55,9 @@ def crafted():
         gc.collect()
     rows = check(t)
     st = t.status()
-    print("ok", st["types_unverified"] >= 1)
+    # (whether the fake type became a candidate depends on the allocator the
+    # payloads come from: pymalloc, or malloc under PYTHONMALLOC=malloc)
+    print("ok", "candidates-refused=%d" % st["types_unverified"])
 
 
 def random_stress(rounds=6, per_round=1500):
@@ -101,7 +103,8 @@ def random_stress(rounds=6, per_round=1500):
             rows = check(t)
     rows = check(t)
     survivors = t.survivors()
-    print("ok", len(rows) > 0)
+    assert rows
+    print("ok", "rows=%d" % len(rows))
 
 
 def fake_objects():
