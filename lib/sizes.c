@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "mem.h"
+#include "registry.h"
 
 static PyObject *sizeof_name;        /* interned "__sizeof__", immortal here */
 static PyObject *object_sizeof;      /* object.__sizeof__ descriptor */
@@ -89,6 +90,8 @@ hl_types__free(hl_types *types)
         HASH_DEL(types->table, ti);
         Py_DECREF(ti->type);
         Py_XDECREF(ti->sizeof_descr);
+        Py_XDECREF(ti->reg_sizeof);
+        Py_XDECREF(ti->reg_referents);
         hl_mem__free(ti);
     }
     Py_CLEAR(types->ignored);
@@ -107,10 +110,32 @@ is_ignored(hl_types *types, PyTypeObject *tp)
     return 0;
 }
 
-static void
-resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
+/* The __sizeof__ tp inherits when the one `skip` defines itself does not
+ * count: the first along tp's MRO found in a class dict other than skip's.
+ * Borrowed, or NULL. */
+static PyObject *
+inherited_sizeof(PyTypeObject *tp, PyTypeObject *skip)
 {
-    PyObject *descr = _PyType_Lookup(tp, sizeof_name); /* borrowed */
+    PyObject *mro = tp->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro))
+        return object_sizeof;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(mro); k++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, k);
+        if (base == skip || base->tp_dict == NULL)
+            continue;
+        /* An exact str key in a type dict: no Python code runs. */
+        PyObject *d = PyDict_GetItemWithError(base->tp_dict, sizeof_name);
+        if (d != NULL)
+            return d;
+        if (PyErr_Occurred())
+            PyErr_Clear(); /* cannot happen with a str key; be safe */
+    }
+    return NULL;
+}
+
+static void
+resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp, PyObject *descr)
+{
     if (descr == object_sizeof) {
         ti->size_kind = HL_SZ_BASIC;
     }
@@ -162,7 +187,21 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
             return NULL;
         }
         ti->type = (PyTypeObject *)Py_NewRef(tp);
-        resolve_sizeof(ti, tp);
+        /* One branch per type while nothing is registered. */
+        const hl_reg_entry *reg = hl_registry__count() ? hl_registry__find(tp) : NULL;
+        if (reg != NULL && reg->sizeof_fn != NULL) {
+            ti->size_kind = HL_SZ_REGCALL;
+            ti->reg_sizeof = Py_NewRef(reg->sizeof_fn);
+        }
+        else if (reg != NULL && (reg->flags & HL_TYPE_INHERITED_SIZEOF)) {
+            resolve_sizeof(ti, tp, inherited_sizeof(tp, reg->type));
+        }
+        else {
+            resolve_sizeof(ti, tp, _PyType_Lookup(tp, sizeof_name));
+        }
+        if (reg != NULL && reg->referents != NULL)
+            ti->reg_referents = Py_NewRef(reg->referents);
+        ti->no_traverse = reg != NULL && (reg->flags & HL_TYPE_NO_TRAVERSE);
 
         /* 3.9/3.10/3.13 ask PyObject_IS_GC(o), which differs from the type
          * flag only where the type has tp_is_gc (type objects). */
@@ -210,9 +249,13 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         /* Whole-heap walks want every reference, __globals__ included. */
         if (PyType_IsSubtype(tp, &PyFunction_Type) && !(types->flags & HL_WALK_ALL))
             x |= HL_X_FUNCTION;
+        if (ti->reg_referents != NULL)
+            x |= HL_X_REGISTERED;
         ti->xrefs = x;
-        ti->ref_kind = (PyType_IS_GC(tp) || x) ? HL_REF_TRAVERSE : HL_REF_NONE;
+        ti->ref_kind = ((PyType_IS_GC(tp) && !ti->no_traverse) || x) ? HL_REF_TRAVERSE
+                                                                      : HL_REF_NONE;
         ti->leaf = ti->ref_kind == HL_REF_NONE && ti->size_kind != HL_SZ_PYCALL &&
+                   ti->size_kind != HL_SZ_REGCALL && reg == NULL &&
                    !PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE);
 
         /* Policy. */
@@ -230,6 +273,8 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         if (hl_hash__oom) {
             Py_DECREF(ti->type);
             Py_XDECREF(ti->sizeof_descr);
+            Py_XDECREF(ti->reg_sizeof);
+            Py_XDECREF(ti->reg_referents);
             hl_mem__free(ti);
             hl_error__set(HL_ENOMEM, "out of memory for the type table");
             return NULL;
@@ -296,6 +341,9 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
     }
     case HL_SZ_CMETH:
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
+    case HL_SZ_REGCALL:
+        types->python_calls++;
+        return sizeof_result(out, PyObject_CallFunctionObjArgs(ti->reg_sizeof, o, NULL), tp);
     default: {
         if (ti->sizeof_descr == NULL) {
             PyErr_Format(PyExc_TypeError, "type %.100s has no __sizeof__", tp->tp_name);
@@ -348,4 +396,16 @@ hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
     n += extra;
     *out = (n + types->align - 1) & ~(types->align - 1);
     return 0;
+}
+
+PyObject *
+hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o)
+{
+    types->python_calls++;
+    PyObject *res = PyObject_CallFunctionObjArgs(ti->reg_referents, o, NULL);
+    if (res == NULL)
+        return NULL;
+    PyObject *list = PySequence_List(res);
+    Py_DECREF(res);
+    return list;
 }

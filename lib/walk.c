@@ -232,11 +232,36 @@ typedef struct {
     PyObject *start, *stop, *step, *length;
 } range_layout; /* Objects/rangeobject.c, the same on 3.9-3.13 */
 
-/* Gather the referents of `o` through `visit`. */
+/* Gather the referents of `o` through `visit`. A registered referents
+ * function runs Python code: its result list is handed to `keep` (so that
+ * what it returned stays alive, and its addresses unique, until the walk
+ * ends) or released when `keep` is NULL. Returns 0, the nonzero value
+ * `visit` returned, or -1 with a Python exception set (the caller tells
+ * which from its own error slot). */
 static int
-gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg)
+gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg,
+       hl_types *types, keeplist *keep)
 {
     int rc;
+    if (xrefs & HL_X_REGISTERED) {
+        PyObject *list = hl_sizes__registered_referents(types, ti, o);
+        if (list == NULL)
+            return -1;
+        rc = 0;
+        for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++)
+            rc = visit(PyList_GET_ITEM(list, i), arg);
+        if (keep != NULL) {
+            if (keep_append(keep, list) < 0 && rc == 0) { /* steals list */
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        else {
+            Py_DECREF(list);
+        }
+        if (rc != 0)
+            return rc;
+    }
     if (xrefs & HL_X_DICT) {
         /* dict_traverse skips the keys of all-str dicts. The keys of a
          * split table (3.9/3.10 instance dicts) are the attribute names the
@@ -264,7 +289,7 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
     }
     if (xrefs & HL_X_FUNCTION)
         return hl_compat_function_traverse((PyFunctionObject *)o, visit, arg);
-    if (ti->type->tp_traverse != NULL && PyObject_IS_GC(o)) {
+    if (ti->type->tp_traverse != NULL && !ti->no_traverse && PyObject_IS_GC(o)) {
         if ((rc = ti->type->tp_traverse(o, visit, arg)) != 0)
             return rc;
     }
@@ -358,7 +383,7 @@ drain(walker *w)
             w->child_depth = f.depth + 1;
             w->parent = o;
             w->err = 0;
-            rc = gather(o, ti, ti->xrefs, visit_child, w);
+            rc = gather(o, ti, ti->xrefs, visit_child, w, &w->types, w->keep);
             if (rc != 0) {
                 Py_DECREF(o);
                 return w->err ? w->err : (PyErr_Occurred() ? HL_EPYTHON : HL_ESTATE);
@@ -687,7 +712,8 @@ hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts)
         rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
         goto done;
     }
-    if (ti->ref_kind == HL_REF_TRAVERSE && gather(obj, ti, ti->xrefs, collect_child, &c) != 0) {
+    if (ti->ref_kind == HL_REF_TRAVERSE &&
+        gather(obj, ti, ti->xrefs, collect_child, &c, &types, NULL) != 0) {
         rc = HL_EPYTHON;
         goto done;
     }

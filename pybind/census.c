@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "errors.h"
+#include "registry.h"
 
 typedef struct {
     PyObject *name; /* str, strong */
@@ -142,6 +143,8 @@ hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs)
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|inpO!:heap_census", kwlist, &model, &align,
                                      &addresses, &PyTuple_Type, &exclude))
+        return NULL;
+    if (hl_py_registry_refresh() < 0)
         return NULL;
     hl_census *c = NULL;
     int rc = hl_census_new(&c);
@@ -302,6 +305,8 @@ census_new_objects(census_obj *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "type must be a type, a type name or None");
         return NULL;
     }
+    if (hl_py_registry_refresh() < 0)
+        return NULL;
     new_ctx n = {self->seen, type == Py_None ? NULL : type, (PyObject *)self, NULL, 0, 0, 0};
     hl_walk_options opts;
     heap_options(&opts, 0, 1);
