@@ -249,6 +249,8 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         /* Whole-heap walks want every reference, __globals__ included. */
         if (PyType_IsSubtype(tp, &PyFunction_Type) && !(types->flags & HL_WALK_ALL))
             x |= HL_X_FUNCTION;
+        if (ti->no_traverse)
+            x = 0; /* only what the registry says, none of the gaps either */
         if (ti->reg_referents != NULL)
             x |= HL_X_REGISTERED;
         ti->xrefs = x;

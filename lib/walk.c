@@ -177,7 +177,8 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
     w->root_total += flat;
     w->stats.counted++;
     ti->n_counted++;
-    ti->bytes_counted += flat;
+    ti->bytes_counted = flat > PY_SSIZE_T_MAX - ti->bytes_counted ? PY_SSIZE_T_MAX
+                                                                   : ti->bytes_counted + flat;
     if (depth > w->stats.max_depth)
         w->stats.max_depth = depth;
     *flat_out = flat;
@@ -232,6 +233,66 @@ typedef struct {
     PyObject *start, *stop, *step, *length;
 } range_layout; /* Objects/rangeobject.c, the same on 3.9-3.13 */
 
+#if HL_FRAME_HIDES_LOCALS
+/* Append the locals of a frame to `list`: on 3.11+ frame_traverse leaves
+ * out those of a running frame (they live in the interpreter's frame, not
+ * in the frame object). Returns 0 or -1 with an exception set. */
+static int
+frame_locals(PyObject *list, PyFrameObject *f)
+{
+    PyCodeObject *co = PyFrame_GetCode(f); /* new */
+    int optimized = (co->co_flags & CO_OPTIMIZED) != 0;
+    int rc = 0;
+#if HL_HAVE_FRAME_GETVAR
+    if (optimized) {
+        /* By name: reads the fast locals in place, creates no f_locals. */
+        PyObject *groups[3] = {PyCode_GetVarnames(co), PyCode_GetCellvars(co),
+                               PyCode_GetFreevars(co)};
+        for (int g = 0; g < 3; g++) {
+            PyObject *names = groups[g];
+            for (Py_ssize_t i = 0; rc == 0 && names && i < PyTuple_GET_SIZE(names); i++) {
+                PyObject *v = PyFrame_GetVar(f, PyTuple_GET_ITEM(names, i));
+                if (v == NULL) {
+                    if (PyErr_ExceptionMatches(PyExc_NameError))
+                        PyErr_Clear(); /* unbound: nothing held */
+                    else
+                        rc = -1;
+                    continue;
+                }
+                rc = PyList_Append(list, v);
+                Py_DECREF(v);
+            }
+            if (names == NULL)
+                rc = -1;
+        }
+        for (int g = 0; g < 3; g++)
+            Py_XDECREF(groups[g]);
+        Py_DECREF(co);
+        return rc;
+    }
+#endif
+    /* A module or class body's namespace is a real dict the frame holds.
+     * 3.11 can read an optimized frame's locals only through f_locals,
+     * which it builds on the frame (as frame.f_locals does): then only the
+     * values are the frame's, not that dict. */
+    PyObject *locals = PyFrame_GetLocals(f); /* new */
+    Py_DECREF(co);
+    if (locals == NULL)
+        return -1;
+    if (!optimized || !PyDict_Check(locals)) {
+        rc = PyList_Append(list, locals);
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (rc == 0 && PyDict_Next(locals, &pos, &k, &v))
+            rc = PyList_Append(list, v);
+    }
+    Py_DECREF(locals);
+    return rc;
+}
+#endif
+
 /* Gather the referents of `o` through `visit`. A registered referents
  * function runs Python code: its result list is handed to `keep` (so that
  * what it returned stays alive, and its addresses unique, until the walk
@@ -243,8 +304,21 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
        hl_types *types, keeplist *keep)
 {
     int rc;
-    if (xrefs & HL_X_REGISTERED) {
-        PyObject *list = hl_sizes__registered_referents(types, ti, o);
+    if ((xrefs & HL_X_REGISTERED) || (HL_FRAME_HIDES_LOCALS && ti->is_frame)) {
+        PyObject *list;
+        if (xrefs & HL_X_REGISTERED) {
+            list = hl_sizes__registered_referents(types, ti, o);
+        }
+        else {
+#if HL_FRAME_HIDES_LOCALS
+            types->python_calls++; /* 3.11 allocates f_locals */
+            list = PyList_New(0);
+            if (list != NULL && frame_locals(list, (PyFrameObject *)o) < 0)
+                Py_CLEAR(list);
+#else
+            list = NULL;
+#endif
+        }
         if (list == NULL)
             return -1;
         rc = 0;
@@ -541,6 +615,9 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
         }
         else {
             rc = hl_ptrset_add(&done, roots[i]);
+            /* A root given again in the same call is a repeat reference,
+             * as pympler counts it (Asizer.duplicate). */
+            w.stats.repeats += rc == 0;
         }
         if (rc < 0)
             goto cleanup;
