@@ -168,9 +168,14 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
         if (rc < 0)
             return rc;
     }
-    if (flat > PY_SSIZE_T_MAX - w->root_total)
-        return hl_error__set(HL_EOVERFLOW, "the size of one object graph overflows a "
-                                           "Py_ssize_t (a __sizeof__ of %zd bytes?)", flat);
+    if (flat > PY_SSIZE_T_MAX - w->root_total) {
+        /* A whole-heap census has no per-root figures: its per-type rows
+         * and total saturate instead. */
+        if (!(w->opts->flags & HL_WALK_UNATTRIBUTED))
+            return hl_error__set(HL_EOVERFLOW, "the size of one object graph overflows a "
+                                               "Py_ssize_t (a __sizeof__ of %zd bytes?)", flat);
+        w->root_total = PY_SSIZE_T_MAX - flat;
+    }
     /* The grand total over several roots saturates; each root's own figure
      * is exact, and callers add those up in Python. */
     w->total = flat > PY_SSIZE_T_MAX - w->total ? PY_SSIZE_T_MAX : w->total + flat;

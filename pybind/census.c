@@ -66,7 +66,8 @@ static PyObject *
 type_name(PyTypeObject *tp)
 {
     PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
-    PyObject *qual = PyObject_GetAttrString((PyObject *)tp, "__qualname__");
+    /* Never call into Python with an exception pending. */
+    PyObject *qual = mod ? PyObject_GetAttrString((PyObject *)tp, "__qualname__") : NULL;
     PyObject *name = NULL;
     if (mod != NULL && qual != NULL && PyUnicode_Check(mod) && PyUnicode_Check(qual)) {
         if (PyUnicode_CompareWithASCIIString(mod, "builtins") == 0)
