@@ -20,6 +20,7 @@
  */
 #include "registry.h"
 
+#include "compat.h"
 #include "error.h"
 #include "mem.h"
 

@@ -110,27 +110,39 @@ is_ignored(hl_types *types, PyTypeObject *tp)
     return 0;
 }
 
-/* The __sizeof__ tp inherits when the one `skip` defines itself does not
- * count: the first along tp's MRO found in a class dict other than skip's.
- * Borrowed, or NULL. */
+/* The __sizeof__ tp inherits when the one `skip` (a class in tp's MRO)
+ * defines itself does not count. Borrowed, or NULL.
+ *
+ * A class between tp and skip that defines its own wins as usual. After
+ * skip, heap classes are asked for their own dict only (a mixin's MRO
+ * would jump to object and miss a list base further along, as in pandas'
+ * FrozenList(PandasObject, list)); a static class is asked through
+ * _PyType_Lookup, since 3.12 keeps static types' dicts outside tp_dict. */
 static PyObject *
 inherited_sizeof(PyTypeObject *tp, PyTypeObject *skip)
 {
+    PyObject *own = _PyType_Lookup(skip, sizeof_name);
+    PyObject *d = _PyType_Lookup(tp, sizeof_name);
     PyObject *mro = tp->tp_mro;
-    if (mro == NULL || !PyTuple_Check(mro))
-        return object_sizeof;
-    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(mro); k++) {
+    if (d != own || mro == NULL || !PyTuple_Check(mro))
+        return d;
+    Py_ssize_t k = 0, n = PyTuple_GET_SIZE(mro);
+    while (k < n && PyTuple_GET_ITEM(mro, k) != (PyObject *)skip)
+        k++;
+    for (k++; k < n; k++) {
         PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, k);
-        if (base == skip || base->tp_dict == NULL)
+        if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE))
+            return _PyType_Lookup(base, sizeof_name);
+        if (base->tp_dict == NULL)
             continue;
         /* An exact str key in a type dict: no Python code runs. */
-        PyObject *d = PyDict_GetItemWithError(base->tp_dict, sizeof_name);
-        if (d != NULL)
-            return d;
+        PyObject *e = PyDict_GetItemWithError(base->tp_dict, sizeof_name);
+        if (e != NULL)
+            return e;
         if (PyErr_Occurred())
-            PyErr_Clear(); /* cannot happen with a str key; be safe */
+            PyErr_Clear(); /* cannot happen with a str key */
     }
-    return NULL;
+    return object_sizeof;
 }
 
 static void

@@ -275,11 +275,24 @@ class _Attrs:
         self.items = [1, 2]
 
 
+def _names(tree, depth):
+    out = set()
+    for r in tree.refs:
+        out.add(r.name)
+        if depth > 1:
+            out |= _names(r, depth - 1)
+    return out
+
+
 def test_asized_names_attribute_values_like_pympler():
-    t = heaplens.asized(_Attrs(), detail=1)
-    names = {r.name for r in t.refs}
+    # 3.11+: the values are inline, no dict exists, so they are the
+    # instance's own refs; 3.9/3.10: they are in its __dict__, as pympler
+    # shows them. Either way named "[V] name: repr", not by repr alone.
+    t = heaplens.asized(_Attrs(), detail=2)
+    names = _names(t, 1 if sys.version_info >= (3, 11) else 2)
     assert "[V] data: 4242" in names
     assert "[V] items: [1, 2]" in names
+    assert "4242" not in names
 
 
 def test_asized_names_a_materialised_instance_dict():
@@ -287,6 +300,13 @@ def test_asized_names_a_materialised_instance_dict():
     o.__dict__  # materialise it (3.11+); 3.9/3.10 always have one
     t = heaplens.asized(o, detail=2)
     d = t.get("__dict__")
+    if sys.version_info >= (3, 13):
+        # 3.13 keeps the values inline beside the dict, which tp_traverse
+        # hides (its bytes are in the instance's flat size): the values
+        # are named as attributes.
+        assert d is None
+        assert {"[V] data: 4242", "[V] items: [1, 2]"} <= _names(t, 1)
+        return
     assert d is not None, [r.name for r in t.refs]
     assert {r.name for r in d.refs} >= {"[K] data", "[V] data: 4242"}
 
