@@ -309,7 +309,12 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
        hl_types *types, keeplist *keep)
 {
     int rc;
-    if ((xrefs & HL_X_REGISTERED) || (HL_FRAME_HIDES_LOCALS && ti->is_frame)) {
+    /* Frame locals for the asizeof family only: on 3.11 reading them
+     * builds an f_locals dict on the frame, and a whole-heap walk must not
+     * change the heap it counts (what only a running function's locals
+     * hold is a known gap of snapshots on 3.11+, docs/semantics.md). */
+    if ((xrefs & HL_X_REGISTERED) ||
+        (HL_FRAME_HIDES_LOCALS && ti->is_frame && !(types->flags & HL_WALK_ALL))) {
         PyObject *list;
         if (xrefs & HL_X_REGISTERED) {
             list = hl_sizes__registered_referents(types, ti, o);
