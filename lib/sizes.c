@@ -266,6 +266,14 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         if (ti->reg_referents != NULL)
             x |= HL_X_REGISTERED;
         ti->xrefs = x;
+        /* A running frame's locals: for the asizeof family only. On 3.11
+         * reading them builds an f_locals dict on the frame, and a
+         * whole-heap walk must not change the heap it counts (what only a
+         * running function's locals hold is a known gap of snapshots on
+         * 3.11+, docs/semantics.md section 5). */
+        ti->called_refs = (x & HL_X_REGISTERED) ||
+                          (HL_FRAME_HIDES_LOCALS && ti->is_frame &&
+                           !(types->flags & HL_WALK_ALL));
         ti->ref_kind = ((PyType_IS_GC(tp) && !ti->no_traverse) || x) ? HL_REF_TRAVERSE
                                                                       : HL_REF_NONE;
         ti->leaf = ti->ref_kind == HL_REF_NONE && ti->size_kind != HL_SZ_PYCALL &&

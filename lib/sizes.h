@@ -65,6 +65,7 @@ typedef struct hl_typeinfo {
     uint8_t is_frame;
     uint8_t is_module;       /* modules met inside a graph are never entered */
     uint8_t no_traverse;     /* the registry says: do not call tp_traverse */
+    uint8_t called_refs;     /* referents that need Python calls (walk.c) */
     unsigned int xrefs;      /* HL_X_* */
     size_t n_counted;        /* objects of this type counted by the walk */
     Py_ssize_t bytes_counted;

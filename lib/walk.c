@@ -298,54 +298,58 @@ frame_locals(PyObject *list, PyFrameObject *f)
 }
 #endif
 
-/* Gather the referents of `o` through `visit`. A registered referents
- * function runs Python code: its result list is handed to `keep` (so that
- * what it returned stays alive, and its addresses unique, until the walk
- * ends) or released when `keep` is NULL. Returns 0, the nonzero value
- * `visit` returned, or -1 with a Python exception set (the caller tells
- * which from its own error slot). */
-static int
+/* The referents that need Python calls: a registered referents function,
+ * or a running frame's locals. Kept out of gather() so that its hot path
+ * stays small enough to inline. The list is handed to `keep` (so that
+ * what it holds stays alive, and its addresses unique, until the walk
+ * ends) or released when `keep` is NULL. */
+static int __attribute__((noinline))
+gather_called(PyObject *o, hl_typeinfo *ti, visitproc visit, void *arg, hl_types *types,
+              keeplist *keep)
+{
+    PyObject *list;
+    int rc = 0;
+    if (ti->xrefs & HL_X_REGISTERED) {
+        list = hl_sizes__registered_referents(types, ti, o);
+    }
+    else {
+#if HL_FRAME_HIDES_LOCALS
+        types->python_calls++; /* 3.11 allocates f_locals */
+        list = PyList_New(0);
+        if (list != NULL && frame_locals(list, (PyFrameObject *)o) < 0)
+            Py_CLEAR(list);
+#else
+        list = NULL;
+        PyErr_SetString(PyExc_SystemError, "heaplens: no frame locals to gather");
+#endif
+    }
+    if (list == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++)
+        rc = visit(PyList_GET_ITEM(list, i), arg);
+    if (keep != NULL) {
+        if (keep_append(keep, list) < 0 && rc == 0) { /* steals list */
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    else {
+        Py_DECREF(list);
+    }
+    return rc;
+}
+
+/* Gather the referents of `o` through `visit`. Returns 0, the nonzero
+ * value `visit` returned, or -1 with a Python exception set (the caller
+ * tells which from its own error slot). */
+static inline int
 gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg,
        hl_types *types, keeplist *keep)
 {
     int rc;
-    /* Frame locals for the asizeof family only: on 3.11 reading them
-     * builds an f_locals dict on the frame, and a whole-heap walk must not
-     * change the heap it counts (what only a running function's locals
-     * hold is a known gap of snapshots on 3.11+, docs/semantics.md). */
-    if ((xrefs & HL_X_REGISTERED) ||
-        (HL_FRAME_HIDES_LOCALS && ti->is_frame && !(types->flags & HL_WALK_ALL))) {
-        PyObject *list;
-        if (xrefs & HL_X_REGISTERED) {
-            list = hl_sizes__registered_referents(types, ti, o);
-        }
-        else {
-#if HL_FRAME_HIDES_LOCALS
-            types->python_calls++; /* 3.11 allocates f_locals */
-            list = PyList_New(0);
-            if (list != NULL && frame_locals(list, (PyFrameObject *)o) < 0)
-                Py_CLEAR(list);
-#else
-            list = NULL;
-#endif
-        }
-        if (list == NULL)
-            return -1;
-        rc = 0;
-        for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++)
-            rc = visit(PyList_GET_ITEM(list, i), arg);
-        if (keep != NULL) {
-            if (keep_append(keep, list) < 0 && rc == 0) { /* steals list */
-                PyErr_NoMemory();
-                return -1;
-            }
-        }
-        else {
-            Py_DECREF(list);
-        }
-        if (rc != 0)
-            return rc;
-    }
+    if (__builtin_expect(ti->called_refs, 0) &&
+        (rc = gather_called(o, ti, visit, arg, types, keep)) != 0)
+        return rc;
     if (xrefs & HL_X_DICT) {
         /* dict_traverse skips the keys of all-str dicts. The keys of a
          * split table (3.9/3.10 instance dicts) are the attribute names the
