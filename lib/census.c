@@ -60,7 +60,9 @@ hl_census_add_many(hl_census *c, PyTypeObject *tp, size_t count, Py_ssize_t size
         c->last = e;
     }
     e->count += count;
-    e->size += size;
+    /* Saturate rather than wrap: a size past PY_SSIZE_T_MAX (only a lying
+     * __sizeof__ gets there) would otherwise read as a negative total. */
+    e->size = size > PY_SSIZE_T_MAX - e->size ? PY_SSIZE_T_MAX : e->size + size;
     return 0;
 }
 

@@ -73,6 +73,21 @@
 #define HL_HAVE_MANAGED_DICT 0
 #endif
 
+/* 3.11+: a running frame's locals live in the interpreter's frame, which
+ * frame_traverse does not visit (only a frame object that owns its frame,
+ * e.g. after the function returned). 3.12+ reads one with PyFrame_GetVar
+ * without creating f_locals; 3.11 has only PyFrame_GetLocals. */
+#if PY_VERSION_HEX >= 0x030B0000
+#define HL_FRAME_HIDES_LOCALS 1
+#else
+#define HL_FRAME_HIDES_LOCALS 0
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+#define HL_HAVE_FRAME_GETVAR 1
+#else
+#define HL_HAVE_FRAME_GETVAR 0
+#endif
+
 /* 3.12+: visit every gc-tracked object without building a list. */
 #if PY_VERSION_HEX >= 0x030C0000
 #define HL_HAVE_GC_VISIT_OBJECTS 1

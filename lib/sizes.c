@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "mem.h"
+#include "registry.h"
 
 static PyObject *sizeof_name;        /* interned "__sizeof__", immortal here */
 static PyObject *object_sizeof;      /* object.__sizeof__ descriptor */
@@ -89,6 +90,8 @@ hl_types__free(hl_types *types)
         HASH_DEL(types->table, ti);
         Py_DECREF(ti->type);
         Py_XDECREF(ti->sizeof_descr);
+        Py_XDECREF(ti->reg_sizeof);
+        Py_XDECREF(ti->reg_referents);
         hl_mem__free(ti);
     }
     Py_CLEAR(types->ignored);
@@ -107,8 +110,43 @@ is_ignored(hl_types *types, PyTypeObject *tp)
     return 0;
 }
 
+/* The __sizeof__ tp inherits when the one `skip` (a class in tp's MRO)
+ * defines itself does not count. Borrowed, or NULL.
+ *
+ * A class between tp and skip that defines its own wins as usual. After
+ * skip, heap classes are asked for their own dict only (a mixin's MRO
+ * would jump to object and miss a list base further along, as in pandas'
+ * FrozenList(PandasObject, list)); a static class is asked through
+ * _PyType_Lookup, since 3.12 keeps static types' dicts outside tp_dict. */
+static PyObject *
+inherited_sizeof(PyTypeObject *tp, PyTypeObject *skip)
+{
+    PyObject *own = _PyType_Lookup(skip, sizeof_name);
+    PyObject *d = _PyType_Lookup(tp, sizeof_name);
+    PyObject *mro = tp->tp_mro;
+    if (d != own || mro == NULL || !PyTuple_Check(mro))
+        return d;
+    Py_ssize_t k = 0, n = PyTuple_GET_SIZE(mro);
+    while (k < n && PyTuple_GET_ITEM(mro, k) != (PyObject *)skip)
+        k++;
+    for (k++; k < n; k++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, k);
+        if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE))
+            return _PyType_Lookup(base, sizeof_name);
+        if (base->tp_dict == NULL)
+            continue;
+        /* An exact str key in a type dict: no Python code runs. */
+        PyObject *e = PyDict_GetItemWithError(base->tp_dict, sizeof_name);
+        if (e != NULL)
+            return e;
+        if (PyErr_Occurred())
+            PyErr_Clear(); /* cannot happen with a str key */
+    }
+    return object_sizeof;
+}
+
 static void
-resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
+resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp, PyObject *descr)
 {
 #if !HL_KNOWN_LAYOUT
     /* Generic mode (compat.h): no layout is assumed; getsizeof says. */
@@ -116,7 +154,6 @@ resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp)
     (void)tp;
     return;
 #endif
-    PyObject *descr = _PyType_Lookup(tp, sizeof_name); /* borrowed */
     if (descr == object_sizeof) {
         ti->size_kind = HL_SZ_BASIC;
     }
@@ -168,7 +205,21 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
             return NULL;
         }
         ti->type = (PyTypeObject *)Py_NewRef(tp);
-        resolve_sizeof(ti, tp);
+        /* One branch per type while nothing is registered. */
+        const hl_reg_entry *reg = hl_registry__count() ? hl_registry__find(tp) : NULL;
+        if (reg != NULL && reg->sizeof_fn != NULL) {
+            ti->size_kind = HL_SZ_REGCALL;
+            ti->reg_sizeof = Py_NewRef(reg->sizeof_fn);
+        }
+        else if (reg != NULL && (reg->flags & HL_TYPE_INHERITED_SIZEOF)) {
+            resolve_sizeof(ti, tp, inherited_sizeof(tp, reg->type));
+        }
+        else {
+            resolve_sizeof(ti, tp, _PyType_Lookup(tp, sizeof_name));
+        }
+        if (reg != NULL && reg->referents != NULL)
+            ti->reg_referents = Py_NewRef(reg->referents);
+        ti->no_traverse = reg != NULL && (reg->flags & HL_TYPE_NO_TRAVERSE);
 
         /* 3.9/3.10/3.13 ask PyObject_IS_GC(o), which differs from the type
          * flag only where the type has tp_is_gc (type objects). */
@@ -222,9 +273,23 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         /* Whole-heap walks want every reference, __globals__ included. */
         if (PyType_IsSubtype(tp, &PyFunction_Type) && !(types->flags & HL_WALK_ALL))
             x |= HL_X_FUNCTION;
+        if (ti->no_traverse)
+            x = 0; /* only what the registry says, none of the gaps either */
+        if (ti->reg_referents != NULL)
+            x |= HL_X_REGISTERED;
         ti->xrefs = x;
-        ti->ref_kind = (PyType_IS_GC(tp) || x) ? HL_REF_TRAVERSE : HL_REF_NONE;
+        /* A running frame's locals: for the asizeof family only. On 3.11
+         * reading them builds an f_locals dict on the frame, and a
+         * whole-heap walk must not change the heap it counts (what only a
+         * running function's locals hold is a known gap of snapshots on
+         * 3.11+, docs/semantics.md section 5). */
+        ti->called_refs = (x & HL_X_REGISTERED) ||
+                          (HL_FRAME_HIDES_LOCALS && ti->is_frame &&
+                           !(types->flags & HL_WALK_ALL));
+        ti->ref_kind = ((PyType_IS_GC(tp) && !ti->no_traverse) || x) ? HL_REF_TRAVERSE
+                                                                      : HL_REF_NONE;
         ti->leaf = ti->ref_kind == HL_REF_NONE && ti->size_kind != HL_SZ_PYCALL &&
+                   ti->size_kind != HL_SZ_REGCALL && reg == NULL &&
                    !PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE);
 
         /* Policy. */
@@ -242,6 +307,8 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         if (hl_hash__oom) {
             Py_DECREF(ti->type);
             Py_XDECREF(ti->sizeof_descr);
+            Py_XDECREF(ti->reg_sizeof);
+            Py_XDECREF(ti->reg_referents);
             hl_mem__free(ti);
             hl_error__set(HL_ENOMEM, "out of memory for the type table");
             return NULL;
@@ -313,6 +380,9 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
         return hl_compat_getsizeof(out, o) < 0 ? HL_EPYTHON : 0;
     case HL_SZ_CMETH:
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
+    case HL_SZ_REGCALL:
+        types->python_calls++;
+        return sizeof_result(out, PyObject_CallFunctionObjArgs(ti->reg_sizeof, o, NULL), tp);
     default: {
         if (ti->sizeof_descr == NULL) {
             PyErr_Format(PyExc_TypeError, "type %.100s has no __sizeof__", tp->tp_name);
@@ -365,4 +435,16 @@ hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
     n += extra;
     *out = (n + types->align - 1) & ~(types->align - 1);
     return 0;
+}
+
+PyObject *
+hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o)
+{
+    types->python_calls++;
+    PyObject *res = PyObject_CallFunctionObjArgs(ti->reg_referents, o, NULL);
+    if (res == NULL)
+        return NULL;
+    PyObject *list = PySequence_List(res);
+    Py_DECREF(res);
+    return list;
 }

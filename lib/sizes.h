@@ -23,6 +23,7 @@ enum {
     HL_SZ_CMETH,     /* a METH_NOARGS C function, called directly */
     HL_SZ_PYCALL,    /* anything else: looked up and called like getsizeof */
     HL_SZ_GETSIZEOF, /* generic mode: sys.getsizeof() itself, header included */
+    HL_SZ_REGCALL,   /* a sizeof function from the type registry, called with obj */
 };
 
 enum {
@@ -46,11 +47,14 @@ enum {
 #define HL_X_FUNCTION (1u << 6) /* function fields, without __globals__/__builtins__ */
 #define HL_X_SEQ (1u << 7)      /* list/tuple items, first to last */
 #define HL_X_SEQ_ONLY (1u << 8) /* exact list/tuple: the items are all there is */
+#define HL_X_REGISTERED (1u << 9) /* referents from the type registry */
 
 typedef struct hl_typeinfo {
     PyTypeObject *type;      /* strong reference */
     PyObject *sizeof_descr;  /* strong reference, HL_SZ_PYCALL only */
     PyCFunction sizeof_fn;   /* HL_SZ_CMETH only */
+    PyObject *reg_sizeof;    /* strong reference, HL_SZ_REGCALL only */
+    PyObject *reg_referents; /* strong reference, HL_X_REGISTERED only */
     Py_ssize_t extra;        /* what getsizeof adds, when constant */
     uint8_t size_kind;
     uint8_t ref_kind;
@@ -61,6 +65,8 @@ typedef struct hl_typeinfo {
     uint8_t alloc_special;   /* allocator model: singleton or adjusted */
     uint8_t is_frame;
     uint8_t is_module;       /* modules met inside a graph are never entered */
+    uint8_t no_traverse;     /* the registry says: do not call tp_traverse */
+    uint8_t called_refs;     /* referents that need Python calls (walk.c) */
     unsigned int xrefs;      /* HL_X_* */
     size_t n_counted;        /* objects of this type counted by the walk */
     Py_ssize_t bytes_counted;
@@ -102,6 +108,11 @@ hl_types__get(hl_types *types, PyTypeObject *tp)
  * alignment, including the hidden memory it owns. May run Python code
  * (HL_SZ_PYCALL). Returns 0, HL_EPYTHON or HL_EOVERFLOW. */
 int hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o);
+
+/* Call the registered referents function of `ti` on `o`. Returns a new
+ * reference to a list, or NULL with a Python exception set. Counts a Python
+ * call in `types`. */
+PyObject *hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o);
 
 /* Whether a type counts as "code" for the walk policy: classes, modules,
  * functions, methods, code objects and builtin functions. */

@@ -168,16 +168,22 @@ count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_
         if (rc < 0)
             return rc;
     }
-    if (flat > PY_SSIZE_T_MAX - w->root_total)
-        return hl_error__set(HL_EOVERFLOW, "the size of one object graph overflows a "
-                                           "Py_ssize_t (a __sizeof__ of %zd bytes?)", flat);
+    if (flat > PY_SSIZE_T_MAX - w->root_total) {
+        /* A whole-heap census has no per-root figures: its per-type rows
+         * and total saturate instead. */
+        if (!(w->opts->flags & HL_WALK_UNATTRIBUTED))
+            return hl_error__set(HL_EOVERFLOW, "the size of one object graph overflows a "
+                                               "Py_ssize_t (a __sizeof__ of %zd bytes?)", flat);
+        w->root_total = PY_SSIZE_T_MAX - flat;
+    }
     /* The grand total over several roots saturates; each root's own figure
      * is exact, and callers add those up in Python. */
     w->total = flat > PY_SSIZE_T_MAX - w->total ? PY_SSIZE_T_MAX : w->total + flat;
     w->root_total += flat;
     w->stats.counted++;
     ti->n_counted++;
-    ti->bytes_counted += flat;
+    ti->bytes_counted = flat > PY_SSIZE_T_MAX - ti->bytes_counted ? PY_SSIZE_T_MAX
+                                                                   : ti->bytes_counted + flat;
     if (depth > w->stats.max_depth)
         w->stats.max_depth = depth;
     *flat_out = flat;
@@ -232,11 +238,118 @@ typedef struct {
     PyObject *start, *stop, *step, *length;
 } range_layout; /* Objects/rangeobject.c, the same on 3.9-3.13 */
 
-/* Gather the referents of `o` through `visit`. */
+#if HL_FRAME_HIDES_LOCALS
+/* Append the locals of a frame to `list`: on 3.11+ frame_traverse leaves
+ * out those of a running frame (they live in the interpreter's frame, not
+ * in the frame object). Returns 0 or -1 with an exception set. */
 static int
-gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg)
+frame_locals(PyObject *list, PyFrameObject *f)
+{
+    PyCodeObject *co = PyFrame_GetCode(f); /* new */
+    int optimized = (co->co_flags & CO_OPTIMIZED) != 0;
+    int rc = 0;
+#if HL_HAVE_FRAME_GETVAR
+    if (optimized) {
+        /* By name: reads the fast locals in place, creates no f_locals. */
+        PyObject *groups[3] = {PyCode_GetVarnames(co), PyCode_GetCellvars(co),
+                               PyCode_GetFreevars(co)};
+        for (int g = 0; g < 3; g++) {
+            PyObject *names = groups[g];
+            for (Py_ssize_t i = 0; rc == 0 && names && i < PyTuple_GET_SIZE(names); i++) {
+                PyObject *v = PyFrame_GetVar(f, PyTuple_GET_ITEM(names, i));
+                if (v == NULL) {
+                    if (PyErr_ExceptionMatches(PyExc_NameError))
+                        PyErr_Clear(); /* unbound: nothing held */
+                    else
+                        rc = -1;
+                    continue;
+                }
+                rc = PyList_Append(list, v);
+                Py_DECREF(v);
+            }
+            if (names == NULL)
+                rc = -1;
+        }
+        for (int g = 0; g < 3; g++)
+            Py_XDECREF(groups[g]);
+        Py_DECREF(co);
+        return rc;
+    }
+#endif
+    /* A module or class body's namespace is a real dict the frame holds.
+     * 3.11 can read an optimized frame's locals only through f_locals,
+     * which it builds on the frame (as frame.f_locals does): then only the
+     * values are the frame's, not that dict. */
+    PyObject *locals = PyFrame_GetLocals(f); /* new */
+    Py_DECREF(co);
+    if (locals == NULL)
+        return -1;
+    if (!optimized || !PyDict_Check(locals)) {
+        rc = PyList_Append(list, locals);
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (rc == 0 && PyDict_Next(locals, &pos, &k, &v))
+            rc = PyList_Append(list, v);
+    }
+    Py_DECREF(locals);
+    return rc;
+}
+#endif
+
+/* The referents that need Python calls: a registered referents function,
+ * or a running frame's locals. Kept out of gather() so that its hot path
+ * stays small enough to inline. The list is handed to `keep` (so that
+ * what it holds stays alive, and its addresses unique, until the walk
+ * ends) or released when `keep` is NULL. */
+static int __attribute__((noinline))
+gather_called(PyObject *o, hl_typeinfo *ti, visitproc visit, void *arg, hl_types *types,
+              keeplist *keep)
+{
+    PyObject *list;
+    int rc = 0;
+    if (ti->xrefs & HL_X_REGISTERED) {
+        list = hl_sizes__registered_referents(types, ti, o);
+    }
+    else {
+#if HL_FRAME_HIDES_LOCALS
+        types->python_calls++; /* 3.11 allocates f_locals */
+        list = PyList_New(0);
+        if (list != NULL && frame_locals(list, (PyFrameObject *)o) < 0)
+            Py_CLEAR(list);
+#else
+        list = NULL;
+        PyErr_SetString(PyExc_SystemError, "heaplens: no frame locals to gather");
+#endif
+    }
+    if (list == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++)
+        rc = visit(PyList_GET_ITEM(list, i), arg);
+    if (keep != NULL) {
+        if (keep_append(keep, list) < 0 && rc == 0) { /* steals list */
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    else {
+        Py_DECREF(list);
+    }
+    return rc;
+}
+
+/* Gather the referents of `o` through `visit`. Returns 0, the nonzero
+ * value `visit` returned, or -1 with a Python exception set (the caller
+ * tells which from its own error slot). */
+static inline int
+gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg,
+       hl_types *types, keeplist *keep)
 {
     int rc;
+    if (__builtin_expect(ti->called_refs, 0) &&
+        (rc = gather_called(o, ti, visit, arg, types, keep)) != 0)
+        return rc;
     if (xrefs & HL_X_DICT) {
         /* dict_traverse skips the keys of all-str dicts. The keys of a
          * split table (3.9/3.10 instance dicts) are the attribute names the
@@ -264,7 +377,7 @@ gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *
     }
     if (xrefs & HL_X_FUNCTION)
         return hl_compat_function_traverse((PyFunctionObject *)o, visit, arg);
-    if (ti->type->tp_traverse != NULL && PyObject_IS_GC(o)) {
+    if (ti->type->tp_traverse != NULL && !ti->no_traverse && PyObject_IS_GC(o)) {
         if ((rc = ti->type->tp_traverse(o, visit, arg)) != 0)
             return rc;
     }
@@ -358,7 +471,7 @@ drain(walker *w)
             w->child_depth = f.depth + 1;
             w->parent = o;
             w->err = 0;
-            rc = gather(o, ti, ti->xrefs, visit_child, w);
+            rc = gather(o, ti, ti->xrefs, visit_child, w, &w->types, w->keep);
             if (rc != 0) {
                 Py_DECREF(o);
                 return w->err ? w->err : (PyErr_Occurred() ? HL_EPYTHON : HL_ESTATE);
@@ -516,6 +629,9 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
         }
         else {
             rc = hl_ptrset_add(&done, roots[i]);
+            /* A root given again in the same call is a repeat reference,
+             * as pympler counts it (Asizer.duplicate). */
+            w.stats.repeats += rc == 0;
         }
         if (rc < 0)
             goto cleanup;
@@ -687,7 +803,8 @@ hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts)
         rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
         goto done;
     }
-    if (ti->ref_kind == HL_REF_TRAVERSE && gather(obj, ti, ti->xrefs, collect_child, &c) != 0) {
+    if (ti->ref_kind == HL_REF_TRAVERSE &&
+        gather(obj, ti, ti->xrefs, collect_child, &c, &types, NULL) != 0) {
         rc = HL_EPYTHON;
         goto done;
     }

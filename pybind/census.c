@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "errors.h"
+#include "registry.h"
 
 typedef struct {
     PyObject *name; /* str, strong */
@@ -37,12 +38,36 @@ census_dealloc(census_obj *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* "module.qualname", or the qualname alone for builtins. New reference. */
+/* a + b for byte counts (both >= 0), saturating at PY_SSIZE_T_MAX rather
+ * than wrapping negative. */
+static Py_ssize_t
+sat_add(Py_ssize_t a, Py_ssize_t b)
+{
+    return b > PY_SSIZE_T_MAX - a ? PY_SSIZE_T_MAX : a + b;
+}
+
+/* After a failed lookup made only to name something: 1 when the error may
+ * be dropped (an ordinary Exception), 0 when it must propagate
+ * (KeyboardInterrupt, SystemExit, MemoryError: the user or the machine
+ * asked to stop, and swallowing it would hide that). */
+static int
+clear_name_error(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_Exception) && !PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* "module.qualname", or the qualname alone for builtins. New reference,
+ * or NULL with an exception that must propagate. */
 static PyObject *
 type_name(PyTypeObject *tp)
 {
     PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
-    PyObject *qual = PyObject_GetAttrString((PyObject *)tp, "__qualname__");
+    /* Never call into Python with an exception pending. */
+    PyObject *qual = mod ? PyObject_GetAttrString((PyObject *)tp, "__qualname__") : NULL;
     PyObject *name = NULL;
     if (mod != NULL && qual != NULL && PyUnicode_Check(mod) && PyUnicode_Check(qual)) {
         if (PyUnicode_CompareWithASCIIString(mod, "builtins") == 0)
@@ -56,7 +81,8 @@ type_name(PyTypeObject *tp)
     Py_XDECREF(mod);
     Py_XDECREF(qual);
     if (name == NULL) {
-        PyErr_Clear();
+        if (PyErr_Occurred() && !clear_name_error())
+            return NULL;
         name = PyUnicode_FromString(tp->tp_name);
     }
     return name;
@@ -92,7 +118,7 @@ fill_rows(census_obj *self, hl_census *c)
         if (at != NULL) {
             row_t *r = &self->rows[PyLong_AsSsize_t(at)];
             r->count += (Py_ssize_t)rows[i].count;
-            r->size += rows[i].size;
+            r->size = sat_add(r->size, rows[i].size);
             Py_DECREF(name);
         }
         else {
@@ -109,7 +135,7 @@ fill_rows(census_obj *self, hl_census *c)
             self->nrows++;
         }
         self->total_count += (Py_ssize_t)rows[i].count;
-        self->total_size += rows[i].size;
+        self->total_size = sat_add(self->total_size, rows[i].size);
     }
     Py_DECREF(index);
     hl_census_rows_free(rows);
@@ -142,6 +168,8 @@ hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs)
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|inpO!:heap_census", kwlist, &model, &align,
                                      &addresses, &PyTuple_Type, &exclude))
+        return NULL;
+    if (hl_py_registry_refresh() < 0)
         return NULL;
     hl_census *c = NULL;
     int rc = hl_census_new(&c);
@@ -253,10 +281,8 @@ match_type(new_ctx *n, PyObject *obj)
         return Py_TYPE(obj) == (PyTypeObject *)n->type;
     /* A name: "module.qualname" or the bare tp_name/qualname. */
     PyObject *name = type_name(Py_TYPE(obj));
-    if (name == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
+    if (name == NULL)
+        return -1; /* KeyboardInterrupt, MemoryError...: stop the walk */
     int eq = PyUnicode_Compare(name, n->type) == 0 ||
              PyUnicode_CompareWithASCIIString(n->type, Py_TYPE(obj)->tp_name) == 0;
     Py_DECREF(name);
@@ -268,8 +294,11 @@ new_on_object(const hl_walk_event *ev, void *payload)
 {
     new_ctx *n = payload;
     PyObject *obj = ev->obj;
-    if (obj == n->exclude || hl_addrset_contains(n->old, obj) || !match_type(n, obj))
+    if (obj == n->exclude || hl_addrset_contains(n->old, obj))
         return 0;
+    int m = match_type(n, obj);
+    if (m <= 0)
+        return m < 0; /* nonzero stops the walk; the exception stays set */
     if (n->n == n->cap) {
         size_t ncap = n->cap ? n->cap * 2 : 1024;
         PyObject **p = PyMem_RawRealloc(n->found, ncap * sizeof(PyObject *));
@@ -302,6 +331,8 @@ census_new_objects(census_obj *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "type must be a type, a type name or None");
         return NULL;
     }
+    if (hl_py_registry_refresh() < 0)
+        return NULL;
     new_ctx n = {self->seen, type == Py_None ? NULL : type, (PyObject *)self, NULL, 0, 0, 0};
     hl_walk_options opts;
     heap_options(&opts, 0, 1);

@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "graph.h"
 #include "lifetimes.h"
+#include "registry.h"
 #include "visited.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
@@ -83,8 +84,8 @@ detail_on_leave(const hl_walk_event *ev, void *payload)
     PyObject *deep = PyLong_FromSsize_t(ev->deep);
     if (deep == NULL)
         return -1;
-    PyList_SET_ITEM(rec, 3, deep); /* steals deep */
-    return 0;
+    /* Replaces the placeholder (the flat size) and releases it. */
+    return PyList_SetItem(rec, 3, deep); /* steals deep */
 }
 
 static PyObject *
@@ -137,6 +138,8 @@ py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|nnppOinOp:walk", kwlist, &PyTuple_Type,
                                      &objs, &align, &limit, &code, &frames, &ignored, &model,
                                      &detail, &visited, &profile))
+        return NULL;
+    if (hl_py_registry_refresh() < 0)
         return NULL;
     if (visited != Py_None && !PyObject_TypeCheck(visited, &hl_py_visited_type)) {
         PyErr_SetString(PyExc_TypeError, "visited must be a Visited or None");
@@ -231,6 +234,8 @@ py_referents(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppOi:referents", kwlist, &obj, &code,
                                      &frames, &ignored, &model))
         return NULL;
+    if (hl_py_registry_refresh() < 0)
+        return NULL;
     hl_walk_options opts;
     walk_options(&opts, 1, -1, code, frames, ignored, model);
     int rc = hl_walk_referents(&out, obj, &opts);
@@ -252,6 +257,8 @@ py_flatsize(PyObject *self, PyObject *args, PyObject *kwargs)
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ni:flatsize", kwlist, &obj, &align,
                                      &model))
+        return NULL;
+    if (hl_py_registry_refresh() < 0)
         return NULL;
     int rc = hl_size_flat(&out, obj, (hl_model)model, align);
     return rc < 0 ? hl_py_raise(rc) : PyLong_FromSsize_t(out);
@@ -321,6 +328,10 @@ PyInit__heaplens(void)
         return NULL;
     }
 #endif
+    if (PyModule_AddFunctions(m, hl_py_registry_methods) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     /* What this build may rely on; heaplens.capabilities() reads them. */
     if (PyModule_AddIntConstant(m, "KNOWN_LAYOUT", HL_KNOWN_LAYOUT) < 0 ||
         PyModule_AddIntConstant(m, "FREE_THREADED", HL_FREE_THREADED) < 0 ||
@@ -330,7 +341,9 @@ PyInit__heaplens(void)
         return NULL;
     }
     if (PyModule_AddIntConstant(m, "MODEL_GETSIZEOF", HL_MODEL_GETSIZEOF) < 0 ||
-        PyModule_AddIntConstant(m, "MODEL_ALLOCATOR", HL_MODEL_ALLOCATOR) < 0) {
+        PyModule_AddIntConstant(m, "MODEL_ALLOCATOR", HL_MODEL_ALLOCATOR) < 0 ||
+        PyModule_AddIntConstant(m, "TYPE_INHERITED_SIZEOF", HL_TYPE_INHERITED_SIZEOF) < 0 ||
+        PyModule_AddIntConstant(m, "TYPE_NO_TRAVERSE", HL_TYPE_NO_TRAVERSE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

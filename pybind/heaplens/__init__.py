@@ -26,6 +26,7 @@ from heaplens._leaks import (
     Chain, LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
     graph, no_leaks, referrer_chain, referrers, why_alive,
 )
+from heaplens._registry import register_type, registered_types, unregister_type
 from heaplens._lifetimes import (
     Frame, LifetimeRow, Survivor, Tracker, allocation_site, track,
 )
@@ -44,4 +45,5 @@ __all__ = [
     "SnapshotFormatError", "SnapshotRow", "asized", "asizeof", "asizesof", "basicsize",
     "flatsize", "human_size", "Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site",
     "track", "itemsize", "load", "new_objects", "refs", "snapshot",
+    "register_type", "registered_types", "unregister_type",
 ]

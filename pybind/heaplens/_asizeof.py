@@ -193,7 +193,70 @@ def _safe_str(obj: Any) -> str:
         return safe_repr(obj)
 
 
-def _child_names(parent: Any) -> Dict[int, str]:
+_MANAGED_DICT = (1 << 4) if sys.version_info >= (3, 11) else 0  # Py_TPFLAGS_MANAGED_DICT
+
+
+def _code_names(co: types.CodeType, out: set) -> None:
+    out.update(co.co_names)
+    for c in co.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_names(c, out)
+
+
+def _attribute_candidates(tp: type, cache: Dict[type, List[str]]) -> List[str]:
+    """Names that may be instance attributes of ``tp``: every attribute name
+    its methods use (``self.x = ...`` is a name of the method's code) and
+    its annotations, leaving out names the class itself defines with a
+    descriptor (reading those would run the descriptor)."""
+    got = cache.get(tp)
+    if got is not None:
+        return got
+    found: set = set()
+    shadowed: set = set()
+    for cls in tp.__mro__:
+        d = cls.__dict__
+        ann = d.get("__annotations__")
+        if isinstance(ann, dict):
+            found.update(k for k in ann if isinstance(k, str))
+        for k, v in d.items():
+            if hasattr(type(v), "__get__"):
+                shadowed.add(k)
+            for f in (v, getattr(v, "__func__", None), getattr(v, "fget", None),
+                      getattr(v, "fset", None)):
+                co = getattr(f, "__code__", None) if isinstance(f, types.FunctionType) else None
+                if co is not None:
+                    _code_names(co, found)
+    got = sorted(n for n in found if n not in shadowed and not n.startswith("__"))
+    cache[tp] = got
+    return got
+
+
+def _managed_names(parent: Any, tp: type, names: Dict[int, str],
+                   cache: Dict[type, List[str]]) -> None:
+    """3.11+: name the attribute values of an instance whose attributes live
+    inline (no __dict__ object), as pympler names dict values (``[V] data:
+    42``), and a materialised __dict__ ``__dict__``, without ever asking for
+    ``__dict__`` (which would create one)."""
+    getattribute = object.__getattribute__
+    for name in _attribute_candidates(tp, cache):
+        try:
+            v = getattribute(parent, name)
+        except Exception:
+            continue
+        names.setdefault(id(v), "[V] %s: %s" % (name, safe_repr(v, 80)))
+    others = [r for r in gc.get_referents(parent) if r is not tp]
+    if len(others) == 1 and type(others[0]) is dict and id(others[0]) not in names:
+        d = others[0]
+        try:
+            keys = [k for k in list(d)[:8] if isinstance(k, str)]
+            same = all(getattribute(parent, k) is d[k] for k in keys)
+        except Exception:
+            same = False
+        if same:
+            names[id(d)] = "__dict__"
+
+
+def _child_names(parent: Any, cache: Optional[Dict[type, List[str]]] = None) -> Dict[int, str]:
     """Names of the referents of ``parent`` by id, in pympler's style."""
     names: Dict[int, str] = {}
     tp = type(parent)
@@ -236,6 +299,8 @@ def _child_names(parent: Any) -> Dict[int, str]:
         for r in gc.get_referents(parent):
             if type(r) is dict:
                 names.setdefault(id(r), "__dict__")
+    if tp.__flags__ & _MANAGED_DICT and not issubclass(tp, type):
+        _managed_names(parent, tp, names, {} if cache is None else cache)
     # Not __annotations__: reading it creates a dict on the function.
     for attr in ("__code__", "__closure__", "__defaults__", "__kwdefaults__", "__doc__"):
         if issubclass(tp, types.FunctionType):
@@ -255,10 +320,11 @@ def _build_tree(records: List[list], clip: int) -> Dict[int, Asized]:
     deep], keyed by the id of each root."""
     roots: Dict[int, Asized] = {}
     path: List[Tuple[Any, Asized, List[Tuple[Any, Asized]]]] = []
+    cache: Dict[type, List[str]] = {}
     def close(entry: Tuple[Any, Asized, List[Tuple[Any, Asized]]]) -> None:
         obj, node, kids = entry
         if kids:
-            names = _child_names(obj)
+            names = _child_names(obj, cache)
             for kobj, knode in kids:
                 knode.name = names.get(id(kobj)) or _own_name(kobj, clip)
             node.refs = tuple(k for _, k in kids)

@@ -1,6 +1,6 @@
 """Type stubs for the heaplens C extension (internal: use the heaplens package)."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 MODEL_GETSIZEOF: int
 MODEL_ALLOCATOR: int
@@ -9,6 +9,8 @@ KNOWN_LAYOUT: int     # 1: CPython 3.9-3.13 layouts are used; 0: generic mode
 FREE_THREADED: int    # 1: built for a Py_GIL_DISABLED interpreter
 HAVE_TRACKER: int     # 1: the lifetime tracker (track_*) is compiled in
 LAYOUT_MODE: str      # "known", "generic-option", "generic-version" or "free-threaded"
+TYPE_INHERITED_SIZEOF: int
+TYPE_NO_TRAVERSE: int
 
 class Visited:
     def __init__(self) -> None: ...
@@ -42,3 +44,8 @@ def referrers(obj: Any, exclude: Tuple[Any, ...] = ...) -> Tuple[List[Any], int]
 def referrer_graph(obj: Any, depth: int = 4, max_nodes: int = 60,
                    exclude: Tuple[Any, ...] = ..., too_many: int = 0,
                    group_functions: bool = False) -> Any: ...
+def register_type(cls: type, referents: Optional[Callable[[Any], Any]],
+                  sizeof: Optional[Callable[[Any], int]], flags: int) -> None: ...
+def unregister_type(cls: type) -> bool: ...
+def registered_types() -> List[Tuple[type, Any, Any, int]]: ...
+def registry_refresh() -> None: ...

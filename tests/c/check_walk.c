@@ -221,6 +221,50 @@ START_TEST(shared_visited_set)
 }
 END_TEST
 
+START_TEST(registry_referents_and_inherited_sizeof)
+{
+    /* A class hiding a payload from tp_traverse, and a list subclass whose
+     * __sizeof__ is deep. */
+    PyObject *ns = hl_test_eval(
+        "class Hide:\n"
+        "    __slots__ = ('k',)\n"
+        "store = {}\n"
+        "h = Hide(); h.k = 1; store[1] = [2.5] * 100\n"
+        "def refs(o): return [store[o.k]]\n"
+        "class Deep(list):\n"
+        "    def __sizeof__(self): return 10**6\n"
+        "d = Deep([1.5])\n",
+        "(Hide, h, refs, store[1], Deep, d)");
+    PyObject *Hide = PyTuple_GET_ITEM(ns, 0), *h = PyTuple_GET_ITEM(ns, 1);
+    PyObject *refs = PyTuple_GET_ITEM(ns, 2), *payload = PyTuple_GET_ITEM(ns, 3);
+    PyObject *Deep = PyTuple_GET_ITEM(ns, 4), *d = PyTuple_GET_ITEM(ns, 5);
+    Py_ssize_t alone, with, pay, deep, flat;
+    ck_assert_int_eq(hl_walk_sizes(&alone, NULL, &h, 1, NULL), 0);
+    ck_assert_int_eq(hl_walk_sizes(&pay, NULL, &payload, 1, NULL), 0);
+    ck_assert_int_eq(hl_register_type((PyTypeObject *)Hide, refs, NULL, 0), 0);
+    ck_assert_int_eq(hl_walk_sizes(&with, NULL, &h, 1, NULL), 0);
+    ck_assert_int_eq(with, alone + pay);
+    ck_assert_int_eq(hl_unregister_type((PyTypeObject *)Hide), 1);
+    ck_assert_int_eq(hl_unregister_type((PyTypeObject *)Hide), 0);
+
+    ck_assert_int_eq(hl_size_flat(&flat, d, HL_MODEL_GETSIZEOF, 1), 0);
+    ck_assert_int_ge(flat, 1000000);
+    ck_assert_int_eq(hl_register_type((PyTypeObject *)Deep, NULL, NULL,
+                                      HL_TYPE_INHERITED_SIZEOF), 0);
+    ck_assert_int_eq(hl_size_flat(&flat, d, HL_MODEL_GETSIZEOF, 1), 0);
+    ck_assert_int_lt(flat, 200); /* list.__sizeof__ + the headers */
+    ck_assert_int_eq(hl_walk_sizes(&deep, NULL, &d, 1, NULL), 0);
+    ck_assert_int_eq(deep, ((flat + 7) & ~7) + 24);
+    /* Bad arguments. */
+    ck_assert_int_eq(hl_register_type((PyTypeObject *)Deep, refs, refs,
+                                      HL_TYPE_INHERITED_SIZEOF), HL_EINVAL);
+    ck_assert_int_eq(hl_register_type((PyTypeObject *)Deep, NULL, NULL, 0x80), HL_EINVAL);
+    ck_assert_int_eq(hl_register_type((PyTypeObject *)h, NULL, NULL, 0), HL_EINVAL);
+    ck_assert_int_eq(hl_unregister_type((PyTypeObject *)Deep), 1);
+    Py_DECREF(ns);
+}
+END_TEST
+
 Suite *
 walk_suite(void)
 {
@@ -237,6 +281,7 @@ walk_suite(void)
     tcase_add_test(tc, referents_include_str_keys);
     tcase_add_test(tc, heap_census_and_exclude);
     tcase_add_test(tc, shared_visited_set);
+    tcase_add_test(tc, registry_referents_and_inherited_sizeof);
     suite_add_tcase(s, tc);
     return s;
 }
