@@ -432,9 +432,29 @@ def _type_filter(ignore_types: Sequence[Any]) -> Callable[[str], bool]:
     return lambda name: name in names
 
 
-def _site(obj: Any) -> Tuple[str, Tuple[str, ...]]:
+_UNKNOWN_TRACKED = ("unknown (the lifetimes tracker did not see it born: e.g. an object "
+                    "reused from one of the interpreter's free lists)")
+
+
+def _site(obj: Any, tracker: Any = None) -> Tuple[str, Tuple[str, ...]]:
+    """The allocation site of ``obj`` as "file:line" and a short traceback,
+    oldest frame first (as Python prints them), heaplens' own frames left
+    out. From the lifetimes tracker when the check ran one, else from
+    tracemalloc."""
+    if tracker is not None:
+        try:
+            tb = tracker.allocation_site(obj)
+        except Exception:
+            tb = None
+        if tb:
+            frames = [f for f in tb if not f.filename.startswith(_HERE)] or list(tb)
+            lines = tuple("%s:%d" % (f.filename, f.lineno) for f in reversed(frames))
+            return lines[-1], lines
+        if not tracemalloc.is_tracing():
+            return _UNKNOWN_TRACKED, ()
     if not tracemalloc.is_tracing():
-        return "unknown (sites need tracemalloc; check_leaks(sites=True) starts it)", ()
+        return "unknown (sites need tracemalloc or the lifetimes tracker; check_leaks(sites=True) " \
+               "starts one)", ()
     tb = tracemalloc.get_object_traceback(obj)
     if tb is None:
         return ("unknown (allocated before tracing started, or an instance tracemalloc "
@@ -453,41 +473,139 @@ def _counts(bookkeeping: Any) -> Tuple[Dict[str, int], Any]:
     return {r.type_name: r.count for r in snap.rows}, snap
 
 
-def _cheap_pass_grew(run_once: Callable[[], Any], runs: int) -> bool:
-    """The every-run rule on cheap counts: gc-tracked objects per type and
-    the interpreter's allocated blocks. Most code does not leak, and this
-    says so at a fraction of the cost of counting every object; when it
-    sees growth, the full count (every object, by type) decides and
-    describes.
+# ---- the cheap screen ---------------------------------------------------------
 
-    The loop keeps the same objects of its own alive at every count (one
-    counts dict, one candidate set, two ints), so that it does not see its
-    own bookkeeping grow."""
-    if sys.getallocatedblocks() == 0:
-        # No pymalloc (PYTHONMALLOC=malloc, some builds): the blocks count
-        # says nothing, and untracked objects would go unseen. Count fully.
-        return True
-    clear_caches()
-    prev = _c.gc_counts()
-    prev_blocks = sys.getallocatedblocks()
+_malloc_probe: Any = None   # a function giving malloc's bytes in use, or False
+
+
+def _malloc_in_use() -> int:
+    """Bytes malloc has handed out (glibc's mallinfo2/mallinfo), or 0 where
+    that cannot be asked. Objects over 512 bytes (a long str, a big int)
+    come from malloc, not from the interpreter's small-block allocator, so
+    the allocated-blocks count does not see them."""
+    global _malloc_probe
+    if _malloc_probe is None:
+        _malloc_probe = False
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None)
+            fn = getattr(libc, "mallinfo2", None)
+            field = ctypes.c_size_t
+            if fn is None:
+                fn, field = libc.mallinfo, ctypes.c_int
+
+            class _Info(ctypes.Structure):
+                _fields_ = [(n, field) for n in (
+                    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                    "uordblks", "fordblks", "keepcost")]
+
+            fn.restype = _Info
+            fn.argtypes = []
+
+            def probe() -> int:
+                info = fn()
+                return info.uordblks + info.hblkhd
+
+            probe()
+            _malloc_probe = probe
+        except Exception:
+            pass
+    return _malloc_probe() if _malloc_probe else 0
+
+
+def _noop() -> None:
+    pass
+
+
+def _young(quiet: Any) -> Tuple[int, int, Dict[type, int]]:
+    """Collect what is not frozen, then: the interpreter's allocated blocks,
+    malloc's bytes in use, and the gc-tracked objects made since the heap
+    was frozen (gc.freeze) that are still alive, counted by type. With the
+    older heap frozen, the collection and the count cost what the runs
+    made, not what the whole session holds."""
+    with quiet:
+        gc.collect()
+    quiet._saved = None
+    mem = _malloc_in_use()
+    blocks = sys.getallocatedblocks()
+    counts: Dict[type, int] = {}
+    for o in gc.get_objects(2):
+        t = type(o)
+        counts[t] = counts.get(t, 0) + 1
+    return blocks, mem, counts
+
+
+def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
+                 floor: Tuple[int, int] = (0, 0)) -> Tuple[bool, int, int]:
+    """The every-run rule on cheap counts. The heap is frozen before a
+    warm-up run, so that what the warm-up fills (caches, replaced globals)
+    is counted before the counted runs start; an object replaced in each
+    run dies inside the counted window and is not growth. Returns (grew in
+    every run, the largest growth of blocks and of malloc bytes seen)."""
+    # Everything this loop keeps is made before the first count.
     candidates: set = set()
-    blocks_grew = True
-    for i in range(runs):
+    up: set = set()
+    seen = [-(1 << 62), -(1 << 62), True, True, True]  # max growths; first; blocks, mem grew
+    prev = cur = None
+    gc.freeze()
+    try:
+        cur = _young(quiet)
         run_once()
-        clear_caches()
-        cur = _c.gc_counts()
-        blocks = sys.getallocatedblocks()
-        up = {t for t, n in cur.items() if n > prev.get(t, 0)}
-        candidates = up if i == 0 else candidates & up
-        del up
-        blocks_grew = blocks_grew and blocks > prev_blocks
-        prev, prev_blocks = cur, blocks
-        del cur, blocks
-    return bool(candidates) or blocks_grew
+        prev, cur = cur, None
+        cur = _young(quiet)             # the one before is held alive, as later
+        for _ in range(runs):
+            run_once()
+            prev, cur = cur, None
+            cur = _young(quiet)
+            seen[0] = max(seen[0], cur[0] - prev[0])
+            seen[1] = max(seen[1], cur[1] - prev[1])
+            seen[3] = seen[3] and cur[0] - prev[0] > floor[0]
+            seen[4] = seen[4] and cur[1] - prev[1] > floor[1]
+            up.clear()
+            up.update(t for t, n in cur[2].items() if n > prev[2].get(t, 0))
+            if seen[2]:
+                candidates.update(up)
+                seen[2] = False
+            else:
+                candidates.intersection_update(up)
+            if not (candidates or seen[3] or seen[4]):
+                return False, seen[0], seen[1]
+        return True, seen[0], seen[1]
+    finally:
+        prev = cur = None
+        gc.unfreeze()
+
+
+_floor: List[int] = []
+
+
+def _screen(run_once: Callable[[], Any], runs: int) -> bool:
+    """True when something may have grown in every run (the full count then
+    decides and describes); False (clean) as soon as one counted run left
+    nothing behind: no type with more new gc-tracked objects alive than
+    after the run before, no more allocated blocks, no more malloc'd
+    bytes. Most code does not leak, and this says so for the price of a
+    warm-up, one counted run and collections of what they made.
+
+    A user's own gc.freeze() (or a build without pymalloc) makes it answer
+    True, leaving the verdict to the full count."""
+    if sys.getallocatedblocks() == 0 or gc.get_freeze_count() != 0:
+        return True
+    quiet = _quiet_gc_callbacks()
+    if not _floor:
+        # What the measuring itself leaves between two counts, once.
+        _screen_runs(_noop, 1, quiet)   # loads what measuring needs (ctypes)
+        _, b, m = _screen_runs(_noop, 3, quiet)
+        # An object over 512 bytes that malloc serves costs more than 512
+        # bytes there; less is a buffer that grew (a list's, a dict's), not
+        # a new object.
+        _floor[:] = [max(0, b), max(512, m)]
+    return _screen_runs(run_once, runs, quiet, (_floor[0], _floor[1]))[0]
 
 
 def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
-              ignore: Optional[Callable[[Any], bool]]) -> List[LeakedGroup]:
+              ignore: Optional[Callable[[Any], bool]], tracker: Any = None,
+              exclude: Sequence[Any] = ()) -> List[LeakedGroup]:
     by_type: Dict[str, List[Any]] = {}
     names = {}
     for o in new_objs:
@@ -500,10 +618,11 @@ def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
             by_type.setdefault(n, []).append(o)
     # One chain per group, for its first object, all from one heap index.
     firsts = [objs[0] for objs in by_type.values()]
-    chains = _chains(firsts, exclude=(new_objs, by_type, *by_type.values())) if firsts else []
+    chains = _chains(firsts, exclude=(new_objs, by_type, names, firsts, *by_type.values(),
+                                      *exclude)) if firsts else []
     groups = []
     for (name, objs), chain in zip(by_type.items(), chains):
-        site, tb = _site(objs[0])
+        site, tb = _site(objs[0], tracker)
         groups.append(LeakedGroup(
             type_name=name, growth=leaked[name], count=len(objs),
             shallow=sum(flatsize(o, align=8) for o in objs), deep=asizeof(*objs),
@@ -517,9 +636,33 @@ def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
     return groups
 
 
+def _growth(counts: List[Dict[str, int]], runs: int, ignored: Callable[[str], bool]
+            ) -> Dict[str, Tuple[int, ...]]:
+    """The regrtest rule: the types that grew in every counted run."""
+    growth: Dict[str, List[int]] = {}
+    for before, after in zip(counts, counts[1:]):
+        for tname in set(before) | set(after):
+            growth.setdefault(tname, []).append(after.get(tname, 0) - before.get(tname, 0))
+    return {t: tuple(g) for t, g in growth.items()
+            if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
+
+
+def _new_tracker() -> Any:
+    """A lifetimes tracker for the last counted run's allocation sites, or
+    None when one cannot be used here: another tracker's records are held
+    (starting ours would drop them), or tracking is not available."""
+    try:
+        from heaplens._lifetimes import Tracker, current_tracker
+        if current_tracker() is not None:
+            return None
+        return Tracker(frames=5)
+    except Exception:
+        return None
+
+
 def _check(run_once: Callable[[], Any], warmups: int, runs: int,
            ignore_types: Sequence[Any] = (), ignore: Optional[Callable[[Any], bool]] = None,
-           sites: bool = True, name: str = "") -> LeakReport:
+           sites: bool = True, name: str = "", screen: bool = True) -> LeakReport:
     if not isinstance(warmups, int) or warmups < 0:
         raise ValueError("warmups must be a non-negative int, not %r" % (warmups,))
     if not isinstance(runs, int) or runs < 1:
@@ -528,48 +671,70 @@ def _check(run_once: Callable[[], Any], warmups: int, runs: int,
         raise TypeError("ignore must be a callable or None")
     ignored = _type_filter(ignore_types)
     started = False
+    tracker = None
+    tracking = False
     try:
-        for _ in range(warmups):
+        done = 0
+        if warmups >= 1 and screen:
+            if not _screen(run_once, runs):
+                return LeakReport([], warmups, runs, name)
+            done = 1 + runs
+        for _ in range(max(0, warmups - done)):
             run_once()
-        if not _cheap_pass_grew(run_once, runs):
-            return LeakReport([], warmups, runs, name)
-        book: List[Any] = []          # our own bookkeeping, left out of counts
+        # Everything made from here on to count and describe is kept in
+        # `book`, which the counts leave out (with all it holds).
+        book: List[Any] = []
         counts: List[Dict[str, int]] = []
+        book.append(counts)
+        if sites:
+            tracker = _new_tracker()
+            book.append(tracker)
         clear_caches()
         count, snap = _counts(book)
-        book.append(count)
         counts.append(count)
         for i in range(runs):
             if i == runs - 1:
-                # The objects of the last run are the ones described: trace
-                # their allocation sites, and only theirs (tracemalloc slows
+                # The objects of the last run are the ones described: record
+                # their allocation sites, and only theirs (tracking slows
                 # everything it watches).
                 last_base = snap
                 book.append(last_base)
-                if sites and not tracemalloc.is_tracing():
+                if tracker is not None:
+                    try:
+                        tracker.start()
+                        tracking = True
+                    except Exception:
+                        book.remove(tracker)
+                        tracker = None
+                if sites and tracker is None and not tracemalloc.is_tracing():
                     tracemalloc.start(5)
                     started = True
             run_once()
+            if tracking:
+                tracker.stop()
+                tracking = False
             clear_caches()
             count, snap = _counts(book)
-            book.append(count)
             counts.append(count)
-        del snap
-        growth: Dict[str, List[int]] = {}
-        for before, after in zip(counts, counts[1:]):
-            for tname in set(before) | set(after):
-                growth.setdefault(tname, []).append(after.get(tname, 0) - before.get(tname, 0))
-        leaked = {t: tuple(g) for t, g in growth.items()
-                  if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
-        groups: List[LeakedGroup] = []
-        if leaked:
-            book.extend((growth, leaked, counts))
-            new_objs = last_base._census.new_objects(None, (book,))
-            groups = _describe(leaked, new_objs, ignore)
-            if ignore is not None:
-                groups = [g for g in groups if g.count > 0]
+        del snap, count
+        leaked = _growth(counts, runs, ignored)
+        book.append(leaked)
+        if not leaked:
+            return LeakReport([], warmups, runs, name)
+        new_objs = last_base._census.new_objects(None, (book,))
+        groups = _describe(leaked, new_objs, ignore, tracker, (book,))
+        del new_objs
+        if ignore is not None:
+            groups = [g for g in groups if g.count > 0]
         return LeakReport(groups, warmups, runs, name)
     finally:
+        if tracking:
+            tracker.stop()
+        if tracker is not None and not tracker.active:
+            try:
+                tracker.clear()
+            except Exception:
+                pass
         if started:
             tracemalloc.stop()
 
