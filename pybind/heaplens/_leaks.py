@@ -517,66 +517,81 @@ def _noop() -> None:
     pass
 
 
-def _young(quiet: Any) -> Tuple[int, int, Dict[type, int]]:
-    """Collect what is not frozen, then: the interpreter's allocated blocks,
-    malloc's bytes in use, and the gc-tracked objects made since the heap
-    was frozen (gc.freeze) that are still alive, counted by type. With the
-    older heap frozen, the collection and the count cost what the runs
-    made, not what the whole session holds."""
+def _collect_young(quiet: Any) -> None:
     with quiet:
         gc.collect()
     quiet._saved = None
-    mem = _malloc_in_use()
-    blocks = sys.getallocatedblocks()
+
+
+def _young_counts() -> Dict[type, int]:
+    """The gc-tracked objects made since the heap was frozen (gc.freeze)
+    that are still alive, by type. With the older heap frozen, collecting
+    and counting cost what the runs made, not what the whole session
+    holds."""
     counts: Dict[type, int] = {}
     for o in gc.get_objects(2):
         t = type(o)
         counts[t] = counts.get(t, 0) + 1
-    return blocks, mem, counts
+    return counts
 
 
 def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
                  floor: Tuple[int, int] = (0, 0)) -> Tuple[bool, int, int]:
     """The every-run rule on cheap counts. The heap is frozen before a
     warm-up run, so that what the warm-up fills (caches, replaced globals)
-    is counted before the counted runs start; an object replaced in each
-    run dies inside the counted window and is not growth. Returns (grew in
-    every run, the largest growth of blocks and of malloc bytes seen)."""
-    # Everything this loop keeps is made before the first count.
+    is counted before the counted runs start, and an object replaced in
+    each run dies inside the frozen window: it is no growth.
+
+    In each counted run: the growth of the interpreter's allocated blocks
+    and of malloc's bytes in use, measured just before and after it (the
+    bookkeeping alive at both moments is the same, but for the ints of the
+    first measure: ``floor``), and the types with more new gc-tracked
+    objects alive than after the run before. Returns (something grew in
+    every run, the largest block and byte growths seen)."""
+    # Everything this loop keeps across a measure is made before it.
     candidates: set = set()
     up: set = set()
-    seen = [-(1 << 62), -(1 << 62), True, True, True]  # max growths; first; blocks, mem grew
-    prev = cur = None
+    state = [True, True, True, -(1 << 62), -(1 << 62)]  # first; blocks, mem grew; max b, m
+    prev: Any = None
     gc.freeze()
     try:
-        cur = _young(quiet)
         run_once()
-        prev, cur = cur, None
-        cur = _young(quiet)             # the one before is held alive, as later
+        _collect_young(quiet)
+        prev = _young_counts()
         for _ in range(runs):
+            blocks = sys.getallocatedblocks()
+            mem = _malloc_in_use()
             run_once()
-            prev, cur = cur, None
-            cur = _young(quiet)
-            seen[0] = max(seen[0], cur[0] - prev[0])
-            seen[1] = max(seen[1], cur[1] - prev[1])
-            seen[3] = seen[3] and cur[0] - prev[0] > floor[0]
-            seen[4] = seen[4] and cur[1] - prev[1] > floor[1]
+            _collect_young(quiet)
+            mem = _malloc_in_use() - mem
+            blocks = sys.getallocatedblocks() - blocks
+            state[1] = state[1] and blocks > floor[0]
+            state[2] = state[2] and mem > floor[1]
+            state[3] = max(state[3], blocks)
+            state[4] = max(state[4], mem)
+            if _DEBUG:
+                print("SCREEN-RUN", blocks, mem)
+            del blocks, mem
+            cur = _young_counts()
             up.clear()
-            up.update(t for t, n in cur[2].items() if n > prev[2].get(t, 0))
-            if seen[2]:
+            up.update(t for t, n in cur.items() if n > prev.get(t, 0))
+            prev = cur
+            del cur
+            if state[0]:
                 candidates.update(up)
-                seen[2] = False
+                state[0] = False
             else:
                 candidates.intersection_update(up)
-            if not (candidates or seen[3] or seen[4]):
-                return False, seen[0], seen[1]
-        return True, seen[0], seen[1]
+            if not (candidates or state[1] or state[2]):
+                return False, state[3], state[4]
+        return True, state[3], state[4]
     finally:
-        prev = cur = None
+        prev = None
         gc.unfreeze()
 
 
 _floor: List[int] = []
+_DEBUG = False
 
 
 def _screen(run_once: Callable[[], Any], runs: int) -> bool:
@@ -593,9 +608,9 @@ def _screen(run_once: Callable[[], Any], runs: int) -> bool:
         return True
     quiet = _quiet_gc_callbacks()
     if not _floor:
-        # What the measuring itself leaves between two counts, once.
+        # What the measuring itself leaves between two measures, once.
         _screen_runs(_noop, 1, quiet)   # loads what measuring needs (ctypes)
-        _, b, m = _screen_runs(_noop, 3, quiet)
+        _, b, m = _screen_runs(_noop, 3, quiet, (1 << 30, 1 << 62))
         # An object over 512 bytes that malloc serves costs more than 512
         # bytes there; less is a buffer that grew (a list's, a dict's), not
         # a new object.

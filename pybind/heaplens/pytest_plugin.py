@@ -181,16 +181,19 @@ class _Silence:
 
 
 def _drop_function_finalizers(fd: Any, before: List[Any]) -> None:
-    """Take out of a wider-scoped fixture's finalizers those that a
-    function-scoped fixture added during a repetition (pytest adds one per
-    setup, ``partial(FixtureDef.finish, request=...)``, and runs them only
-    when the wider fixture ends: they would pile up, one per repetition)."""
+    """Take out of a wider-scoped fixture's finalizers those that a fixture
+    torn down with the repetition added during it. pytest adds one per
+    setup, ``partial(FixtureDef.finish, request=...)``, to each fixture the
+    set-up one requested, and runs them only when that fixture ends: they
+    would pile up, one per repetition. A finalizer whose fixture is still
+    set up (cached_result kept) stays."""
     known = {id(f) for f in before}
     keep = []
     for f in fd._finalizers:
         if id(f) not in known:
             owner = getattr(getattr(f, "func", None), "__self__", None)
-            if getattr(owner, "scope", None) == "function":
+            if owner is not None and hasattr(owner, "cached_result") and \
+                    getattr(owner, "cached_result", None) is None:
                 continue
         keep.append(f)
     fd._finalizers[:] = keep
