@@ -90,6 +90,13 @@ def _label(parent: Any, child: Any) -> str:
     return name
 
 
+class _ChainObjects(list):
+    """A Chain's objects: a list heaplens made, left out of referrers()
+    and graph() like the Chain holding it."""
+
+    __slots__ = ()
+
+
 class Chain:
     """The shortest chain of references from a root to an object.
 
@@ -106,7 +113,7 @@ class Chain:
 
     def __init__(self, kind: str, objects: List[Any], external_refs: int = 0) -> None:
         self.kind = kind
-        self.objects = objects
+        self.objects = _ChainObjects(objects)
         self.external_refs = external_refs
         labels = []
         for parent, child in zip(objects, objects[1:]):
@@ -134,6 +141,18 @@ class Chain:
 
 
 _HERE = __file__.rsplit("/", 1)[0]
+def _ours() -> set:
+    """Ids of what heaplens keeps for its users and that refers to their
+    objects: nothing besides the types checked in _is_ours today."""
+    return set()
+
+
+def _is_ours(o: Any, own: set) -> bool:
+    if id(o) in own or type(o) is _ChainObjects or type(o) is Chain:
+        return True
+    # A frame of heaplens' own (one that ran and is kept alive by a cycle
+    # until the next collection) holds what it was asked about.
+    return isinstance(o, types.FrameType) and o.f_code.co_filename.startswith(_HERE)
 
 
 def _frames() -> Tuple[List[Any], List[Any]]:
@@ -142,10 +161,15 @@ def _frames() -> Tuple[List[Any], List[Any]]:
     their locals become visible referrers. Our own frames hold the objects
     we are asked about: their references are left out."""
     user, ours = [], []
+    me = _frames.__code__
     for f in sys._current_frames().values():
         while f is not None:
-            (ours if f.f_code.co_filename.startswith(_HERE) else user).append(f)
+            # Not this frame: holding it in its own locals would make a
+            # cycle that keeps the caller's frame, and its locals, alive.
+            if f.f_code is not me:
+                (ours if f.f_code.co_filename.startswith(_HERE) else user).append(f)
             f = f.f_back
+    del f
     return user, ours
 
 
@@ -163,18 +187,39 @@ def _chains(objs: Sequence[Any], max_hops: int = 64, exclude: Sequence[Any] = ()
             ) -> List[Chain]:
     if not isinstance(max_hops, int) or max_hops < 0:
         raise ValueError("max_hops must be a non-negative int, not %r" % (max_hops,))
-    user, ours = _frames()
-    res = _c.referrer_chains(tuple(objs), exclude=(objs, ours, *ours, *exclude),
-                             max_hops=max_hops)
-    del user, ours
+    extra: List[Any] = []
+    res: Any = None
+    for _ in range(4):
+        res = None          # the last answer holds the objects too
+        user, ours = _frames()
+        try:
+            res = _c.referrer_chains(tuple(objs), exclude=(objs, ours, *ours, *exclude,
+                                                           *extra), max_hops=max_hops)
+        finally:
+            del user, ours
+        # A Chain the user kept holds its objects: a shorter path may run
+        # through it. Leave out the ones found, and look again.
+        found = [o for _k, chain, _e in res for o in chain[:-1]
+                 if type(o) is Chain or type(o) is _ChainObjects]
+        if not found or len(extra) > 40:
+            break
+        for o in found:
+            if not any(o is e for e in extra):
+                extra.append(o)
+        del found
+    del extra
     return [Chain(kind, chain, ext) for kind, chain, ext in res]
 
 
 def referrers(obj: Any) -> List[Any]:
     """The objects that refer to ``obj`` (each once), from a heap index."""
     user, ours = _frames()
-    refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
-    return [r for r in refs if r is not user]
+    try:
+        refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
+    finally:
+        del user, ours     # our frames refer to these lists: no cycle left
+    own = _ours()
+    return [r for r in refs if not _is_ours(r, own)]
 
 
 def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
@@ -188,13 +233,18 @@ def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60
         raise ValueError("direction must be 'back' or 'forward', not %r" % (direction,))
     if not isinstance(depth, int) or depth < 0:
         raise ValueError("depth must be a non-negative int, not %r" % (depth,))
-    nodes: Dict[int, Any] = {id(obj): obj}
-    edges: List[Tuple[int, int, str]] = []
     if direction == "back":
         user, ours = _frames()
-        pairs = _c.referrer_graph(obj, depth, max_nodes, (user, ours, *ours))
-        del user, ours
+        try:
+            pairs = _c.referrer_graph(obj, depth, max_nodes, (user, ours, *ours))
+        finally:
+            del user, ours
+        own = _ours()
+        pairs = [(p, c) for p, c in pairs if not _is_ours(p, own) and not _is_ours(c, own)]
+        # Made after the search: holding obj, it would be found as a referrer.
+        nodes: Dict[int, Any] = {id(obj): obj}
     else:
+        nodes = {id(obj): obj}
         pairs = []
         level = [obj]
         for _ in range(depth):
@@ -206,6 +256,7 @@ def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60
                         nodes[id(r)] = r
                         nxt.append(r)
             level = nxt
+    edges: List[Tuple[int, int, str]] = []
     for parent, child in pairs:
         for o in (parent, child):
             if id(o) not in nodes and len(nodes) < max_nodes:
@@ -297,8 +348,7 @@ def _stdlib_clearers(fast: bool = False) -> Iterable[Callable[[], Any]]:
             yield f
     if "copyreg" in m:
         yield m["copyreg"].clear_extension_cache
-    if "importlib" in m:
-        yield m["importlib"].invalidate_caches
+    yield _invalidate_path_caches
     if "warnings" in m and fast:
         # A new filters version empties each registry at its next warning:
         # what one run put there is replaced by the next, no growth. The
@@ -315,6 +365,16 @@ def _stdlib_clearers(fast: bool = False) -> Iterable[Callable[[], Any]]:
             if hasattr(w, "_filters_mutated"):
                 w._filters_mutated()
         yield clear_registries
+
+
+def _invalidate_path_caches() -> None:
+    # The path entry finders' directory listings (what importlib's
+    # invalidate_caches() empties), without bumping _NamespacePath._epoch:
+    # that makes a new int each time, once past the small ints.
+    for finder in list(sys.path_importer_cache.values()):
+        fn = getattr(finder, "invalidate_caches", None)
+        if fn is not None:
+            fn()
 
 
 def clear_caches() -> None:
@@ -476,11 +536,15 @@ def _site(obj: Any, tracker: Any = None) -> Tuple[str, Tuple[str, ...]]:
     return "%s:%d" % (frame.filename, frame.lineno), lines
 
 
-def _counts(bookkeeping: Any) -> Tuple[Dict[str, int], Any]:
-    """Counts per type, and the snapshot (with addresses, so that the last
-    one before the final run can tell which objects are new)."""
-    snap = snapshot(addresses=True, exclude=(bookkeeping,))
-    return {r.type_name: r.count for r in snap.rows}, snap
+def _census(bookkeeping: Any) -> Any:
+    """A census of every object, with addresses (so that the last one can
+    tell which objects are new). A census keeps its rows in C, where later
+    censuses do not see them, and it has no references to follow: keeping
+    censuses in ``bookkeeping`` hides nothing. Counts per type are read
+    from them only after the last one (a dict of counts would hold small
+    ints and type-name strs that the heap shares, and leaving out what the
+    bookkeeping holds would then hide them from the next count)."""
+    return _c.heap_census(model=0, align=8, addresses=True, exclude=(bookkeeping,))
 
 
 # ---- the cheap screen ---------------------------------------------------------
@@ -708,49 +772,52 @@ def _check(run_once: Callable[[], Any], warmups: int, runs: int,
             if not _screen(run_once, runs):
                 return LeakReport([], warmups, runs, name)
             done = 1 + runs
-        for _ in range(max(0, warmups - done)):
+        # After the screen, one run more settles what the full clearing
+        # (warnings registries) and the tracker's creation change once.
+        for _ in range(max(1 if done else 0, warmups - done)):
             run_once()
         # Everything made from here on to count and describe is kept in
         # `book`, which the counts leave out (with all it holds).
         book: List[Any] = []
-        counts: List[Dict[str, int]] = []
-        book.append(counts)
+        censuses: List[Any] = []
+        book.append(censuses)
         if sites:
+            # Made before the first count: its own objects are then old.
             tracker = _new_tracker()
             book.append(tracker)
         clear_caches()
-        count, snap = _counts(book)
-        counts.append(count)
+        censuses.append(_census(book))
         for i in range(runs):
-            if i == runs - 1:
-                # The objects of the last run are the ones described: record
-                # their allocation sites, and only theirs (tracking slows
-                # everything it watches).
-                last_base = snap
-                book.append(last_base)
-                if tracker is not None:
-                    try:
-                        tracker.start()
-                        tracking = True
-                    except Exception:
-                        book.remove(tracker)
-                        tracker = None
-                if sites and tracker is None and not tracemalloc.is_tracing():
-                    tracemalloc.start(5)
-                    started = True
             run_once()
-            if tracking:
-                tracker.stop()
-                tracking = False
             clear_caches()
-            count, snap = _counts(book)
-            counts.append(count)
-        del snap, count
+            censuses.append(_census(book))
+        census = censuses[-1]
+        counts = [{n: c for n, c, _size in cen.rows()} for cen in censuses]
+        book.append(counts)
         leaked = _growth(counts, runs, ignored)
         book.append(leaked)
         if not leaked:
             return LeakReport([], warmups, runs, name)
-        new_objs = last_base._census.new_objects(None, (book,))
+        # One more run describes the leak: its new objects of the leaked
+        # types, with their allocation sites (recorded for this run only:
+        # tracking slows everything it watches, and it stays out of the
+        # counts that decided).
+        if tracker is not None:
+            try:
+                tracker.start()
+                tracking = True
+            except Exception:
+                book.remove(tracker)
+                tracker = None
+        if sites and tracker is None and not tracemalloc.is_tracing():
+            tracemalloc.start(5)
+            started = True
+        run_once()
+        if tracking:
+            tracker.stop()
+            tracking = False
+        clear_caches()
+        new_objs = census.new_objects(None, (book,))
         groups = _describe(leaked, new_objs, ignore, tracker, (book,))
         del new_objs
         if ignore is not None:
