@@ -141,14 +141,10 @@ class Chain:
 
 
 _HERE = __file__.rsplit("/", 1)[0]
-def _ours() -> set:
-    """Ids of what heaplens keeps for its users and that refers to their
-    objects: nothing besides the types checked in _is_ours today."""
-    return set()
-
-
-def _is_ours(o: Any, own: set) -> bool:
-    if id(o) in own or type(o) is _ChainObjects or type(o) is Chain:
+def _is_ours(o: Any) -> bool:
+    """What heaplens keeps for its users and that refers to their objects
+    (a Chain and its list of objects), and heaplens' own frames."""
+    if type(o) is _ChainObjects or type(o) is Chain:
         return True
     # A frame of heaplens' own (one that ran and is kept alive by a cycle
     # until the next collection) holds what it was asked about.
@@ -218,8 +214,7 @@ def referrers(obj: Any) -> List[Any]:
         refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
     finally:
         del user, ours     # our frames refer to these lists: no cycle left
-    own = _ours()
-    return [r for r in refs if not _is_ours(r, own)]
+    return [r for r in refs if not _is_ours(r)]
 
 
 def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
@@ -239,8 +234,7 @@ def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60
             pairs = _c.referrer_graph(obj, depth, max_nodes, (user, ours, *ours))
         finally:
             del user, ours
-        own = _ours()
-        pairs = [(p, c) for p, c in pairs if not _is_ours(p, own) and not _is_ours(c, own)]
+        pairs = [(p, c) for p, c in pairs if not _is_ours(p) and not _is_ours(c)]
         # Made after the search: holding obj, it would be found as a referrer.
         nodes: Dict[int, Any] = {id(obj): obj}
     else:
@@ -645,16 +639,12 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
             state[2] = state[2] and mem > floor[1]
             state[3] = max(state[3], blocks)
             state[4] = max(state[4], mem)
-            if _DEBUG:
-                print("SCREEN-RUN", blocks, mem, len(gc.get_objects(2)), file=sys.__stderr__)
             del blocks, mem
             cur = _young_counts()
             up.clear()
             up.update(t for t, n in cur.items() if n > prev.get(t, 0))
             prev = cur
             del cur
-            if _DEBUG:
-                print("SCREEN-UP", sorted(t.__name__ for t in up), file=sys.__stderr__)
             if state[0]:
                 candidates.update(up)
                 state[0] = False
@@ -669,7 +659,6 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
 
 
 _floor: List[int] = []
-_DEBUG = False
 
 
 def _screen(run_once: Callable[[], Any], runs: int) -> bool:
