@@ -1,5 +1,6 @@
 """What `pytest --leaks` costs on real test suites from PyPI, and whether it
-flags anything: plain pytest vs `--leaks` vs `-n 2 --leaks`, in one run.
+flags anything: plain pytest vs `--leaks`, and `-n 2` vs `-n 2 --leaks`, in
+one run.
 
     python bench/leaks.py [--repeat R] [--suites cachetools,tomlkit,more-itertools]
                           [--workdir DIR]
@@ -36,6 +37,7 @@ SUITES = {
 MODES = {
     "plain": [],
     "--leaks": ["--leaks"],
+    "-n 2": ["-n", "2"],              # xdist's own cost, for the row below
     "-n 2 --leaks": ["-n", "2", "--leaks"],
 }
 
