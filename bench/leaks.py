@@ -54,7 +54,7 @@ def fetch(pin: str, workdir: str) -> str:
         if f.endswith(".tar.gz") and f.lower().replace("_", "-").startswith(
                 "%s-%s" % (name, version)):
             with tarfile.open(os.path.join(workdir, f)) as t:
-                t.extractall(workdir)
+                t.extractall(workdir, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
             return os.path.join(workdir, f[:-len(".tar.gz")])
     raise SystemExit("no sdist of %s in %s" % (pin, workdir))
 
