@@ -100,7 +100,7 @@ def _use_everything(target):
     return kept
 
 
-def test_reports_show_no_heaplens_object_after_heavy_use():
+def test_reports_show_none_of_our_objects_after_heavy_use():
     holder = _Holder()
     target = Plain()
     holder.items = [target]
