@@ -9,8 +9,11 @@ point): leak checks for tests.
   ``with leak_check: ...`` checks a block.
 
 Each repetition runs the test's function-scoped setup, call and teardown;
-fixtures of wider scope stay set up across them, outside the window. A test
-that leaks fails, shows as LEAKED, and carries the report in its section.
+fixtures of wider scope stay set up across them, outside the window. Only
+the final run reports: the silent repetitions leave no report, subtest
+report, warning, captured output or fixture finalizer behind (_Silence). A
+test that leaks fails, shows as LEAKED, and carries the report in its
+section.
 """
 
 from __future__ import annotations
