@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from heaplens import _heaplens as _c
 from heaplens._asizeof import asizeof, flatsize
 from heaplens._format import human_size
-from heaplens._leaks import _dot_escape, _frames, _label, _node_title, _render
+from heaplens._leaks import _dot_escape, _frames, _is_ours, _label, _node_title, _render
 
 # Each round of a backward search with a filter or grouping rebuilds the
 # heap's reverse-edge index; rounds stop when nothing new is left out.
@@ -88,8 +88,11 @@ def build_graph(obj: Any, direction: str, depth: int, max_nodes: int, output: Op
             # not show as referrers in the next one.
             del pairs, drops, groups
             pairs, drops, groups = [], [], []
-        # Past the last round, a node the filter rejects is dropped here.
-        pairs = [(p, c) for p, c in pairs if id(p) not in skip and id(c) not in skip]
+        # Past the last round, a node the filter rejects is dropped here, and
+        # so is what heaplens keeps for its users (a Chain, its objects) and
+        # its own frames.
+        pairs = [(p, c) for p, c in pairs if id(p) not in skip and id(c) not in skip
+                 and not _is_ours(p) and not _is_ours(c)]
     else:
         seen = {id(obj)}
         level = [obj]

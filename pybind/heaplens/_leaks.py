@@ -91,6 +91,13 @@ def _label(parent: Any, child: Any) -> str:
     return name
 
 
+class _ChainObjects(list):
+    """A Chain's objects: a list heaplens made, left out of referrers()
+    and graph() like the Chain holding it."""
+
+    __slots__ = ()
+
+
 class Chain:
     """The shortest chain of references from a root to an object.
 
@@ -107,7 +114,7 @@ class Chain:
 
     def __init__(self, kind: str, objects: List[Any], external_refs: int = 0) -> None:
         self.kind = kind
-        self.objects = objects
+        self.objects = _ChainObjects(objects)
         self.external_refs = external_refs
         labels = []
         for parent, child in zip(objects, objects[1:]):
@@ -139,6 +146,14 @@ class Chain:
 
 
 _HERE = __file__.rsplit("/", 1)[0]
+def _is_ours(o: Any) -> bool:
+    """What heaplens keeps for its users and that refers to their objects
+    (a Chain and its list of objects), and heaplens' own frames."""
+    if type(o) is _ChainObjects or type(o) is Chain:
+        return True
+    # A frame of heaplens' own (one that ran and is kept alive by a cycle
+    # until the next collection) holds what it was asked about.
+    return isinstance(o, types.FrameType) and o.f_code.co_filename.startswith(_HERE)
 
 
 def _frames() -> Tuple[List[Any], List[Any]]:
@@ -148,10 +163,15 @@ def _frames() -> Tuple[List[Any], List[Any]]:
     we are asked about: their references are left out."""
     _require("graph")  # every referrer search starts here
     user, ours = [], []
+    me = _frames.__code__
     for f in sys._current_frames().values():
         while f is not None:
-            (ours if f.f_code.co_filename.startswith(_HERE) else user).append(f)
+            # Not this frame: holding it in its own locals would make a
+            # cycle that keeps the caller's frame, and its locals, alive.
+            if f.f_code is not me:
+                (ours if f.f_code.co_filename.startswith(_HERE) else user).append(f)
             f = f.f_back
+    del f
     return user, ours
 
 
@@ -169,18 +189,38 @@ def _chains(objs: Sequence[Any], max_hops: int = 64, exclude: Sequence[Any] = ()
             ) -> List[Chain]:
     if not isinstance(max_hops, int) or max_hops < 0:
         raise ValueError("max_hops must be a non-negative int, not %r" % (max_hops,))
-    user, ours = _frames()
-    res = _c.referrer_chains(tuple(objs), exclude=(objs, ours, *ours, *exclude),
-                             max_hops=max_hops)
-    del user, ours
+    extra: List[Any] = []
+    res: Any = None
+    for _ in range(4):
+        res = None          # the last answer holds the objects too
+        user, ours = _frames()
+        try:
+            res = _c.referrer_chains(tuple(objs), exclude=(objs, ours, *ours, *exclude,
+                                                           *extra), max_hops=max_hops)
+        finally:
+            del user, ours
+        # A Chain the user kept holds its objects: a shorter path may run
+        # through it. Leave out the ones found, and look again.
+        found = [o for _k, chain, _e in res for o in chain[:-1]
+                 if type(o) is Chain or type(o) is _ChainObjects]
+        if not found or len(extra) > 40:
+            break
+        for o in found:
+            if not any(o is e for e in extra):
+                extra.append(o)
+        del found
+    del extra
     return [Chain(kind, chain, ext) for kind, chain, ext in res]
 
 
 def referrers(obj: Any) -> List[Any]:
     """The objects that refer to ``obj`` (each once), from a heap index."""
     user, ours = _frames()
-    refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
-    return [r for r in refs if r is not user]
+    try:
+        refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
+    finally:
+        del user, ours     # our frames refer to these lists: no cycle left
+    return [r for r in refs if not _is_ours(r)]
 
 
 def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
@@ -248,7 +288,7 @@ def add_cache_clearer(fn: Callable[[], Any]) -> Callable[[], Any]:
     return fn
 
 
-def _stdlib_clearers() -> Iterable[Callable[[], Any]]:
+def _stdlib_clearers(fast: bool = False) -> Iterable[Callable[[], Any]]:
     # Only modules already imported: clearing must not import anything.
     m = sys.modules
     yield sys._clear_type_cache
@@ -271,9 +311,14 @@ def _stdlib_clearers() -> Iterable[Callable[[], Any]]:
             yield f
     if "copyreg" in m:
         yield m["copyreg"].clear_extension_cache
-    if "importlib" in m:
-        yield m["importlib"].invalidate_caches
-    if "warnings" in m:
+    yield _invalidate_path_caches
+    if "warnings" in m and fast:
+        # A new filters version empties each registry at its next warning:
+        # what one run put there is replaced by the next, no growth. The
+        # walk over every module (0.5 ms) is left to the full count.
+        if hasattr(m["warnings"], "_filters_mutated"):
+            yield m["warnings"]._filters_mutated
+    elif "warnings" in m:
         w = m["warnings"]
         def clear_registries() -> None:
             for mod in list(sys.modules.values()):
@@ -285,17 +330,31 @@ def _stdlib_clearers() -> Iterable[Callable[[], Any]]:
         yield clear_registries
 
 
+def _invalidate_path_caches() -> None:
+    # The path entry finders' directory listings (what importlib's
+    # invalidate_caches() empties), without bumping _NamespacePath._epoch:
+    # that makes a new int each time, once past the small ints.
+    for finder in list(sys.path_importer_cache.values()):
+        fn = getattr(finder, "invalidate_caches", None)
+        if fn is not None:
+            fn()
+
+
 def clear_caches() -> None:
     """Clear the known standard-library caches (see docs/leaks.md) and the
     ones registered with add_cache_clearer, then collect garbage."""
-    for fn in list(_stdlib_clearers()) + list(_clearers):
+    _clear_only()
+    # One full collection: a cycle that survives it survives each run alike,
+    # and the every-run rule does not flag what is freed a run later.
+    gc.collect()
+
+
+def _clear_only(fast: bool = False) -> None:
+    for fn in list(_stdlib_clearers(fast)) + list(_clearers):
         try:
             fn()
         except Exception:
             pass
-    # One full collection: a cycle that survives it survives each run alike,
-    # and the every-run rule does not flag what is freed a run later.
-    gc.collect()
 
 
 class _quiet_gc_callbacks:
@@ -410,9 +469,29 @@ def _type_filter(ignore_types: Sequence[Any]) -> Callable[[str], bool]:
     return lambda name: name in names
 
 
-def _site(obj: Any) -> Tuple[str, Tuple[str, ...]]:
+_UNKNOWN_TRACKED = ("unknown (the lifetimes tracker did not see it born: e.g. an object "
+                    "reused from one of the interpreter's free lists)")
+
+
+def _site(obj: Any, tracker: Any = None) -> Tuple[str, Tuple[str, ...]]:
+    """The allocation site of ``obj`` as "file:line" and a short traceback,
+    oldest frame first (as Python prints them), heaplens' own frames left
+    out. From the lifetimes tracker when the check ran one, else from
+    tracemalloc."""
+    if tracker is not None:
+        try:
+            tb = tracker.allocation_site(obj)
+        except Exception:
+            tb = None
+        if tb:
+            frames = [f for f in tb if not f.filename.startswith(_HERE)] or list(tb)
+            lines = tuple("%s:%d" % (f.filename, f.lineno) for f in reversed(frames))
+            return lines[-1], lines
+        if not tracemalloc.is_tracing():
+            return _UNKNOWN_TRACKED, ()
     if not tracemalloc.is_tracing():
-        return "unknown (sites need tracemalloc; check_leaks(sites=True) starts it)", ()
+        return "unknown (sites need tracemalloc or the lifetimes tracker; check_leaks(sites=True) " \
+               "starts one)", ()
     tb = tracemalloc.get_object_traceback(obj)
     if tb is None:
         return ("unknown (allocated before tracing started, or an instance tracemalloc "
@@ -424,48 +503,164 @@ def _site(obj: Any) -> Tuple[str, Tuple[str, ...]]:
     return "%s:%d" % (frame.filename, frame.lineno), lines
 
 
-def _counts(bookkeeping: Any) -> Tuple[Dict[str, int], Any]:
-    """Counts per type, and the snapshot (with addresses, so that the last
-    one before the final run can tell which objects are new)."""
-    snap = snapshot(addresses=True, exclude=(bookkeeping,))
-    return {r.type_name: r.count for r in snap.rows}, snap
+def _census(bookkeeping: Any) -> Any:
+    """A census of every object, with addresses (so that the last one can
+    tell which objects are new). A census keeps its rows in C, where later
+    censuses do not see them, and it has no references to follow: keeping
+    censuses in ``bookkeeping`` hides nothing. Counts per type are read
+    from them only after the last one (a dict of counts would hold small
+    ints and type-name strs that the heap shares, and leaving out what the
+    bookkeeping holds would then hide them from the next count)."""
+    return _c.heap_census(model=0, align=8, addresses=True, exclude=(bookkeeping,))
 
 
-def _cheap_pass_grew(run_once: Callable[[], Any], runs: int) -> bool:
-    """The every-run rule on cheap counts: gc-tracked objects per type and
-    the interpreter's allocated blocks. Most code does not leak, and this
-    says so at a fraction of the cost of counting every object; when it
-    sees growth, the full count (every object, by type) decides and
-    describes.
+# ---- the cheap screen ---------------------------------------------------------
 
-    The loop keeps the same objects of its own alive at every count (one
-    counts dict, one candidate set, two ints), so that it does not see its
-    own bookkeeping grow."""
-    if sys.getallocatedblocks() == 0:
-        # No pymalloc (PYTHONMALLOC=malloc, some builds): the blocks count
-        # says nothing, and untracked objects would go unseen. Count fully.
-        return True
-    clear_caches()
-    prev = _c.gc_counts()
-    prev_blocks = sys.getallocatedblocks()
+_malloc_probe: Any = None   # a function giving malloc's bytes in use, or False
+
+
+def _malloc_in_use() -> int:
+    """Bytes malloc has handed out (glibc's mallinfo2/mallinfo), or 0 where
+    that cannot be asked. Objects over 512 bytes (a long str, a big int)
+    come from malloc, not from the interpreter's small-block allocator, so
+    the allocated-blocks count does not see them."""
+    global _malloc_probe
+    if _malloc_probe is None:
+        _malloc_probe = False
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None)
+            fn = getattr(libc, "mallinfo2", None)
+            field = ctypes.c_size_t
+            if fn is None:
+                fn, field = libc.mallinfo, ctypes.c_int
+
+            class _Info(ctypes.Structure):
+                _fields_ = [(n, field) for n in (
+                    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                    "uordblks", "fordblks", "keepcost")]
+
+            fn.restype = _Info
+            fn.argtypes = []
+
+            def probe() -> int:
+                info = fn()
+                return info.uordblks + info.hblkhd
+
+            probe()
+            _malloc_probe = probe
+        except Exception:
+            pass
+    return _malloc_probe() if _malloc_probe else 0
+
+
+def _noop() -> None:
+    pass
+
+
+def _collect_young(quiet: Any) -> None:
+    _clear_only(fast=True)
+    with quiet:
+        gc.collect()
+    quiet._saved = None
+
+
+def _young_counts() -> Dict[type, int]:
+    """The gc-tracked objects made since the heap was frozen (gc.freeze)
+    that are still alive, by type. With the older heap frozen, collecting
+    and counting cost what the runs made, not what the whole session
+    holds."""
+    counts: Dict[type, int] = {}
+    for o in gc.get_objects(2):
+        t = type(o)
+        counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
+def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
+                 floor: Tuple[int, int] = (0, 0)) -> Tuple[bool, int, int]:
+    """The every-run rule on cheap counts. The heap is frozen before a
+    warm-up run, so that what the warm-up fills (caches, replaced globals)
+    is counted before the counted runs start, and an object replaced in
+    each run dies inside the frozen window: it is no growth.
+
+    In each counted run: the growth of the interpreter's allocated blocks
+    and of malloc's bytes in use, measured just before and after it (the
+    bookkeeping alive at both moments is the same, but for the ints of the
+    first measure: ``floor``), and the types with more new gc-tracked
+    objects alive than after the run before. Returns (something grew in
+    every run, the largest block and byte growths seen)."""
+    # Everything this loop keeps across a measure is made before it.
     candidates: set = set()
-    blocks_grew = True
-    for i in range(runs):
+    up: set = set()
+    state = [True, True, True, -(1 << 62), -(1 << 62)]  # first; blocks, mem grew; max b, m
+    prev: Any = None
+    gc.freeze()
+    try:
         run_once()
-        clear_caches()
-        cur = _c.gc_counts()
-        blocks = sys.getallocatedblocks()
-        up = {t for t, n in cur.items() if n > prev.get(t, 0)}
-        candidates = up if i == 0 else candidates & up
-        del up
-        blocks_grew = blocks_grew and blocks > prev_blocks
-        prev, prev_blocks = cur, blocks
-        del cur, blocks
-    return bool(candidates) or blocks_grew
+        _collect_young(quiet)
+        prev = _young_counts()
+        for _ in range(runs):
+            _collect_young(quiet)
+            blocks = sys.getallocatedblocks()
+            mem = _malloc_in_use()
+            run_once()
+            _collect_young(quiet)
+            mem = _malloc_in_use() - mem
+            blocks = sys.getallocatedblocks() - blocks
+            state[1] = state[1] and blocks > floor[0]
+            state[2] = state[2] and mem > floor[1]
+            state[3] = max(state[3], blocks)
+            state[4] = max(state[4], mem)
+            del blocks, mem
+            cur = _young_counts()
+            up.clear()
+            up.update(t for t, n in cur.items() if n > prev.get(t, 0))
+            prev = cur
+            del cur
+            if state[0]:
+                candidates.update(up)
+                state[0] = False
+            else:
+                candidates.intersection_update(up)
+            if not (candidates or state[1] or state[2]):
+                return False, state[3], state[4]
+        return True, state[3], state[4]
+    finally:
+        prev = None
+        gc.unfreeze()
+
+
+_floor: List[int] = []
+
+
+def _screen(run_once: Callable[[], Any], runs: int) -> bool:
+    """True when something may have grown in every run (the full count then
+    decides and describes); False (clean) as soon as one counted run left
+    nothing behind: no type with more new gc-tracked objects alive than
+    after the run before, no more allocated blocks, no more malloc'd
+    bytes. Most code does not leak, and this says so for the price of a
+    warm-up, one counted run and collections of what they made.
+
+    A user's own gc.freeze() (or a build without pymalloc) makes it answer
+    True, leaving the verdict to the full count."""
+    if sys.getallocatedblocks() == 0 or gc.get_freeze_count() != 0:
+        return True
+    quiet = _quiet_gc_callbacks()
+    if not _floor:
+        # What the measuring itself leaves between two measures, once.
+        _screen_runs(_noop, 1, quiet)   # loads what measuring needs (ctypes)
+        _, b, m = _screen_runs(_noop, 3, quiet, (1 << 30, 1 << 62))
+        # An object over 512 bytes that malloc serves costs more than 512
+        # bytes there; less is a buffer that grew (a list's, a dict's), not
+        # a new object.
+        _floor[:] = [max(0, b), max(512, m)]
+    return _screen_runs(run_once, runs, quiet, (_floor[0], _floor[1]))[0]
 
 
 def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
-              ignore: Optional[Callable[[Any], bool]]) -> List[LeakedGroup]:
+              ignore: Optional[Callable[[Any], bool]], tracker: Any = None,
+              exclude: Sequence[Any] = ()) -> List[LeakedGroup]:
     by_type: Dict[str, List[Any]] = {}
     names = {}
     for o in new_objs:
@@ -478,10 +673,11 @@ def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
             by_type.setdefault(n, []).append(o)
     # One chain per group, for its first object, all from one heap index.
     firsts = [objs[0] for objs in by_type.values()]
-    chains = _chains(firsts, exclude=(new_objs, by_type, *by_type.values())) if firsts else []
+    chains = _chains(firsts, exclude=(new_objs, by_type, names, firsts, *by_type.values(),
+                                      *exclude)) if firsts else []
     groups = []
     for (name, objs), chain in zip(by_type.items(), chains):
-        site, tb = _site(objs[0])
+        site, tb = _site(objs[0], tracker)
         groups.append(LeakedGroup(
             type_name=name, growth=leaked[name], count=len(objs),
             shallow=sum(flatsize(o, align=8) for o in objs), deep=asizeof(*objs),
@@ -495,9 +691,33 @@ def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
     return groups
 
 
+def _growth(counts: List[Dict[str, int]], runs: int, ignored: Callable[[str], bool]
+            ) -> Dict[str, Tuple[int, ...]]:
+    """The regrtest rule: the types that grew in every counted run."""
+    growth: Dict[str, List[int]] = {}
+    for before, after in zip(counts, counts[1:]):
+        for tname in set(before) | set(after):
+            growth.setdefault(tname, []).append(after.get(tname, 0) - before.get(tname, 0))
+    return {t: tuple(g) for t, g in growth.items()
+            if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
+
+
+def _new_tracker() -> Any:
+    """A lifetimes tracker for the last counted run's allocation sites, or
+    None when one cannot be used here: another tracker's records are held
+    (starting ours would drop them), or tracking is not available."""
+    try:
+        from heaplens._lifetimes import Tracker, current_tracker
+        if current_tracker() is not None:
+            return None
+        return Tracker(frames=5)
+    except Exception:
+        return None
+
+
 def _check(run_once: Callable[[], Any], warmups: int, runs: int,
            ignore_types: Sequence[Any] = (), ignore: Optional[Callable[[Any], bool]] = None,
-           sites: bool = True, name: str = "") -> LeakReport:
+           sites: bool = True, name: str = "", screen: bool = True) -> LeakReport:
     if not isinstance(warmups, int) or warmups < 0:
         raise ValueError("warmups must be a non-negative int, not %r" % (warmups,))
     if not isinstance(runs, int) or runs < 1:
@@ -507,48 +727,73 @@ def _check(run_once: Callable[[], Any], warmups: int, runs: int,
     ignored = _type_filter(ignore_types)
     _require("leaks")
     started = False
+    tracker = None
+    tracking = False
     try:
-        for _ in range(warmups):
+        done = 0
+        if warmups >= 1 and screen:
+            if not _screen(run_once, runs):
+                return LeakReport([], warmups, runs, name)
+            done = 1 + runs
+        # After the screen, one run more settles what the full clearing
+        # (warnings registries) and the tracker's creation change once.
+        for _ in range(max(1 if done else 0, warmups - done)):
             run_once()
-        if not _cheap_pass_grew(run_once, runs):
-            return LeakReport([], warmups, runs, name)
-        book: List[Any] = []          # our own bookkeeping, left out of counts
-        counts: List[Dict[str, int]] = []
+        # Everything made from here on to count and describe is kept in
+        # `book`, which the counts leave out (with all it holds).
+        book: List[Any] = []
+        censuses: List[Any] = []
+        book.append(censuses)
+        if sites:
+            # Made before the first count: its own objects are then old.
+            tracker = _new_tracker()
+            book.append(tracker)
         clear_caches()
-        count, snap = _counts(book)
-        book.append(count)
-        counts.append(count)
+        censuses.append(_census(book))
         for i in range(runs):
-            if i == runs - 1:
-                # The objects of the last run are the ones described: trace
-                # their allocation sites, and only theirs (tracemalloc slows
-                # everything it watches).
-                last_base = snap
-                book.append(last_base)
-                if sites and not tracemalloc.is_tracing():
-                    tracemalloc.start(5)
-                    started = True
             run_once()
             clear_caches()
-            count, snap = _counts(book)
-            book.append(count)
-            counts.append(count)
-        del snap
-        growth: Dict[str, List[int]] = {}
-        for before, after in zip(counts, counts[1:]):
-            for tname in set(before) | set(after):
-                growth.setdefault(tname, []).append(after.get(tname, 0) - before.get(tname, 0))
-        leaked = {t: tuple(g) for t, g in growth.items()
-                  if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
-        groups: List[LeakedGroup] = []
-        if leaked:
-            book.extend((growth, leaked, counts))
-            new_objs = last_base._census.new_objects(None, (book,))
-            groups = _describe(leaked, new_objs, ignore)
-            if ignore is not None:
-                groups = [g for g in groups if g.count > 0]
+            censuses.append(_census(book))
+        census = censuses[-1]
+        counts = [{n: c for n, c, _size in cen.rows()} for cen in censuses]
+        book.append(counts)
+        leaked = _growth(counts, runs, ignored)
+        book.append(leaked)
+        if not leaked:
+            return LeakReport([], warmups, runs, name)
+        # One more run describes the leak: its new objects of the leaked
+        # types, with their allocation sites (recorded for this run only:
+        # tracking slows everything it watches, and it stays out of the
+        # counts that decided).
+        if tracker is not None:
+            try:
+                tracker.start()
+                tracking = True
+            except Exception:
+                book.remove(tracker)
+                tracker = None
+        if sites and tracker is None and not tracemalloc.is_tracing():
+            tracemalloc.start(5)
+            started = True
+        run_once()
+        if tracking:
+            tracker.stop()
+            tracking = False
+        clear_caches()
+        new_objs = census.new_objects(None, (book,))
+        groups = _describe(leaked, new_objs, ignore, tracker, (book,))
+        del new_objs
+        if ignore is not None:
+            groups = [g for g in groups if g.count > 0]
         return LeakReport(groups, warmups, runs, name)
     finally:
+        if tracking:
+            tracker.stop()
+        if tracker is not None and not tracker.active:
+            try:
+                tracker.clear()
+            except Exception:
+                pass
         if started:
             tracemalloc.stop()
 

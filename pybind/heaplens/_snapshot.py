@@ -20,6 +20,7 @@ from heaplens._format import human_size, table
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
 _MODELS = {"getsizeof": _c.MODEL_GETSIZEOF, "allocator": _c.MODEL_ALLOCATOR}
 _MODEL_NAMES = {v: k for k, v in _MODELS.items()}
 
@@ -229,6 +230,8 @@ def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[
         if o is None:
             continue
         tb = sv.traceback
+        if tb and tb[0].filename.startswith(_HERE):
+            continue    # made by heaplens itself (this census, its rows): not the user's
         key = "%s:%d" % (tb[0].filename, tb[0].lineno) if tb else "<no Python frame>"
         n = _c.flatsize(o, align, model)
         del o

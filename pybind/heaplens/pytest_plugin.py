@@ -9,13 +9,17 @@ point): leak checks for tests.
   ``with leak_check: ...`` checks a block.
 
 Each repetition runs the test's function-scoped setup, call and teardown;
-fixtures of wider scope stay set up across them, outside the window. A test
-that leaks fails, shows as LEAKED, and carries the report in its section.
+fixtures of wider scope stay set up across them, outside the window. Only
+the final run reports: the silent repetitions leave no report, subtest
+report, warning, captured output or fixture finalizer behind (_Silence). A
+test that leaks fails, shows as LEAKED, and carries the report in its
+section.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, List, Optional
 
 import pytest
@@ -94,21 +98,119 @@ class _Parents:
         return self._chain
 
 
-def _check_item(item: Any, s: dict) -> Optional[LeakReport]:
-    from _pytest.runner import runtestprotocol
+# Hooks that would make a silent repetition visible: its reports (a test's
+# and its subtests'), recorded warnings and interactive debugging. pytest
+# calls every hook through the plugin manager's hook executor; while a
+# silent repetition runs, these names are answered without calling anyone.
+_SILENCED = frozenset((
+    "pytest_runtest_logreport", "pytest_runtest_logstart", "pytest_runtest_logfinish",
+    "pytest_warning_recorded", "pytest_exception_interact", "pytest_assertion_pass",
+))
 
-    parents = _Parents(item)
 
-    def run_once() -> None:
-        reports = runtestprotocol(item, nextitem=parents, log=False)
-        if any(not r.passed for r in reports):
+class _Silence:
+    """Runs the silent repetitions of one item so that pytest keeps no
+    trace of them: no report reaches the terminal, xdist or junitxml; no
+    warning reaches the item's warning recorder; the item's captured output
+    and log sections, its user properties, the failed-subtests tally and
+    the finalizers that function-scoped fixtures leave on wider-scoped
+    ones are put back as they were after each repetition."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+        self.parents = _Parents(item)
+        self.failed = False
+        self.pm = item.config.pluginmanager
+        self.wide = [fd for defs in getattr(getattr(item, "_fixtureinfo", None),
+                                            "name2fixturedefs", {}).values()
+                     for fd in defs
+                     if getattr(fd, "scope", "function") != "function"
+                     and isinstance(getattr(fd, "_finalizers", None), list)]
+        try:
+            from _pytest.subtests import failed_subtests_key  # pytest >= 9
+            self.subtests = item.config.stash.get(failed_subtests_key, None)
+        except ImportError:
+            self.subtests = None
+        dtest = getattr(item, "dtest", None)
+        # doctest clears a test's globals after running it; pytest runs each
+        # doctest item once, so they are put back before each repetition.
+        self.globs = dict(dtest.globs) if dtest is not None and \
+            isinstance(getattr(dtest, "globs", None), dict) else None
+
+    def _hookexec(self, orig: Any) -> Any:
+        def hookexec(hook_name: str, methods: Any, kwargs: Any, firstresult: bool) -> Any:
+            if hook_name in _SILENCED:
+                rep = kwargs.get("report") if hook_name == "pytest_runtest_logreport" else None
+                if rep is not None and getattr(rep, "failed", False):
+                    self.failed = True
+                return None if firstresult else []
+            return orig(hook_name, methods, kwargs, firstresult)
+        return hookexec
+
+    def restore_globs(self) -> None:
+        if self.globs is not None:
+            g = self.item.dtest.globs
+            g.clear()
+            g.update(self.globs)
+
+    def run_once(self) -> None:
+        from _pytest.runner import runtestprotocol
+        item = self.item
+        sections = len(getattr(item, "_report_sections", ()))
+        props = len(getattr(item, "user_properties", ()))
+        fins = [(fd, list(fd._finalizers)) for fd in self.wide]
+        subtests = dict(self.subtests) if self.subtests is not None else None
+        self.restore_globs()
+        orig = getattr(self.pm, "_inner_hookexec", None)
+        if orig is not None:
+            self.pm._inner_hookexec = self._hookexec(orig)
+        try:
+            with warnings.catch_warnings(record=True):
+                reports = runtestprotocol(item, nextitem=self.parents, log=False)
+        finally:
+            if orig is not None:
+                self.pm._inner_hookexec = orig
+            del item._report_sections[sections:]
+            del item.user_properties[props:]
+            for fd, before in fins:
+                _drop_function_finalizers(fd, before)
+            del fins
+            if subtests is not None:
+                self.subtests.clear()
+                self.subtests.update(subtests)
+            item.__dict__.pop("_excinfo", None)
+        if self.failed or any(not r.passed for r in reports):
             raise _Abort()  # a failing or skipped test is reported by the real run
 
+
+def _drop_function_finalizers(fd: Any, before: List[Any]) -> None:
+    """Take out of a wider-scoped fixture's finalizers those that a fixture
+    torn down with the repetition added during it. pytest adds one per
+    setup, ``partial(FixtureDef.finish, request=...)``, to each fixture the
+    set-up one requested, and runs them only when that fixture ends: they
+    would pile up, one per repetition. A finalizer whose fixture is still
+    set up (cached_result kept) stays."""
+    known = {id(f) for f in before}
+    keep = []
+    for f in fd._finalizers:
+        if id(f) not in known:
+            owner = getattr(getattr(f, "func", None), "__self__", None)
+            if owner is not None and hasattr(owner, "cached_result") and \
+                    getattr(owner, "cached_result", None) is None:
+                continue
+        keep.append(f)
+    fd._finalizers[:] = keep
+
+
+def _check_item(item: Any, s: dict) -> Optional[LeakReport]:
+    silence = _Silence(item)
     try:
-        return _check(run_once, s["warmups"], s["runs"], s["ignore_types"], s["ignore"],
-                      True, item.nodeid)
+        return _check(silence.run_once, s["warmups"], s["runs"], s["ignore_types"],
+                      s["ignore"], True, item.nodeid)
     except _Abort:
         return None
+    finally:
+        silence.restore_globs()
 
 
 @pytest.hookimpl(tryfirst=True)
