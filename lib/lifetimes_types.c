@@ -221,10 +221,7 @@ retry_deferred(void)
         if (res == RESOLVE_DONE)
             continue;
         if (res == RESOLVE_WAIT) {
-            if (waiting_push(r->key) < 0) {
-                T.unresolved++;
-                rec_drop(r);
-            }
+            wait_for_type(r);
             continue;
         }
         /* While a collection runs, a half-made object may wait for as long

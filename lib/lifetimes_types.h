@@ -136,6 +136,17 @@ may_become_object(const record *r)
 }
 
 /* r: the pending record, in the nursery. */
+/* A record that try_resolve marked TYPE_WAIT: keep its key for the next
+ * safe point, or give it up when the list is full. */
+static inline void
+wait_for_type(record *r)
+{
+    if (waiting_push(r->key) < 0) {
+        T.unresolved++;
+        rec_drop(r);
+    }
+}
+
 static HOT void
 resolve_block(record *r, int freeing)
 {
@@ -143,10 +154,7 @@ resolve_block(record *r, int freeing)
     if (res == RESOLVE_DONE)
         return;
     if (res == RESOLVE_WAIT) {
-        if (waiting_push(r->key) < 0) {
-            T.unresolved++;
-            rec_drop(r);
-        }
+        wait_for_type(r);
         return;
     }
     if (!freeing && may_become_object(r)) {
