@@ -37,7 +37,7 @@ venv=.venv-asan
 preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 LD_PRELOAD="$preload" "$venv/bin/python" -c \
   'import heaplens._heaplens as m, sys; sys.exit(0 if m.__file__ else 1)' || { echo "sanitized build did not load"; exit 1; }
-LD_PRELOAD="$preload" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
+LD_PRELOAD="$preload" "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2 tests/python || status=1
 
 # The tracker against payloads laid out like object headers, on every other
 # CPython 3.9-3.13 here too (lib/lifetimes_types.c, THE INVARIANT).

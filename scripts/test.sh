@@ -48,7 +48,7 @@ for py in $(find_pythons); do
   echo "==> pytest on $py ($("$py" --version 2>&1))"
   venv=".venv-$ver"
   make_venv "$venv" "$py" "[test]" || { status=1; continue; }
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python || status=1
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2 tests/python || status=1
 done
 
 # Generic mode (public API only), built with the option on a supported
@@ -61,7 +61,7 @@ if [ -n "$gpy" ]; then
   echo "==> pytest on $gpy in generic mode (HEAPLENS_GENERIC=ON)"
   if make_venv .venv-3.11-generic "$gpy" "[test]" -C cmake.define.HEAPLENS_GENERIC=ON \
      && .venv-3.11-generic/bin/python -c 'import sys, heaplens._heaplens as c; sys.exit(c.LAYOUT_MODE != "generic-option")'; then
-    .venv-3.11-generic/bin/python -m pytest -q -p no:cacheprovider tests/python || status=1
+    .venv-3.11-generic/bin/python -m pytest -q -p no:cacheprovider -n 2 tests/python || status=1
   else
     echo "generic mode did not build"; status=1
   fi

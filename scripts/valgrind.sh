@@ -30,7 +30,7 @@ for py in $(find_pythons); do
   ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   venv=".venv-vg-$ver"
   make_venv "$venv" "$py" "" -C cmake.build-type=RelWithDebInfo >/dev/null || { status=1; continue; }
-  for what in crafted fake "random 1 600"; do
+  for what in crafted "random 1 400"; do
     echo "==> valgrind: payloads $what on $ver"
     PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
       --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
