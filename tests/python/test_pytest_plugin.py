@@ -60,7 +60,10 @@ def _run(tmp_path, *args, source=EXAMPLE):
     (tmp_path / "test_example.py").write_text(source)
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)
+    # (a basetemp of its own: an inner session would otherwise prune the
+    # outer one's temporary directories, in use by the other xdist worker)
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "--basetemp", str(tmp_path / "basetemp"),
                            "-rA", *args, str(tmp_path / "test_example.py")],
                           capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
 

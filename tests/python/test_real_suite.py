@@ -34,11 +34,19 @@ def _run(src, *args):
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src / "src"), env.get("PYTHONPATH"))
                                         if p)
     env.pop("PYTEST_ADDOPTS", None)
+    # A basetemp of its own: without one, each inner session makes the next
+    # /tmp/pytest-of-<user>/pytest-N and prunes all but the newest three,
+    # the outer session's (still in use by the other workers) among them.
+    _run.n += 1
+    basetemp = src.parent / ("basetemp-%d" % _run.n)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA",
-                        *args, *TESTS], cwd=str(src), env=env, capture_output=True, text=True,
-                       timeout=1200)
+                        "--basetemp", str(basetemp), *args, *TESTS], cwd=str(src), env=env,
+                       capture_output=True, text=True, timeout=1200)
     last = r.stdout.strip().splitlines()[-1]
     return r, re.sub(r" in [0-9.]+s.*$", "", last.strip("= "))
+
+
+_run.n = 0
 
 
 def test_real_suite_no_false_alarm(suite):
