@@ -673,11 +673,15 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
     if (!(r->site & SITE_CONFIRMED)) {
         PyThreadState *was_quiet = T.quiet;
         T.quiet = hl_compat_tstate();
-        if (hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1) == 0)
-            out->size = (uint64_t)flat;
-        else
-            PyErr_Clear();
+        int rc = hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1);
         T.quiet = was_quiet;
+        if (rc == 0) {
+            out->size = (uint64_t)flat;
+        } else if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception)) {
+            return HL_EPYTHON; /* KeyboardInterrupt, MemoryError...: passed on */
+        } else {
+            PyErr_Clear(); /* a __sizeof__ that raised: the record's size stays */
+        }
     }
     return 0;
 }

@@ -193,7 +193,10 @@ py_track_lookup(PyObject *self, PyObject *obj)
 {
     (void)self;
     hl_track_record r;
-    if (hl_track_lookup(&r, obj) < 0)
+    int rc = hl_track_lookup(&r, obj);
+    if (rc == HL_EPYTHON)
+        return NULL; /* an interruption while sizing the object */
+    if (rc < 0)
         Py_RETURN_NONE;
     return record_tuple(&r);
 }

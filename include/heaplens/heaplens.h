@@ -462,7 +462,8 @@ int hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type);
 int hl_track_site(PyCodeObject ***codes, int **lastis, size_t *n, uint32_t site);
 
 /* The record of `obj` if it was created while tracked and is alive (0), or
- * HL_EINVAL when there is none. While tracking this proves the object
+ * HL_EINVAL when there is none; HL_EPYTHON when sizing `obj` was interrupted
+ * (KeyboardInterrupt, MemoryError: the exception is set). While tracking this proves the object
  * alive; after stop it only says what the records said at stop. */
 int hl_track_lookup(hl_track_record *out, PyObject *obj);
 
