@@ -50,7 +50,9 @@ for py in $(find_pythons); do
   [ "$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$ver" ] && continue
   v=".venv-asan-$ver"
   # (not make_venv: its import check would run without the runtimes preloaded)
-  { [ -x "$v/bin/python" ] || "$py" -m venv "$v"; } && "$v/bin/python" -m pip install -q \
+  { [ -x "$v/bin/python" ] || "$py" -m venv "$v"; } \
+    && { "$v/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true; } \
+    && "$v/bin/python" -m pip install -q \
     --force-reinstall -C cmake.define.HEAPLENS_SANITIZE=ON -C cmake.build-type=RelWithDebInfo . \
     2>&1 | sed "/^WARNING: Location/d" || { status=1; continue; }
   for what in crafted fake "random 3 1500"; do
