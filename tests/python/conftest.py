@@ -18,6 +18,7 @@ from heaplens import capabilities  # noqa: E402
 
 _NEEDS_BY_MODULE = {
     "test_lifetimes.py": "track",
+    "test_lifetimes_truth.py": "track",
     "test_allocator_model.py": "allocator_model",
 }
 # Tests (by function name) whose expected figures count what generic mode
@@ -28,6 +29,23 @@ _NEEDS_BY_TEST = {
     "test_range_length_object_counted": ("hidden_memory",),
     # docs/semantics.md shows the figures of a known-layout build.
     "test_semantics_examples": ("hidden_memory", "allocator_model"),
+    # Every page's examples and the README's demo table are a known-layout
+    # build's (allocator model, track()).
+    "test_page_examples": ("hidden_memory", "allocator_model", "track"),
+    "test_readme_demo_output_is_the_demos": ("allocator_model", "track"),
+    # run --track and Tracker reports need the tracker.
+    "test_run_track_names_allocation_sites": ("track",),
+    "test_repl_shows_tracker_report_once": ("track",),
+    "test_hover_shows_values_and_legend_is_distinguishable": ("track",),
+    "test_plain_instance_has_a_site": ("track",),
+    # The registry's sizes replace __sizeof__ calls that generic mode leaves
+    # to sys.getsizeof().
+    "test_pandas_asized_tree_sums": ("hidden_memory",),
+    "test_pandas_dataframe_is_not_counted_twice": ("hidden_memory",),
+    "test_register_inherited_sizeof_for_a_deep_sizeof": ("hidden_memory",),
+    "test_register_sizeof_function_and_no_traverse": ("hidden_memory",),
+    "test_snapshot_total_counts_a_dataframe_once": ("hidden_memory",),
+    "test_subclasses_inherit_an_entry": ("hidden_memory",),
 }
 
 
