@@ -26,12 +26,10 @@ getsizeof_fn(void)
     return fn;
 }
 
-int
-hl_compat_getsizeof(Py_ssize_t *out, PyObject *o)
+/* fn(o) as a size: 0, or -1 with an exception set. */
+static int
+call_size(Py_ssize_t *out, PyObject *fn, PyObject *o)
 {
-    PyObject *fn = getsizeof_fn();
-    if (fn == NULL)
-        return -1;
     PyObject *res = PyObject_CallFunctionObjArgs(fn, o, NULL);
     if (res == NULL)
         return -1;
@@ -41,6 +39,13 @@ hl_compat_getsizeof(Py_ssize_t *out, PyObject *o)
         return -1;
     *out = n;
     return 0;
+}
+
+int
+hl_compat_getsizeof(Py_ssize_t *out, PyObject *o)
+{
+    PyObject *fn = getsizeof_fn();
+    return fn == NULL ? -1 : call_size(out, fn, o);
 }
 
 Py_ssize_t
@@ -56,15 +61,10 @@ hl_compat_getsizeof_extra(PyObject *o)
     PyObject *meth = PyObject_GetAttrString((PyObject *)Py_TYPE(o), "__sizeof__");
     if (meth == NULL)
         return -1;
-    PyObject *res = PyObject_CallFunctionObjArgs(meth, o, NULL);
+    Py_ssize_t n;
+    int rc = call_size(&n, meth, o);
     Py_DECREF(meth);
-    if (res == NULL)
-        return -1;
-    Py_ssize_t n = PyLong_AsSsize_t(res);
-    Py_DECREF(res);
-    if (n == -1 && PyErr_Occurred())
-        return -1;
-    return total - n;
+    return rc < 0 ? -1 : total - n;
 #elif PY_VERSION_HEX >= 0x030D0000
     /* 3.13 sys.getsizeof: pre-header only for gc objects. */
     if (!PyObject_IS_GC(o))
