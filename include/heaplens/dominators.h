@@ -45,8 +45,9 @@ typedef struct hl_digraph {
  * `roots` (nroots entries, each < n, duplicates allowed) are the virtual
  * root's successors. HL_EINVAL for an edge or root out of range or offsets
  * that are not non-decreasing (every edge of first[0]..first[n] is checked,
- * reachable or not), or in the unlikely case of 2^32 - 1 or more edges from
- * later-visited to earlier-visited nodes (the 32-bit predecessor offsets).
+ * reachable or not), and in two unlikely cases the 32-bit scratch arrays
+ * cannot represent: a node with 2^32 or more edges, or 2^32 - 1 or more
+ * edges from later-visited to earlier-visited nodes.
  * HL_ENOMEM when the scratch arrays cannot be had.
  *
  * Exact: SEMI-NCA, iterative (no recursion, any depth). Scratch memory,
