@@ -14,7 +14,7 @@ node) imitates what a heap dump of W1-W6 holds:
 - wide dicts: five containers own 5 % of all objects between them (a
   cache dict, a big list);
 - long chains: linked lists of 200,000 nodes each (1 node -> the next),
-  10 % of the objects;
+  10 % of the objects (shorter below 3.2 M nodes: n / 16 each);
 - shared references (about 1.4 per object), half of them to 500 "type" and
   interned-string hubs, half to random objects: the edges that make
   dominators differ from the ownership tree;
@@ -63,7 +63,7 @@ def synthetic_heap(nodes: int, seed: int):
     pick = np.flatnonzero((rng.random(n) < 0.05) & (idx > wide.max()))
     owner[pick] = wide[rng.integers(0, 5, pick.size)]
     # Long chains: runs of 200,000 objects, each held by the one before.
-    chain_len = 200_000
+    chain_len = min(200_000, max(2, n // 16))  # smaller graphs: shorter chains
     nchains = max(1, n // 10 // chain_len)
     starts = rng.choice(np.arange(n // 10, n - chain_len, chain_len), nchains, replace=False)
     for s in starts:
