@@ -303,6 +303,58 @@ START_TEST(million_star)
 }
 END_TEST
 
+/* Many nodes below a long dominator chain: the climb from each one's DFS
+ * parent to its dominator must not cost the chain's length each time
+ * (quadratic: 11 s for a 40,000-long chain before the jump pointers; at
+ * this size it would hit the test's timeout). */
+START_TEST(deep_chain_wide_bottom)
+{
+    enum { K = 300000 };
+    const uint32_t n = 2 * K + 2, y = 2 * K + 1, root = 0;
+    uint32_t *pairs = malloc(sizeof(uint32_t) * 2 * 4 * (size_t)K + 16);
+    uint32_t *idom = malloc(sizeof(uint32_t) * n);
+    size_t m = 0, bad = 0;
+    /* 1. r -> 1 -> ... -> K -> {K+1..2K}, and r -> y -> each of K+1..2K:
+     * every leaf is reached around the chain, so the root dominates it. */
+    pairs[2 * m] = 0, pairs[2 * m + 1] = 1, m++;
+    pairs[2 * m] = 0, pairs[2 * m + 1] = y, m++;
+    for (uint32_t i = 1; i < K; i++)
+        pairs[2 * m] = i, pairs[2 * m + 1] = i + 1, m++;
+    for (uint32_t j = 1; j <= K; j++) {
+        pairs[2 * m] = K, pairs[2 * m + 1] = K + j, m++;
+        pairs[2 * m] = y, pairs[2 * m + 1] = K + j, m++;
+    }
+    csr c;
+    csr_build(&c, n, pairs, m);
+    ck_assert_int_eq(hl_dominators(idom, &c.g, &root, 1), HL_OK);
+    bad += idom[0] != R || idom[y] != 0;
+    for (uint32_t i = 1; i <= K; i++)
+        bad += idom[i] != i - 1 || idom[K + i] != 0;
+    ck_assert_uint_eq(bad, 0);
+    csr_free(&c);
+    /* 2. The same chain, no y, but chain node i also points at leaf K + i:
+     * leaf K + i is dominated by chain node i, thresholds rising leaf after
+     * leaf (a single remembered shortcut would not help). */
+    m = 0;
+    pairs[2 * m] = 0, pairs[2 * m + 1] = 1, m++;
+    for (uint32_t i = 1; i < K; i++) {
+        pairs[2 * m] = i, pairs[2 * m + 1] = i + 1, m++;
+        pairs[2 * m] = i, pairs[2 * m + 1] = K + i, m++;
+    }
+    for (uint32_t j = 1; j <= K; j++)
+        pairs[2 * m] = K, pairs[2 * m + 1] = K + j, m++;
+    csr_build(&c, n, pairs, m);
+    ck_assert_int_eq(hl_dominators(idom, &c.g, &root, 1), HL_OK);
+    bad += idom[0] != R || idom[y] != U;
+    for (uint32_t i = 1; i <= K; i++)
+        bad += idom[i] != i - 1 || idom[K + i] != i;
+    ck_assert_uint_eq(bad, 0);
+    csr_free(&c);
+    free(pairs);
+    free(idom);
+}
+END_TEST
+
 START_TEST(retained_by_hand)
 {
     /* The diamond: the top retains everything, the sides only themselves. */
@@ -476,6 +528,7 @@ dominators_suite(void)
     tcase_add_test(tc, random_against_definition);
     tcase_add_test(tc, million_chain);
     tcase_add_test(tc, million_star);
+    tcase_add_test(tc, deep_chain_wide_bottom);
     tcase_add_test(tc, retained_by_hand);
     tcase_add_test(tc, retained_bad_trees);
     tcase_add_test(tc, bad_graphs);
