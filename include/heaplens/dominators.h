@@ -50,7 +50,8 @@ typedef struct hl_digraph {
  * edges from later-visited to earlier-visited nodes.
  * HL_ENOMEM when the scratch arrays cannot be had.
  *
- * Exact: SEMI-NCA, iterative (no recursion, any depth). Scratch memory,
+ * Exact: SEMI-NCA, iterative (no recursion, any depth), O(m log n) time (path
+ * compression, and jump pointers for the NCA step). Scratch memory,
  * freed before returning: 16 B per node plus 4 B per edge that goes from a
  * node to one visited earlier in the depth-first order (at most one per
  * edge; tree and forward edges cost nothing). On error idom's contents are
