@@ -210,8 +210,11 @@ _heaplens_attach_agent(PARAMS)
 # The bootstrap that gdb passes to PyRun_SimpleString: it runs the agent in a
 # namespace of its own (so __main__ gains no name) and swallows every error
 # (PyRun_SimpleString would print it on the target's stderr).
+# The file is closed explicitly: an unclosed one would emit a ResourceWarning,
+# and even an ignored warning adds __warningregistry__ to __main__.
 _BOOTSTRAP = ("try:\n"
-              " exec(compile(open(%r,'rb').read(),%r,'exec'),{'__name__':'_heaplens_attach'})\n"
+              " exec(compile((lambda f:(f.read(),f.close())[0])(open(%r,'rb')),%r,'exec'),"
+              "{'__name__':'_heaplens_attach'})\n"
               "except BaseException:\n"
               " pass\n")
 
@@ -257,7 +260,6 @@ WAKEABLE = {"pysleep", "time_sleep", "acquire_timed", "_Py_read", "_Py_write",
 RESTART = {-512, -513, -514, -516}
 
 hit = {"where": None}
-timer_fired = threading.Event()
 
 
 def main_thread():
@@ -302,7 +304,7 @@ def body():
     for cmd in ("set pagination off", "set confirm off", "set print thread-events off",
                 "set print inferior-events off", "set scheduler-locking off",
                 "set unwindonsignal on", "handle all nostop noprint pass",
-                "handle SIGWINCH stop noprint nopass"):
+                "handle SIGWINCH stop print nopass"):
         try:
             run(cmd)
         except gdb.error:
@@ -380,29 +382,26 @@ def attached():
             woke = hits[0]
     bps = [SafePoint("*%d" % value("(long)&PyCallable_Check"), "pending"),
            SafePoint("*%d" % value("(long)&PyErr_CheckSignals"), "signals")]
-    timer = threading.Timer(P["timeout"], lambda: (timer_fired.set(), os.kill(PID, signal.SIGWINCH)))
-    timer.daemon = True
-    timer.start()
-    try:
-        while True:
-            try:
-                run("continue")
-            except gdb.error as e:
-                return finish(ok=False, kind="exited", error="the target exited: %s" % e)
-            if not gdb.selected_inferior().pid:
-                return finish(ok=False, kind="exited", error="the target exited")
-            if hit["where"] is not None:
-                break
-            if timer_fired.is_set():
-                return finish(ok=False, kind="timeout",
-                              error="the main thread did not reach a safe point within %g s "
-                                    "(it is %s); nothing was run in the target"
-                                    % (P["timeout"], "blocked in " + " < ".join(
-                                        n for n in names[:6] if n) if names else "busy"))
-            # A SIGWINCH of the target's own: deliver it.
-            run("queue-signal SIGWINCH")
-    finally:
-        timer.cancel()
+    # gdb's Python keeps its GIL while "continue" runs, so no timer thread
+    # here could interrupt the wait: the attacher sends the target a SIGWINCH
+    # when the time is up, which gdb stops on and does not pass on.
+    start = time.monotonic()
+    while True:
+        try:
+            run("continue")
+        except gdb.error as e:
+            return finish(ok=False, kind="exited", error="the target exited: %s" % e)
+        if not gdb.selected_inferior().pid:
+            return finish(ok=False, kind="exited", error="the target exited")
+        if hit["where"] is not None:
+            break
+        if time.monotonic() - start >= P["timeout"] - 0.5:
+            return finish(ok=False, kind="timeout",
+                          error="the main thread did not reach a safe point within %g s "
+                                "(it is %s); nothing was run in the target"
+                                % (P["timeout"], "in " + " < ".join(
+                                    n for n in names[:6] if n) if names else "busy"))
+        run("queue-signal SIGWINCH")   # the target's own SIGWINCH: deliver it
     for b in bps:
         b.delete()
     code = P["bootstrap"].encode() + b"\0"
@@ -446,6 +445,49 @@ def _status(path: str) -> Optional[Dict[str, Any]]:
         return ast.literal_eval(text) if not text.startswith("{\"") else json.loads(text)
     except (ValueError, SyntaxError):
         return None
+
+
+_GRACE = 15.0   # for gdb to load symbols, stop, and detach
+
+
+def _supervise(proc: "subprocess.Popen[bytes]", pid: int, phase_path: str, t0: float,
+               timeout: float, job_timeout: float) -> None:
+    """Wait for gdb, enforcing the timeouts by phase. Killing gdb is safe
+    while it attaches or waits (its breakpoints are hardware ones, which the
+    kernel clears when the tracer goes), never while it runs a function in
+    the target: then the target would return into gdb's dummy-frame
+    breakpoint after gdb died (the AttachError then has ``gdb_left``)."""
+    seen: Dict[str, float] = {}
+    nudged = False
+    while proc.poll() is None:
+        now = time.monotonic()
+        ph = _read(phase_path) or "start"
+        first = seen.setdefault(ph, now)
+        if ph == "wait" and not nudged and now - first > timeout:
+            try:
+                os.kill(pid, signal.SIGWINCH)   # gdb stops on it and does not pass it on
+            except OSError:
+                pass
+            nudged = True
+        overdue = {"start": t0 + timeout + 2 * _GRACE, "attach": first + timeout + 2 * _GRACE,
+                   "wait": first + timeout + _GRACE, "job": first + job_timeout}.get(ph)
+        if overdue is None:
+            overdue = first + 2 * _GRACE if ph != "call" else first + job_timeout
+        if now > overdue:
+            if ph in ("call", "job"):
+                err = AttachError(
+                    "timeout", "the job is still running in process %d after %.0f s; gdb "
+                    "(PID %d) is left to finish and detach, because killing a debugger while "
+                    "it runs a function in the target would kill the target"
+                    % (pid, now - first, proc.pid))
+                err.gdb_left = True   # type: ignore[attr-defined]
+                raise err
+            proc.kill()
+            proc.wait()
+            raise AttachError("timeout", "gdb did not finish (phase %s, %.0f s); it was "
+                                         "killed before anything ran in the target"
+                              % (ph, now - t0))
+        time.sleep(0.02)
 
 
 def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
@@ -496,23 +538,11 @@ def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
                  "-iex", "set debuginfod enabled off", "-x", script],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True)   # the user's Ctrl-C must not reach gdb mid-call
-            deadline = t0 + timeout + job_timeout + 15.0
-            while proc.poll() is None:
-                if time.monotonic() > deadline:
-                    ph = _read(params["phase"]) or "start"
-                    if ph in ("call", "job"):
-                        keep_tmp = True
-                        raise AttachError(
-                            "timeout", "the job is still running in process %d after %g s; "
-                            "gdb (PID %d) is left to finish and detach, because killing a "
-                            "debugger while it runs a function in the target would kill "
-                            "the target" % (pid, timeout + job_timeout, proc.pid))
-                    proc.kill()    # hardware breakpoints go with the tracer
-                    proc.wait()
-                    raise AttachError("timeout", "gdb did not finish within %g s (phase %s); "
-                                      "it was killed, nothing ran in the target"
-                                      % (timeout + 15.0, ph))
-                time.sleep(0.02)
+            try:
+                _supervise(proc, pid, params["phase"], t0, timeout, job_timeout)
+            except AttachError as e:
+                keep_tmp = getattr(e, "gdb_left", False)
+                raise
         gst = _status(params["gdb_status"])
         if gst is None:
             log_text = (_read(os.path.join(tmp, "gdb.log")) or "").strip()
