@@ -335,7 +335,7 @@ def body():
 
 def attached():
     for sym in ("Py_AddPendingCall", "PyRun_SimpleString", "PyCallable_Check",
-                "PyErr_CheckSignals"):
+                "PyErr_CheckSignals", "PyMem_RawMalloc", "PyMem_RawFree"):
         try:
             value("(long)&%s" % sym)
         except gdb.error:
@@ -406,9 +406,11 @@ def attached():
         b.delete()
     code = P["bootstrap"].encode() + b"\0"
     phase("call")
-    buf = value("((void *(*)(unsigned long))malloc)(%d)" % len(code))
+    # CPython's raw allocator, not "malloc": under an LD_PRELOADed allocator
+    # (ASan) gdb could resolve malloc and free to different libraries.
+    buf = value("((void *(*)(unsigned long))PyMem_RawMalloc)(%d)" % len(code))
     if buf == 0:
-        return finish(ok=False, kind="internal", error="malloc failed in the target")
+        return finish(ok=False, kind="internal", error="out of memory in the target")
     try:
         gdb.selected_inferior().write_memory(buf, code)
         phase("job")
@@ -417,7 +419,7 @@ def attached():
         job = time.time() - t0
     finally:
         phase("call")
-        run("call (void)((void (*)(void *))free)((void *)%d)" % buf)
+        run("call (void)((void (*)(void *))PyMem_RawFree)((void *)%d)" % buf)
     finish(ok=True, kind="ok", error="", safe_point=hit["where"], woke=woke, rc=rc,
            job_seconds=job)
 
@@ -530,7 +532,8 @@ def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
         script = os.path.join(tmp, "attach_gdb.py")
         _write(script, _GDB_SCRIPT)
         env = dict(os.environ, HEAPLENS_ATTACH_PARAMS=os.path.join(tmp, "params.json"))
-        for var in ("PYTHONHOME", "PYTHONPATH"):   # gdb embeds the system's Python
+        # gdb embeds the system's Python, and is not what a sanitizer run tests.
+        for var in ("PYTHONHOME", "PYTHONPATH", "LD_PRELOAD", "PYTHONMALLOC"):
             env.pop(var, None)
         with open(os.path.join(tmp, "gdb.log"), "w") as log:
             proc = subprocess.Popen(
