@@ -6,6 +6,7 @@
 #include "heaplens/heaplens.h"
 #include "census.h"
 #include "compat.h"
+#include "dominators.h"
 #include "errors.h"
 #include "graph.h"
 #include "lifetimes.h"
@@ -330,6 +331,10 @@ PyInit__heaplens(void)
     }
 #endif
     if (hl_py_dump_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddFunctions(m, hl_py_dominators_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }
