@@ -530,64 +530,6 @@ hl_dump_roots(const hl_dump *d, size_t *n)
     return d->roots;
 }
 
-int
-hl_dump_path(uint32_t **path, size_t *n, const hl_dump *d, uint32_t target)
-{
-    /* Breadth-first from every root at once: the first time target is
-     * reached, the parents give a shortest chain. */
-    uint32_t *parent = hl_mem__malloc((d->n ? d->n : 1) * sizeof(uint32_t));
-    uint32_t *queue = hl_mem__malloc((d->n ? d->n : 1) * sizeof(uint32_t));
-    const uint32_t NONE = UINT32_MAX, ROOT = UINT32_MAX - 1;
-    size_t head = 0, tail = 0;
-    *path = NULL;
-    *n = 0;
-    if (parent == NULL || queue == NULL) {
-        hl_mem__free(parent);
-        hl_mem__free(queue);
-        return hl_error__set(HL_ENOMEM, "out of memory for a path search");
-    }
-    for (uint32_t i = 0; i < d->n; i++)
-        parent[i] = NONE;
-    for (uint32_t r = 0; r < d->nroots; r++) {
-        parent[d->roots[r]] = ROOT;
-        queue[tail++] = d->roots[r];
-    }
-    int found = target < d->n && parent[target] == ROOT;
-    while (!found && head < tail) {
-        uint32_t v = queue[head++];
-        for (uint64_t e = d->first[v]; e < d->first[v + 1]; e++) {
-            uint32_t w = d->to[e];
-            if (parent[w] != NONE)
-                continue;
-            parent[w] = v;
-            queue[tail++] = w;
-            if (w == target) {
-                found = 1;
-                break;
-            }
-        }
-    }
-    int rc = 0;
-    if (found) {
-        size_t len = 0;
-        for (uint32_t v = target; v != ROOT; v = parent[v])
-            len++;
-        *path = hl_mem__malloc(len * sizeof(uint32_t));
-        if (*path == NULL) {
-            rc = hl_error__set(HL_ENOMEM, "out of memory for a path");
-        }
-        else {
-            size_t k = len;
-            for (uint32_t v = target; v != ROOT; v = parent[v])
-                (*path)[--k] = v;
-            *n = len;
-        }
-    }
-    hl_mem__free(parent);
-    hl_mem__free(queue);
-    return rc;
-}
-
 void
 hl_dump_free(void *p)
 {

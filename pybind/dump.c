@@ -277,15 +277,17 @@ dumpdata_path(dumpdata_obj *self, PyObject *arg)
     if (i < 0)
         return NULL;
     uint32_t *path;
-    size_t n;
+    size_t n, nroots;
     int rc;
+    hl_digraph g = hl_dump_graph(self->d);
+    const uint32_t *roots = hl_dump_roots(self->d, &nroots);
     Py_BEGIN_ALLOW_THREADS
-    rc = hl_dump_path(&path, &n, self->d, (uint32_t)i);
+    rc = hl_dominators_path_to_root(&path, &n, &g, roots, nroots, (uint32_t)i);
     Py_END_ALLOW_THREADS
     if (rc < 0)
         return hl_py_raise(rc);
     PyObject *list = index_list(path, n);
-    hl_dump_free(path);
+    hl_dominators_path_free(path);
     return list;
 }
 
@@ -318,7 +320,176 @@ dumpdata_type_totals(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* The dominator tree, computed on first use (GIL released meanwhile). */
+static int
+dominators(dumpdata_obj *self, const uint32_t **idom, const uint64_t **ret)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hl_dump_dominators(idom, ret, self->d);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        hl_py_raise(rc);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+dumpdata_dominators(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    if (dominators(self, &idom, &ret) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+dumpdata_idom(dumpdata_obj *self, PyObject *arg)
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    int64_t i = index_arg(self, arg);
+    if (i < 0 || dominators(self, &idom, &ret) < 0)
+        return NULL;
+    if (idom[i] == HL_DOM_ROOT)
+        return PyLong_FromLong(-1);
+    if (idom[i] == HL_DOM_UNREACHABLE)
+        return PyLong_FromLong(-2);
+    return PyLong_FromUnsignedLong(idom[i]);
+}
+
+static PyObject *
+dumpdata_retained(dumpdata_obj *self, PyObject *arg)
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    int64_t i = index_arg(self, arg);
+    if (i < 0 || dominators(self, &idom, &ret) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(ret[i]);
+}
+
+/* The indices of the n objects retaining most, largest first (ties by
+ * index), through a min-heap of n entries. */
+static PyObject *
+dumpdata_top(dumpdata_obj *self, PyObject *arg)
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    Py_ssize_t k = PyLong_AsSsize_t(arg);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    if (k < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+        return NULL;
+    }
+    if (dominators(self, &idom, &ret) < 0)
+        return NULL;
+    uint32_t n = hl_dump_count(self->d);
+    if ((uint64_t)k > n)
+        k = n;
+    uint32_t *heap = PyMem_Malloc((size_t)(k ? k : 1) * sizeof(uint32_t));
+    if (heap == NULL)
+        return PyErr_NoMemory();
+#define LESS(a, b) (ret[a] < ret[b] || (ret[a] == ret[b] && (a) > (b)))
+    Py_ssize_t size = 0;
+    for (uint32_t v = 0; v < n && k > 0; v++) {
+        Py_ssize_t j;
+        if (size < k) {
+            j = size++;
+            while (j > 0 && LESS(v, heap[(j - 1) / 2])) {
+                heap[j] = heap[(j - 1) / 2];
+                j = (j - 1) / 2;
+            }
+            heap[j] = v;
+        }
+        else if (LESS(heap[0], v)) {
+            j = 0;
+            for (;;) {
+                Py_ssize_t c = 2 * j + 1;
+                if (c >= size)
+                    break;
+                if (c + 1 < size && LESS(heap[c + 1], heap[c]))
+                    c++;
+                if (!LESS(heap[c], v))
+                    break;
+                heap[j] = heap[c];
+                j = c;
+            }
+            heap[j] = v;
+        }
+    }
+    /* Pop smallest first into the list's tail. */
+    PyObject *list = PyList_New(size);
+    for (Py_ssize_t out = size - 1; list != NULL && out >= 0; out--) {
+        uint32_t top = heap[0], last = heap[--size];
+        Py_ssize_t j = 0;
+        for (;;) {
+            Py_ssize_t c = 2 * j + 1;
+            if (c >= size)
+                break;
+            if (c + 1 < size && LESS(heap[c + 1], heap[c]))
+                c++;
+            if (!LESS(heap[c], last))
+                break;
+            heap[j] = heap[c];
+            j = c;
+        }
+        heap[j] = last;
+        PyObject *v = PyLong_FromUnsignedLong(top);
+        if (v == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, out, v);
+    }
+#undef LESS
+    PyMem_Free(heap);
+    return list;
+}
+
+static PyObject *
+dumpdata_type_retained(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    if (dominators(self, &idom, &ret) < 0)
+        return NULL;
+    uint32_t nt = hl_dump_ntypes(self->d);
+    uint64_t *out = PyMem_Calloc(nt ? nt : 1, sizeof(uint64_t));
+    if (out == NULL)
+        return PyErr_NoMemory();
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = hl_dump_type_retained(out, self->d);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        PyMem_Free(out);
+        return hl_py_raise(rc);
+    }
+    PyObject *list = PyList_New(nt);
+    for (uint32_t t = 0; list != NULL && t < nt; t++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(out[t]);
+        if (v == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, t, v);
+    }
+    PyMem_Free(out);
+    return list;
+}
+
 static PyMethodDef dumpdata_methods[] = {
+    {"dominators", (PyCFunction)dumpdata_dominators, METH_NOARGS,
+     "dominators() -> None: compute the dominator tree now (it is kept)"},
+    {"idom", (PyCFunction)dumpdata_idom, METH_O,
+     "idom(i) -> index of i's immediate dominator; -1: only the virtual root; -2: unreachable"},
+    {"retained", (PyCFunction)dumpdata_retained, METH_O, "retained(i) -> bytes i retains"},
+    {"top", (PyCFunction)dumpdata_top, METH_O,
+     "top(n) -> indices of the n objects retaining most, largest first"},
+    {"type_retained", (PyCFunction)dumpdata_type_retained, METH_NOARGS,
+     "type_retained() -> [bytes the objects of each type index retain together]"},
     {"record", (PyCFunction)dumpdata_record, METH_O,
      "record(i) -> (address, type index, label kind, size, alloc_size, refcount, text)"},
     {"referents", (PyCFunction)dumpdata_referents, METH_O, "referents(i) -> [object index]"},

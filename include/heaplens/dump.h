@@ -110,17 +110,20 @@ hl_digraph hl_dump_graph(const hl_dump *d);
  * threads were running. */
 const uint32_t *hl_dump_roots(const hl_dump *d, size_t *n);
 
-/* The shortest chain of references from a root to object `target`, by a
- * breadth-first search: *path (allocated with the core's allocator, free
- * with hl_dump_free) gets [root, ..., target], *n its length; *n = 0 when
- * no root reaches target. Returns 0 or HL_ENOMEM. */
-int hl_dump_path(uint32_t **path, size_t *n, const hl_dump *d, uint32_t target);
+/* (The shortest chain from a root to an object: hl_dominators_path_to_root
+ * on hl_dump_graph and hl_dump_roots.) */
 
 /* The immediate dominators and retained sizes (getsizeof model) of every
  * object, computed on first use and kept (hl_dominators). *idom and
  * *retained are borrowed, hl_dump_count entries. Returns 0, HL_ENOMEM or
  * HL_EINVAL. */
 int hl_dump_dominators(const uint32_t **idom, const uint64_t **retained, hl_dump *d);
+
+/* Per type index (ntypes entries, the caller's array): the bytes the
+ * objects of that type retain together - the retained sizes of the objects
+ * of the type that no other object of the type dominates. Computes the
+ * dominator tree if needed. Returns 0, HL_ENOMEM or HL_EINVAL. */
+int hl_dump_type_retained(uint64_t *out, hl_dump *d);
 
 /* Release an array the functions above allocated. */
 void hl_dump_free(void *p);

@@ -15,7 +15,8 @@ from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, table
 
 __all__ = ["DumpChain", "DumpDiff", "DumpFormatError", "DumpInfo", "DumpObject",
-           "DumpTypeRow", "HeapDump", "RetainerRow", "dump", "open_dump"]
+           "DumpTypeRow", "DumpTypeTable", "HeapDump", "RetainerRow", "RetainerTable", "dump",
+           "open_dump"]
 
 DumpFormatError = _c.DumpFormatError
 DumpFormatError.__module__ = "heaplens"
@@ -268,6 +269,49 @@ class HeapDump:
         labels = [self._label(p, c) for p, c in zip(path, path[1:])]
         return DumpChain("root", [self._record(j) for j in path], labels)
 
+    # -- dominators ----------------------------------------------------------
+
+    def immediate_dominator(self, id: int) -> Optional[int]:
+        """The id of the object every path from a root to ``id`` passes
+        through last; None when only the virtual root above the roots
+        dominates it (it is a root, or reached from several roots' separate
+        subgraphs, or unreachable)."""
+        j = self._d.idom(self._index(id))
+        return None if j < 0 else self._id(j)
+
+    def retained_size(self, id: int) -> int:
+        """The bytes (getsizeof model) that would be freed if ``id`` went:
+        its own size plus everything only it keeps reachable."""
+        return self._d.retained(self._index(id))
+
+    def top_retainers(self, n: int = 10) -> "RetainerTable":
+        """The ``n`` objects retaining most, largest first."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError("n must be an int, not %s" % type(n).__name__)
+        if n < 0:
+            raise ValueError("n must be >= 0, not %d" % n)
+        rows = []
+        for i in self._d.top(n):
+            addr, t, _l, size, _a, _r, text = self._d.record(i)
+            rows.append(RetainerRow(addr, self._types[t], size, self._d.retained(i), text))
+        return RetainerTable(rows)
+
+    def by_type(self) -> "DumpTypeTable":
+        """Per type: objects, flat bytes and the bytes they retain
+        together, largest retained first."""
+        totals: Dict[str, List[int]] = {}
+        for name, (count, size, _a), ret in zip(self._types, self._d.type_totals(),
+                                                self._d.type_retained()):
+            if not count:
+                continue
+            row = totals.setdefault(name, [0, 0, 0])
+            row[0] += count
+            row[1] += size
+            row[2] += ret  # namesake types (two classes of one name) add up
+        rows = [DumpTypeRow(k, c, s, r) for k, (c, s, r) in totals.items()]
+        rows.sort(key=lambda r: (-r.retained, -r.size, r.type_name))
+        return DumpTypeTable(rows)
+
     # -- by type and diff ----------------------------------------------------
 
     def _type_totals(self) -> Dict[str, List[int]]:
@@ -293,6 +337,83 @@ class HeapDump:
             rows.append(DumpDiffRow(name, 0, 0, -oc, -os_))
         rows.sort(key=lambda r: (-r.size_diff, -r.count_diff, r.type_name))
         return DumpDiff(rows)
+
+
+class RetainerTable:
+    """``HeapDump.top_retainers()``: rows of (id, type_name, size, retained,
+    text), largest retained first."""
+
+    def __init__(self, rows: List[RetainerRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def _table_rows(self) -> List[Tuple[str, ...]]:
+        return [("%#x" % r.id, r.type_name, human_size(r.size), human_size(r.retained),
+                 "" if r.text is None else clip_text(repr(r.text), 40)) for r in self.rows]
+
+    _HEAD = ("id", "type", "size", "retained", "text")
+
+    def __str__(self) -> str:
+        return table(self._HEAD, self._table_rows(), align="<<>><")
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import table_html
+        return table_html(self._HEAD, self._table_rows(), "heaplens-retainers",
+                          "heaplens top retainers", align="<<>><")
+
+
+class DumpTypeTable:
+    """``HeapDump.by_type()``: rows of (type_name, count, size, retained),
+    largest retained first."""
+
+    def __init__(self, rows: List[DumpTypeRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def row(self, type_name: str) -> Optional[DumpTypeRow]:
+        for r in self.rows:
+            if r.type_name == type_name:
+                return r
+        return None
+
+    def _table_rows(self, limit: Optional[int] = 20) -> List[Tuple[str, ...]]:
+        shown = self.rows if limit is None else self.rows[:limit]
+        out = [(r.type_name, "{:,}".format(r.count), human_size(r.size), human_size(r.retained))
+               for r in shown]
+        rest = self.rows[len(shown):]
+        if rest:
+            out.append(("(%s other types)" % "{:,}".format(len(rest)),
+                        "{:,}".format(sum(r.count for r in rest)),
+                        human_size(sum(r.size for r in rest)), ""))
+        out.append(("total", "{:,}".format(sum(r.count for r in self.rows)),
+                    human_size(sum(r.size for r in self.rows)), ""))
+        return out
+
+    _HEAD = ("type", "objects", "size", "retained")
+
+    def __str__(self) -> str:
+        return table(self._HEAD, self._table_rows())
+
+    def _repr_html_(self) -> str:
+        from heaplens._html import table_html
+        return table_html(self._HEAD, self._table_rows(), "heaplens-dump-types",
+                          "heaplens dump by type", foot=1)
 
 
 class DumpDiff:
