@@ -287,13 +287,13 @@ object_text(char *out, PyObject *o)
         }
         if (overflow)
             return 0;
-        return (size_t)snprintf(out, 24, "%lld", v) + 1;
+        memcpy(out, &v, 8);
+        return HL_TEXT_INT;
     }
     if (PyFloat_Check(o)) {
-        /* %.17g round-trips; repr()'s shortest form would need a Python
-         * string or a PyMem buffer per float. */
-        int n = snprintf(out, 32, "%.17g", PyFloat_AS_DOUBLE(o));
-        return n > 0 && n < 32 ? (size_t)n + 1 : 0;
+        double v = PyFloat_AS_DOUBLE(o);
+        memcpy(out, &v, 8);
+        return HL_TEXT_FLOAT;
     }
     if (PyType_Check(o))
         return type_text(out, (PyTypeObject *)o, HL_DUMP_NAME_MAX) + 1;
@@ -478,8 +478,17 @@ on_object(const hl_walk_event *ev, void *payload)
     put_varint(w, hl_dump__zigzag((int64_t)asize - (int64_t)ev->flat));
     put_varint(w, (uint64_t)refcnt);
     put_varint(w, tlen);
-    if (tlen > 1)
+    if (tlen == HL_TEXT_INT) {
+        int64_t v;
+        memcpy(&v, text, 8);
+        put_varint(w, hl_dump__zigzag(v));
+    }
+    else if (tlen == HL_TEXT_FLOAT) {
+        put_bytes(w, text, 8); /* little-endian hosts only (x86-64, arm64) */
+    }
+    else if (tlen > 1) {
         put_bytes(w, text, tlen - 1);
+    }
     if (!ti->leaf) {
         w->cur_obj = o;
         w->cur_ordinal = w->nobjects;

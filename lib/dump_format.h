@@ -21,6 +21,10 @@ enum {
 /* Longest text kept for a value (str, bytes), and for a name. */
 #define HL_DUMP_TEXT_MAX 32
 #define HL_DUMP_NAME_MAX 200
+/* Text codes beyond a length + 1: the value in binary, formatted by the
+ * reader (faster to write and smaller than its digits). */
+#define HL_TEXT_INT 250   /* a zigzag varint: an int that fits 64 bits */
+#define HL_TEXT_FLOAT 251 /* 8 bytes: an IEEE 754 binary64, little-endian */
 
 static inline uint64_t
 hl_dump__zigzag(int64_t v)

@@ -45,6 +45,21 @@ rd_varint(cursor *c, uint64_t *out)
     return -1;
 }
 
+/* Bytes of the text payload at c->p for text code tl (validated). */
+static size_t
+text_skip(const cursor *c, uint64_t tl)
+{
+    if (tl == HL_TEXT_INT) {
+        size_t k = 0;
+        while (c->p[k] & 0x80)
+            k++;
+        return k + 1;
+    }
+    if (tl == HL_TEXT_FLOAT)
+        return 8;
+    return tl > 1 ? (size_t)(tl - 1) : 0;
+}
+
 static uint64_t
 rd_u64(const unsigned char *p)
 {
@@ -152,7 +167,17 @@ pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
             if ((ad < 0 && (uint64_t)(-(ad + 1)) + 1 > gs) ||
                 (ad > 0 && (uint64_t)ad > ((uint64_t)1 << 56)))
                 return FAIL("object %u has an implausible allocator size", nobj);
-            if (tl > HL_DUMP_NAME_MAX + 1 || (tl > 1 && tl - 1 > (uint64_t)(c.end - c.p)))
+            if (tl == HL_TEXT_INT) {
+                const unsigned char *at = c.p;
+                if (rd_varint(&c, &v) < 0)
+                    return FAIL("object %u has a truncated int value", nobj);
+                c.p = at; /* skipped below with the others */
+            }
+            else if (tl == HL_TEXT_FLOAT) {
+                if ((uint64_t)(c.end - c.p) < 8)
+                    return FAIL("object %u has a truncated float value", nobj);
+            }
+            else if (tl > HL_DUMP_NAME_MAX + 1 || (tl > 1 && tl - 1 > (uint64_t)(c.end - c.p)))
                 return FAIL("object %u has a text of %llu bytes", nobj, (unsigned long long)tl);
             d->addr[nobj] = prev;
             d->type[nobj] = (uint32_t)t;
@@ -162,8 +187,7 @@ pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
             d->refcnt[nobj] = rc;
             d->text_len[nobj] = (uint8_t)tl;
             d->text_pos[nobj] = (uint64_t)(c.p - d->data);
-            if (tl > 1)
-                c.p += tl - 1;
+            c.p += text_skip(&c, tl);
             nobj++;
             break;
         }
@@ -283,8 +307,7 @@ pass_refs(hl_dump *d, size_t start, size_t end)
             for (int k = 0; k < 5; k++)
                 rd_varint(&c, &a);
             rd_varint(&c, &b);
-            if (b > 1)
-                c.p += b - 1;
+            c.p += text_skip(&c, b);
             nobj++;
             break;
         case HL_REC_REFS: {
@@ -496,8 +519,27 @@ hl_dump_get(hl_dump_object *out, const hl_dump *d, uint32_t i)
     out->size = d->osize[i];
     out->alloc_size = d->asize[i];
     out->refcount = d->refcnt[i];
-    out->text = d->text_len[i] ? (const char *)d->data + d->text_pos[i] : NULL;
-    out->text_len = d->text_len[i] ? d->text_len[i] - 1u : 0;
+    uint8_t tl = d->text_len[i];
+    const unsigned char *p = d->data + d->text_pos[i];
+    out->text = NULL;
+    out->text_len = 0;
+    out->text_kind = HL_TEXT_NONE;
+    if (tl == HL_TEXT_INT) {
+        cursor c = {p, d->data + d->size};
+        uint64_t v = 0;
+        rd_varint(&c, &v);
+        out->text_kind = HL_TEXT_KIND_INT;
+        out->ival = hl_dump__unzigzag(v);
+    }
+    else if (tl == HL_TEXT_FLOAT) {
+        out->text_kind = HL_TEXT_KIND_FLOAT;
+        memcpy(&out->fval, p, 8);
+    }
+    else if (tl > 0) {
+        out->text_kind = HL_TEXT_UTF8;
+        out->text = (const char *)p;
+        out->text_len = tl - 1u;
+    }
 }
 
 const char *

@@ -159,7 +159,16 @@ dumpdata_record(dumpdata_obj *self, PyObject *arg)
         return NULL;
     hl_dump_object o;
     hl_dump_get(&o, self->d, (uint32_t)i);
-    PyObject *text = text_of(o.text, o.text_len);
+    PyObject *text;
+    if (o.text_kind == HL_TEXT_KIND_INT || o.text_kind == HL_TEXT_KIND_FLOAT) {
+        PyObject *v = o.text_kind == HL_TEXT_KIND_INT ? PyLong_FromLongLong(o.ival)
+                                                      : PyFloat_FromDouble(o.fval);
+        text = v ? PyObject_Repr(v) : NULL;
+        Py_XDECREF(v);
+    }
+    else {
+        text = text_of(o.text, o.text_len);
+    }
     if (text == NULL)
         return NULL;
     return Py_BuildValue("(KIiKKKN)", (unsigned long long)o.addr, (unsigned int)o.type,

@@ -61,6 +61,14 @@ enum {
     HL_LABEL_INDEX = 2, /* an exact list or tuple: item i is reference i */
 };
 
+/* What an object's short text is (hl_dump_object.text_kind). */
+enum {
+    HL_TEXT_NONE = 0,
+    HL_TEXT_UTF8 = 1,       /* text, text_len */
+    HL_TEXT_KIND_INT = 2,   /* ival: an int's value */
+    HL_TEXT_KIND_FLOAT = 3, /* fval: a float's value */
+};
+
 typedef struct {
     uint64_t addr;       /* the object's address in the dumped process */
     uint32_t type;       /* type index (hl_dump_type_name) */
@@ -68,8 +76,11 @@ typedef struct {
     uint64_t size;       /* flat size, getsizeof model (aligned to 8) */
     uint64_t alloc_size; /* flat size, allocator model */
     uint64_t refcount;   /* references to it, the dump's own removed */
-    const char *text;    /* UTF-8, not NUL-terminated, or NULL */
+    int text_kind;       /* HL_TEXT_* */
+    const char *text;    /* HL_TEXT_UTF8: not NUL-terminated; else NULL */
     size_t text_len;
+    int64_t ival;        /* HL_TEXT_KIND_INT */
+    double fval;         /* HL_TEXT_KIND_FLOAT */
 } hl_dump_object;
 
 /* Read and validate the dump at `path`: magic, version, checksum, every
