@@ -6,11 +6,13 @@
 #include "heaplens/heaplens.h"
 #include "census.h"
 #include "compat.h"
+#include "dominators.h"
 #include "errors.h"
 #include "graph.h"
 #include "lifetimes.h"
 #include "registry.h"
 #include "visited.h"
+#include "dump.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
  * below. `ignored` is borrowed from the caller's arguments. */
@@ -328,6 +330,14 @@ PyInit__heaplens(void)
         return NULL;
     }
 #endif
+    if (hl_py_dump_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddFunctions(m, hl_py_dominators_methods) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddFunctions(m, hl_py_registry_methods) < 0) {
         Py_DECREF(m);
         return NULL;

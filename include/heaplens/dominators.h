@@ -44,16 +44,43 @@ typedef struct hl_digraph {
  * caller's array): a node index, HL_DOM_ROOT or HL_DOM_UNREACHABLE.
  * `roots` (nroots entries, each < n, duplicates allowed) are the virtual
  * root's successors. HL_EINVAL for an edge or root out of range or offsets
- * that are not non-decreasing. */
+ * that are not non-decreasing (every edge of first[0]..first[n] is checked,
+ * reachable or not), and in two unlikely cases the 32-bit scratch arrays
+ * cannot represent: a node with 2^32 or more edges, or 2^32 - 1 or more
+ * edges from later-visited to earlier-visited nodes.
+ * HL_ENOMEM when the scratch arrays cannot be had.
+ *
+ * Exact: SEMI-NCA, iterative (no recursion, any depth). Scratch memory,
+ * freed before returning: 16 B per node plus 4 B per edge that goes from a
+ * node to one visited earlier in the depth-first order (at most one per
+ * edge; tree and forward edges cost nothing). On error idom's contents are
+ * unspecified. Needs neither the GIL nor the interpreter. */
 int hl_dominators(uint32_t *idom, const hl_digraph *g, const uint32_t *roots, size_t nroots);
 
 /* Retained sizes from a dominator tree: retained[v] = size[v] plus the
  * retained sizes of every node whose idom is v. Unreachable nodes retain
  * their own size only and add to no other node. Sums saturate at
  * UINT64_MAX. HL_EINVAL when idom is not a tree (a cycle or an index out of
- * range). */
+ * range, or a node whose idom is a node marked HL_DOM_UNREACHABLE). Scratch:
+ * 4 B per node. On error retained's contents are unspecified. Iterative;
+ * needs neither the GIL nor the interpreter. */
 int hl_dominators_retained(uint64_t *retained, const uint32_t *idom, const uint64_t *size,
                            uint32_t n);
+
+/* A shortest path (fewest edges) from any of `roots` to `target`, breadth
+ * first: *path receives a new array of *len node indices, a root first and
+ * `target` last (a single entry when target is itself a root). Release it
+ * with hl_dominators_path_free(). When no root reaches target the call
+ * succeeds with *path = NULL and *len = 0. HL_EINVAL for a target or root out
+ * of range, and for an edge out of range or decreasing offsets met on the
+ * way (only the part of the graph the search reads is checked); HL_ENOMEM.
+ * On error *path is NULL and *len 0. Scratch: 8 B per node. Needs neither
+ * the GIL nor the interpreter. */
+int hl_dominators_path_to_root(uint32_t **path, size_t *len, const hl_digraph *g,
+                               const uint32_t *roots, size_t nroots, uint32_t target);
+
+/* Release a path of hl_dominators_path_to_root(); NULL is fine. */
+void hl_dominators_path_free(uint32_t *path);
 
 #ifdef __cplusplus
 }

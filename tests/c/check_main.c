@@ -31,7 +31,7 @@ main(int argc, char **argv)
     struct {
         const char *name;
         Suite *(*make)(void);
-    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}, {"graph", graph_suite}, {"lifetimes", lifetimes_suite}};
+    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}, {"graph", graph_suite}, {"lifetimes", lifetimes_suite}, {"dominators", dominators_suite}};
     /* No site: the suites need the standard library only, and whatever a
      * machine's .pth files import at start-up would otherwise be in every
      * heap the suites walk (and in what valgrind sees). */

@@ -10,6 +10,7 @@ Suite *sizes_suite(void);
 Suite *walk_suite(void);
 Suite *graph_suite(void);
 Suite *lifetimes_suite(void);
+Suite *dominators_suite(void);
 
 /* Evaluate a Python expression in a fresh namespace after running `setup`
  * (may be NULL). New reference; aborts the test on failure. */
