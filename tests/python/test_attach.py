@@ -339,3 +339,28 @@ def test_timeout_when_no_safe_point_is_reached(child, tmp_path):
 def test_preflight_reads_the_version_from_proc(child, tmp_path):
     c = child("sleep")
     assert preflight(c.pid) == tuple(sys.version_info[:2])
+
+
+@pytest.mark.skipif(not hasattr(heaplens, "dump"), reason="this build has no heaplens.dump")
+def test_cli_dump_of_a_child(child, tmp_path):
+    """``attach PID dump`` runs heaplens.dump() in the child: the dump holds
+    the child's 12,345 AttachProbe instances, and the list that holds them
+    retains at least their flat bytes."""
+    c = child("loop")
+    before = c.state()
+    out = tmp_path / "heap.hld"
+    r = subprocess.run([sys.executable, "-m", "heaplens", "attach", str(c.pid), "dump",
+                        "-o", str(out)], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    d = heaplens.open_dump(str(out))
+    ids = d.find("__main__.AttachProbe")
+    assert len(ids) == PROBES
+    holders = {d.immediate_dominator(i) for i in ids}
+    assert len(holders) == 1
+    (holder,) = holders
+    assert d.object(holder).type_name == "list"
+    assert d.retained_size(holder) >= sum(d.object(i).size for i in ids)
+    assert not any("heaplens" in row.type_name for row in d.by_type())
+    after = c.assert_intact(before)
+    time.sleep(0.2)
+    assert c.state()["n"] > after["n"]
