@@ -1,5 +1,5 @@
-"""Attach + snapshot of a running process: ``python -m heaplens attach PID
-snapshot`` on a child holding W1 + W3 (about 1.3 M objects), its main thread
+"""Attach + snapshot (and dump) of a running process: ``python -m heaplens attach PID
+snapshot`` (and ``dump``) on a child holding W1 + W3 (about 1.3 M objects), its main thread
 sleeping or in a pure-Python loop, against ``heaplens.snapshot()`` taken
 inside the same kind of child, in one run. Wall time of the whole command as
 a user runs it (the attaching interpreter's start-up, gdb, symbol loading,
@@ -64,35 +64,47 @@ def main() -> int:
     with open(script, "w") as f:
         f.write(CHILD % {"shared": SHARED, "scale": args.scale})
     rows = []
+    breakdown = []
     inside = []
     for _ in range(args.repeat):
         p, line = child(script, "inside", os.path.join(tmp, "in.snap"))
         p.wait()
         inside.append(json.loads(line)["seconds"])
     objects = None
-    for mode in ("sleep", "loop"):
-        walls = []
+    import heaplens
+    jobs = [("sleep", "snapshot"), ("loop", "snapshot")]
+    if hasattr(heaplens, "dump"):
+        jobs.append(("sleep", "dump"))
+    from heaplens._attach import run_in_process
+    for mode, action in jobs:
+        walls, parts = [], []
         for i in range(args.repeat):
             p, line = child(script, mode)
             assert line == "ready", line
             try:
-                out = os.path.join(tmp, "%s-%d.snap" % (mode, i))
+                out = os.path.join(tmp, "%s-%d.%s" % (mode, i, action))
                 t = time.perf_counter()
                 r = subprocess.run([sys.executable, "-m", "heaplens", "attach", str(p.pid),
-                                    "snapshot", "-o", out], capture_output=True, text=True)
+                                    action, "-o", out], capture_output=True, text=True)
                 walls.append(time.perf_counter() - t)
                 if r.returncode != 0:
                     print(r.stderr, file=sys.stderr)
                     return 1
-                if objects is None:
-                    import heaplens
+                # The same again through the API, for where the time goes.
+                t = time.perf_counter()
+                res = run_in_process(p.pid, action, out)
+                ts = res["times"]
+                parts.append((ts["call"], ts["job"] - ts["call"], res["job_seconds"],
+                              time.perf_counter() - t))
+                if objects is None and action == "snapshot":
                     objects = sum(row.count for row in heaplens.load(out).rows)
             finally:
                 p.kill()
                 p.wait()
-        rows.append(("attach + snapshot, main thread %s" % ("in time.sleep" if mode == "sleep"
-                                                           else "in a pure-Python loop"),
+        rows.append(("attach + %s, main thread %s" % (action, "in time.sleep" if mode == "sleep"
+                                                      else "in a pure-Python loop"),
                      statistics.median(walls), max(walls)))
+        breakdown.append((rows[-1][0], [statistics.median(x) for x in zip(*parts)]))
     rows.insert(0, ("heaplens.snapshot() inside the child (no attach)",
                     statistics.median(inside), max(inside)))
     print("Python %s, W1 + W3 x %g (%s objects in the snapshot), median of %d"
@@ -104,6 +116,16 @@ def main() -> int:
     else:
         for name, med, mx in rows:
             print("%-58s %6.2f s  (max %.2f)" % (name, med, mx))
+    print("\nWhere the time goes (run_in_process, medians, s): gdb start + attach + symbols, "
+          "wait for the safe point, the job in the target, the whole call")
+    if args.markdown:
+        print("\n| what | gdb attach + symbols | to the safe point | job | whole call |\n"
+              "|---|---|---|---|---|")
+    for name, (a, w, j, whole) in breakdown:
+        if args.markdown:
+            print("| %s | %.2f | %.2f | %.2f | %.2f |" % (name, a, w, j, whole))
+        else:
+            print("%-58s %5.2f %5.2f %5.2f %5.2f" % (name, a, w, j, whole))
     return 0
 
 

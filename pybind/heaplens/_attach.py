@@ -231,13 +231,17 @@ import gdb
 
 P = json.load(open(os.environ["HEAPLENS_ATTACH_PARAMS"]))
 PID = P["pid"]
+T0 = time.monotonic()
+TIMES = {}
 
 def phase(name):
+    TIMES.setdefault(name, round(time.monotonic() - T0, 3))
     with open(P["phase"] + ".tmp", "w") as f:
         f.write(name)
     os.replace(P["phase"] + ".tmp", P["phase"])
 
 def finish(**status):
+    status["times"] = TIMES
     with open(P["gdb_status"] + ".tmp", "w") as f:
         json.dump(status, f)
     os.replace(P["gdb_status"] + ".tmp", P["gdb_status"])
@@ -420,6 +424,7 @@ def attached():
     finally:
         phase("call")
         run("call (void)((void (*)(void *))PyMem_RawFree)((void *)%d)" % buf)
+    TIMES["job_done"] = round(time.monotonic() - T0, 3)
     finish(ok=True, kind="ok", error="", safe_point=hit["where"], woke=woke, rc=rc,
            job_seconds=job)
 
