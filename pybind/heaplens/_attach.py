@@ -253,12 +253,13 @@ def value(expr):
     return int(gdb.parse_and_eval(expr))
 
 # Blocking calls of CPython's own that retry after EINTR once they have
-# checked signals (PEP 475), i.e. through PyErr_CheckSignals or
-# Py_MakePendingCalls with the GIL held.
-WAKEABLE = {"pysleep", "time_sleep", "acquire_timed", "_Py_read", "_Py_write",
-            "sock_call_ex", "select_select_impl", "select_poll_poll_impl",
-            "select_epoll_poll_impl", "os_waitpid_impl", "os_wait_impl",
-            "os_read_impl", "os_write_impl"}
+# checked signals (PEP 475) with the GIL held: through PyErr_CheckSignals
+# (no pending call is needed to stop there) or, for a lock acquired from
+# Python, through Py_MakePendingCalls (which runs our pending call).
+SIGNAL_WAKE = {"pysleep", "time_sleep", "_Py_read", "_Py_write", "sock_call_ex",
+               "select_select_impl", "select_poll_poll_impl", "select_epoll_poll_impl",
+               "os_waitpid_impl", "os_wait_impl", "os_read_impl", "os_write_impl"}
+PENDING_WAKE = {"acquire_timed"}
 # -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
 # the thread was stopped inside an interruptible system call.
 RESTART = {-512, -513, -514, -516}
@@ -361,29 +362,34 @@ def attached():
     t.switch()
     run("frame 0")
     names = frame_names()
-    if any(n and ("pending" in n.lower()) for n in names):
-        return finish(ok=False, kind="busy",
-                      error="the main thread is inside CPython's pending-call code; "
-                            "try again")
-    phase("call")
-    rc = value("((int (*)(int (*)(void *), void *))Py_AddPendingCall)"
-               "((int (*)(void *))PyCallable_Check, (void *)0)")
-    phase("wait")
-    if rc != 0:
-        return finish(ok=False, kind="busy", error="Py_AddPendingCall failed (queue full?)")
-    woke = None
-    t.switch()
-    run("frame 0")
     try:
         rax, orig = value("$rax"), value("$orig_rax")
     except gdb.error:
         rax, orig = 0, -1
-    if orig >= 0 and rax in RESTART:
-        hits = [n for n in names if n in WAKEABLE]
-        if hits:
-            run("set var $orig_rax = -1")
-            run("set var $rax = -4")
-            woke = hits[0]
+    in_syscall = orig >= 0 and (rax in RESTART or rax == -4)
+    signal_hits = [n for n in names if n in SIGNAL_WAKE]
+    pending_hits = [n for n in names if n in PENDING_WAKE]
+    woke = (signal_hits or pending_hits or [None])[0] if in_syscall else None
+    # A main thread that will come through PyErr_CheckSignals needs no
+    # pending call (none is left queued behind); any other gets one.
+    queued = not (in_syscall and signal_hits)
+    if queued:
+        lowered = [n.lower() for n in names if n]
+        if any("pending" in n or "parkinglot" in n or "rawmutex" in n for n in lowered):
+            return finish(ok=False, kind="busy",
+                          error="the main thread is inside CPython's pending-call or "
+                                "locking code; try again")
+        phase("call")
+        rc = value("((int (*)(int (*)(void *), void *))Py_AddPendingCall)"
+                   "((int (*)(void *))PyCallable_Check, (void *)0)")
+        if rc != 0:
+            return finish(ok=False, kind="busy", error="Py_AddPendingCall failed (queue full?)")
+        t.switch()
+        run("frame 0")
+    phase("wait")
+    if woke is not None and rax != -4:
+        run("set var $orig_rax = -1")
+        run("set var $rax = -4")
     bps = [SafePoint("*%d" % value("(long)&PyCallable_Check"), "pending"),
            SafePoint("*%d" % value("(long)&PyErr_CheckSignals"), "signals")]
     # gdb's Python keeps its GIL while "continue" runs, so no timer thread
@@ -394,13 +400,15 @@ def attached():
         try:
             run("continue")
         except gdb.error as e:
+            if gdb.selected_inferior().pid:   # e.g. no hardware breakpoint available
+                return finish(ok=False, kind="internal", error="gdb: %s" % e, queued=queued)
             return finish(ok=False, kind="exited", error="the target exited: %s" % e)
         if not gdb.selected_inferior().pid:
             return finish(ok=False, kind="exited", error="the target exited")
         if hit["where"] is not None:
             break
         if time.monotonic() - start >= P["timeout"] - 0.5:
-            return finish(ok=False, kind="timeout",
+            return finish(ok=False, kind="timeout", queued=queued,
                           error="the main thread did not reach a safe point within %g s "
                                 "(it is %s); nothing was run in the target"
                                 % (P["timeout"], "in " + " < ".join(
@@ -426,7 +434,7 @@ def attached():
         run("call (void)((void (*)(void *))PyMem_RawFree)((void *)%d)" % buf)
     TIMES["job_done"] = round(time.monotonic() - T0, 3)
     finish(ok=True, kind="ok", error="", safe_point=hit["where"], woke=woke, rc=rc,
-           job_seconds=job)
+           job_seconds=job, queued=queued)
 
 
 try:
@@ -560,6 +568,9 @@ def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
             kind, msg = gst.get("kind", "internal"), gst.get("error", "")
             if kind == "ptrace":
                 msg = "cannot attach to process %d: %s; %s" % (pid, msg, _ptrace_hint())
+            if gst.get("queued"):
+                msg += ("; a pending call that does nothing (PyCallable_Check(NULL)) stays "
+                        "queued until the main thread next runs Python code")
             raise AttachError(kind, msg)
         ast_ = _status(agent_params["status"])
         if ast_ is None:

@@ -169,7 +169,7 @@ def test_snapshot_of_a_child_in_a_tight_loop(child, tmp_path):
     c = child("loop")
     before = c.state()
     result = run_in_process(c.pid, "snapshot", str(tmp_path / "loop.snap"))
-    assert result["safe_point"] == "pending"
+    assert result["safe_point"] == "pending" and result["queued"]
     assert result["removed_modules"] and "heaplens" in result["removed_modules"]
     snap = heaplens.load(str(tmp_path / "loop.snap"))
     assert _probe_count(snap) == PROBES
@@ -185,6 +185,7 @@ def test_sleeping_child_is_woken_through_signal_check(child, tmp_path):
     before = c.state()
     result = run_in_process(c.pid, "snapshot", str(tmp_path / "s.snap"))
     assert result["safe_point"] == "signals" and result["woke"]
+    assert not result["queued"]     # so no pending call is left behind either
     assert _probe_count(heaplens.load(str(tmp_path / "s.snap"))) == PROBES
     c.assert_intact(before)
 
@@ -329,6 +330,7 @@ def test_timeout_when_no_safe_point_is_reached(child, tmp_path):
     with pytest.raises(AttachError) as e:
         run_in_process(c.pid, "snapshot", str(tmp_path / "x.snap"), timeout=2.0)
     assert e.value.kind == "timeout" and "nothing was run" in str(e.value)
+    assert "stays queued" in str(e.value)
     assert time.monotonic() - t0 < 60
     assert not (tmp_path / "x.snap").exists()
     c.assert_intact(before)
