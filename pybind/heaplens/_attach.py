@@ -462,6 +462,16 @@ def _status(path: str) -> Optional[Dict[str, Any]]:
         return None
 
 
+def gdb_env(**extra: str) -> Dict[str, str]:
+    """The environment gdb runs in: this one without what would change gdb
+    itself (it embeds the system's Python, and a sanitizer run preloads ASan
+    for heaplens, not for gdb: gdb under ASan takes minutes to start)."""
+    env = dict(os.environ, **extra)
+    for var in ("PYTHONHOME", "PYTHONPATH", "LD_PRELOAD", "PYTHONMALLOC"):
+        env.pop(var, None)
+    return env
+
+
 _GRACE = 15.0   # for gdb to load symbols, stop, and detach
 
 
@@ -544,10 +554,7 @@ def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
         _write(os.path.join(tmp, "params.json"), json.dumps(params))
         script = os.path.join(tmp, "attach_gdb.py")
         _write(script, _GDB_SCRIPT)
-        env = dict(os.environ, HEAPLENS_ATTACH_PARAMS=os.path.join(tmp, "params.json"))
-        # gdb embeds the system's Python, and is not what a sanitizer run tests.
-        for var in ("PYTHONHOME", "PYTHONPATH", "LD_PRELOAD", "PYTHONMALLOC"):
-            env.pop(var, None)
+        env = gdb_env(HEAPLENS_ATTACH_PARAMS=os.path.join(tmp, "params.json"))
         with open(os.path.join(tmp, "gdb.log"), "w") as log:
             proc = subprocess.Popen(
                 [gdb, "-nx", "-q", "-batch", "-iex", "set auto-load off",

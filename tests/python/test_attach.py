@@ -17,7 +17,7 @@ import time
 import pytest
 
 import heaplens
-from heaplens._attach import AttachError, preflight, run_in_process
+from heaplens._attach import AttachError, gdb_env, preflight, run_in_process
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="attach is Linux-only"),
@@ -129,8 +129,8 @@ def _require_ptrace(tmp_path):
     if "error" not in _PTRACE:
         p = subprocess.Popen(["sleep", "30"])
         try:
-            r = subprocess.run(["gdb", "-nx", "-batch", "-p", str(p.pid)],
-                               capture_output=True, text=True, timeout=60)
+            r = subprocess.run(["gdb", "-nx", "-batch", "-p", str(p.pid)], env=gdb_env(),
+                               capture_output=True, text=True, timeout=120)
             out = r.stdout + r.stderr
             _PTRACE["error"] = "Operation not permitted" in out and out.strip()
         finally:
