@@ -115,6 +115,10 @@ def preflight(pid: int) -> Optional[Tuple[int, int]]:
     status = _read("/proc/%d/status" % pid) or ""
     if re.search(r"^State:\s+Z", status, re.M):
         raise AttachError("no_process", "process %d is a zombie (it has exited)" % pid)
+    if re.search(r"^State:\s+T", status, re.M):
+        # gdb would resume it: attaching must not change whether it runs.
+        raise AttachError("args", "process %d is stopped (SIGSTOP); resume it first "
+                                  "(kill -CONT %d)" % (pid, pid))
     version = target_python_version(pid)
     maps = _read("/proc/%d/maps" % pid)
     if version is None and maps is not None and "python" not in maps.lower():
@@ -274,6 +278,30 @@ def main_thread():
     return None
 
 
+def interpreter_syscall():
+    """True when the thread is in a C-library call made by the interpreter
+    itself (libpython or the python executable), not by an extension: by PEP
+    475 every such call retries after EINTR. For a stripped libpython (a
+    distribution's), whose static functions have no names."""
+    import re
+    f = first = gdb.newest_frame()
+    while f is not None:
+        lib = gdb.solib_name(f.pc()) or ""
+        if not re.search(r"/(libc|libpthread|ld-linux)[.-]", lib):
+            break
+        try:
+            f = f.older()
+        except gdb.error:
+            return False
+    if f is None or f == first:
+        return False
+    lib = gdb.solib_name(f.pc())
+    if lib is None:
+        exe = gdb.selected_inferior().progspace.filename or ""
+        return re.search(r"python[0-9.]*$", os.path.basename(exe)) is not None
+    return re.search(r"/libpython[0-9.]+\.so", lib) is not None
+
+
 def frame_names(limit=16):
     names, f = [], gdb.newest_frame()
     while f is not None and len(names) < limit:
@@ -370,6 +398,8 @@ def attached():
     signal_hits = [n for n in names if n in SIGNAL_WAKE]
     pending_hits = [n for n in names if n in PENDING_WAKE]
     woke = (signal_hits or pending_hits or [None])[0] if in_syscall else None
+    if in_syscall and woke is None and interpreter_syscall():
+        woke = "interpreter"   # nameless frames: wake it and queue the pending call too
     # A main thread that will come through PyErr_CheckSignals needs no
     # pending call (none is left queued behind); any other gets one.
     queued = not (in_syscall and signal_hits)
@@ -450,6 +480,22 @@ except Exception as e:
 def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
+    os.chmod(path, 0o644)
+
+
+def _workdir(pid: int) -> str:
+    """A private directory for the agent file and the status files. The
+    target reads the agent and writes its status there, so when root
+    attaches to another user's process the directory is given to that
+    user."""
+    tmp = tempfile.mkdtemp(prefix="heaplens-attach-")
+    try:
+        st = os.stat("/proc/%d" % pid)
+        if os.geteuid() == 0 and st.st_uid != 0:
+            os.chown(tmp, st.st_uid, st.st_gid)
+    except OSError:
+        pass
+    return tmp
 
 
 def _status(path: str) -> Optional[Dict[str, Any]]:
@@ -538,7 +584,7 @@ def run_in_process(pid: int, action: str, path: str, timeout: float = 30.0,
         raise AttachError("no_gdb", "gdb is not installed (apt-get install gdb; "
                                     "scripts/setup.sh installs it)")
     t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="heaplens-attach-")
+    tmp = _workdir(pid)
     keep_tmp = False
     try:
         agent_path = os.path.join(tmp, "agent.py")
@@ -601,7 +647,7 @@ def _run_remote_exec(pid: int, action: str, path: str, limit: float) -> Dict[str
     its next safe point (PEP 768). UNTESTED HERE: no 3.14 interpreter on the
     machine where this was written."""
     t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="heaplens-attach-")
+    tmp = _workdir(pid)
     try:
         agent_path = os.path.join(tmp, "agent.py")
         status = os.path.join(tmp, "agent.status")
