@@ -264,6 +264,10 @@ SIGNAL_WAKE = {"pysleep", "time_sleep", "_Py_read", "_Py_write", "sock_call_ex",
                "select_select_impl", "select_poll_poll_impl", "select_epoll_poll_impl",
                "os_waitpid_impl", "os_wait_impl", "os_read_impl", "os_write_impl"}
 PENDING_WAKE = {"acquire_timed"}
+# The same, by the C library's function names (for a stripped libpython).
+LIBC_WAKE = ("nanosleep", "select", "poll", "epoll_wait", "read", "write", "recv", "send",
+             "accept", "connect", "wait4", "waitpid", "futex", "sem_")
+NEVER_WAKE = ("pause", "sigsuspend", "sigwait", "sigtimedwait")
 # -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
 # the thread was stopped inside an interruptible system call.
 RESTART = {-512, -513, -514, -516}
@@ -280,20 +284,29 @@ def main_thread():
 
 def interpreter_syscall():
     """True when the thread is in a C-library call made by the interpreter
-    itself (libpython or the python executable), not by an extension: by PEP
-    475 every such call retries after EINTR. For a stripped libpython (a
-    distribution's), whose static functions have no names."""
+    itself (libpython or the python executable), not by an extension, and one
+    that CPython retries after EINTR (PEP 475): sleeping, waiting on a lock,
+    reading, writing, polling, waiting for a child. Not pause() or sigwait:
+    signal.pause() returns on EINTR, so waking it would change the program.
+    For a stripped libpython (a distribution's), whose static functions have
+    no names; the C library's names are always there."""
     import re
     f = first = gdb.newest_frame()
+    libc_names = []
     while f is not None:
         lib = gdb.solib_name(f.pc()) or ""
         if not re.search(r"/(libc|libpthread|ld-linux)[.-]", lib):
             break
+        libc_names.append((f.name() or "").lower())
         try:
             f = f.older()
         except gdb.error:
             return False
     if f is None or f == first:
+        return False
+    if any(bad in n for n in libc_names for bad in NEVER_WAKE):
+        return False
+    if not any(ok in n for n in libc_names for ok in LIBC_WAKE):
         return False
     lib = gdb.solib_name(f.pc())
     if lib is None:
