@@ -12,6 +12,7 @@
 #include "lifetimes.h"
 #include "registry.h"
 #include "visited.h"
+#include "dump.h"
 
 /* Fill walk options from the keyword arguments shared by the functions
  * below. `ignored` is borrowed from the caller's arguments. */
@@ -329,6 +330,10 @@ PyInit__heaplens(void)
         return NULL;
     }
 #endif
+    if (hl_py_dump_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddFunctions(m, hl_py_dominators_methods) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -34,6 +34,7 @@ from heaplens._snapshot import (
     DiffRow, Monitor, Sample, Snapshot, SnapshotDiff, SnapshotFormatError, SnapshotRow, load,
     new_objects, snapshot,
 )
+from heaplens._dump import DumpFormatError, HeapDump, dump, open_dump
 
 __version__ = "0.1.0"
 
@@ -46,4 +47,5 @@ __all__ = [
     "flatsize", "human_size", "Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site",
     "track", "itemsize", "load", "new_objects", "refs", "snapshot",
     "register_type", "registered_types", "unregister_type",
+    "DumpFormatError", "HeapDump", "dump", "open_dump",
 ]

@@ -1,0 +1,110 @@
+/* dump_dominators.c - a dump's dominator tree and retained sizes, computed
+ * once on first use by the dominators module (dominators.c). */
+#include "dump_read.h"
+#include "error.h"
+#include <string.h>
+
+#include "mem.h"
+
+int
+hl_dump_dominators(const uint32_t **idom, const uint64_t **retained, hl_dump *d)
+{
+    if (d->retained == NULL) {
+        size_t n = d->n ? d->n : 1;
+        uint32_t *id = hl_mem__malloc(n * sizeof(uint32_t));
+        uint64_t *ret = hl_mem__malloc(n * sizeof(uint64_t));
+        hl_digraph g = hl_dump_graph(d);
+        int rc;
+        if (id == NULL || ret == NULL) {
+            hl_mem__free(id);
+            hl_mem__free(ret);
+            return hl_error__set(HL_ENOMEM, "out of memory for the dominator tree");
+        }
+        if ((rc = hl_dominators(id, &g, d->roots, d->nroots)) < 0 ||
+            (rc = hl_dominators_retained(ret, id, d->osize, d->n)) < 0) {
+            hl_mem__free(id);
+            hl_mem__free(ret);
+            return rc;
+        }
+        d->idom = id;
+        d->retained = ret;
+    }
+    *idom = d->idom;
+    *retained = d->retained;
+    return 0;
+}
+
+/* Set-retained size per type: walk the dominator tree depth first keeping,
+ * per type, how many objects of that type are on the current tree path; an
+ * object adds its retained size to its type only when no ancestor has its
+ * type (that ancestor's retained size already holds it). Iterative: the
+ * tree of a long linked list is as deep as the list. */
+int
+hl_dump_type_retained(uint64_t *out, hl_dump *d)
+{
+    const uint32_t *idom;
+    const uint64_t *ret;
+    int rc = hl_dump_dominators(&idom, &ret, d);
+    if (rc < 0)
+        return rc;
+    uint32_t n = d->n;
+    size_t nn = n ? n : 1;
+    uint64_t *kfirst = hl_mem__calloc(nn + 1, sizeof(uint64_t));
+    uint32_t *kids = hl_mem__malloc(nn * sizeof(uint32_t));
+    uint32_t *active = hl_mem__calloc(d->ntypes ? d->ntypes : 1, sizeof(uint32_t));
+    uint32_t *stack = hl_mem__malloc(nn * sizeof(uint32_t));
+    uint64_t *next = hl_mem__malloc(nn * sizeof(uint64_t)); /* child cursor per stacked node */
+    if (!kfirst || !kids || !active || !stack || !next) {
+        rc = hl_error__set(HL_ENOMEM, "out of memory for the per-type retained sizes");
+        goto done;
+    }
+    memset(out, 0, (d->ntypes ? d->ntypes : 1) * sizeof(uint64_t));
+    /* Children lists of the dominator tree, by counting sort on idom. */
+    for (uint32_t v = 0; v < n; v++)
+        if (idom[v] < n)
+            kfirst[idom[v] + 1]++;
+    for (uint32_t v = 0; v < n; v++)
+        kfirst[v + 1] += kfirst[v];
+    {
+        uint64_t *fill = next; /* borrowed as scratch */
+        for (uint32_t v = 0; v < n; v++)
+            fill[v] = kfirst[v];
+        for (uint32_t v = 0; v < n; v++)
+            if (idom[v] < n)
+                kids[fill[idom[v]]++] = v;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        if (idom[r] < n)
+            continue; /* a tree root: HL_DOM_ROOT or unreachable */
+        size_t top = 0;
+        stack[top] = r;
+        next[r] = kfirst[r];
+        top++;
+        if (active[d->type[r]]++ == 0)
+            out[d->type[r]] = out[d->type[r]] > UINT64_MAX - ret[r] ? UINT64_MAX
+                                                                    : out[d->type[r]] + ret[r];
+        while (top > 0) {
+            uint32_t v = stack[top - 1];
+            if (next[v] < kfirst[v + 1]) {
+                uint32_t c = kids[next[v]++];
+                next[c] = kfirst[c];
+                stack[top++] = c;
+                if (active[d->type[c]]++ == 0)
+                    out[d->type[c]] = out[d->type[c]] > UINT64_MAX - ret[c]
+                                          ? UINT64_MAX : out[d->type[c]] + ret[c];
+            }
+            else {
+                active[d->type[v]]--;
+                top--;
+            }
+        }
+    }
+    rc = 0;
+done:
+    hl_mem__free(kfirst);
+    hl_mem__free(kids);
+    hl_mem__free(active);
+    hl_mem__free(stack);
+    hl_mem__free(next);
+    return rc;
+}
