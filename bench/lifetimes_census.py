@@ -4,7 +4,7 @@ with a snapshot diff of the same block (what docs/lifetimes.md tabulates).
 
     python bench/lifetimes_census.py [--n N] [--markdown]
 
-The makers are those of tests/python/test_lifetimes_truth.py, which holds
+The makers are those of tests/python/integration/test_lifetimes_truth.py, which holds
 each row to 2%.
 """
 

@@ -8,7 +8,7 @@
 # everything at exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# Hypothesis draws the same examples on every run (tests/python/test_properties.py):
+# Hypothesis draws the same examples on every run (tests/python/unit/test_properties.py):
 # a failure then means a change, not a new draw. HEAPLENS_EXAMPLES=1000 CI=
 # hunts longer with fresh draws.
 export CI=${CI-1}
@@ -57,7 +57,7 @@ for py in $(find_pythons); do
     2>&1 | sed "/^WARNING: Location/d" || { status=1; continue; }
   for what in crafted fake "random 3 1500"; do
     echo "==> ASan+UBSan: payloads $what on $ver"
-    LD_PRELOAD="$preload" "$v/bin/python" tests/python/lifetimes_payloads.py $what || status=1
+    LD_PRELOAD="$preload" "$v/bin/python" tests/python/integration/lifetimes_payloads.py $what || status=1
   done
 done
 exit $status

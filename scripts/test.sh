@@ -6,7 +6,7 @@
 # generic-mode build of 3.11 (last). Exits non-zero if any of them fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# Hypothesis draws the same examples on every run (tests/python/test_properties.py):
+# Hypothesis draws the same examples on every run (tests/python/unit/test_properties.py):
 # a failure then means a change, not a new draw. HEAPLENS_EXAMPLES=1000 CI=
 # hunts longer with fresh draws.
 export CI=${CI-1}
@@ -57,7 +57,7 @@ done
 
 # Generic mode (public API only), built with the option on a supported
 # version so that it is tested: tests needing a refused feature are skipped
-# with capabilities()' reason; tests/python/test_capabilities.py checks the
+# with capabilities()' reason; tests/python/unit/test_capabilities.py checks the
 # refusals themselves.
 gpy=$(find_pythons | while read -r p; do
   "$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' && echo "$p"; done | head -1)

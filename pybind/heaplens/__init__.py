@@ -22,9 +22,11 @@ from heaplens._asizeof import (
 )
 from heaplens._capabilities import UnsupportedError, capabilities
 from heaplens._format import human_size
+from heaplens._chains import Chain, referrer_chain, referrers, why_alive
+from heaplens._graph_view import graph
 from heaplens._leaks import (
-    Chain, LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
-    graph, no_leaks, referrer_chain, referrers, why_alive,
+    LeakError, LeakReport, LeakedGroup, add_cache_clearer, check_leaks, clear_caches,
+    no_leaks,
 )
 from heaplens._registry import register_type, registered_types, unregister_type
 from heaplens._lifetimes import (

@@ -16,7 +16,7 @@ from typing import Any, Dict, IO, Iterable, List, Optional, Sequence, Tuple, Uni
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
-from heaplens._format import clip_text, human_size, safe_repr, table
+from heaplens._format import clip_text, human_count, human_size, safe_repr, table
 
 __all__ = [
     "Asized", "Asizer", "asized", "asizeof", "asizesof", "basicsize", "flatsize",
@@ -545,7 +545,7 @@ class Asizer:
         total = self._total or 1
         self._print(table(
             ("type", "objects", "size", "share"),
-            [(_type_name(tp), "{:,}".format(c), human_size(s), "%.1f%%" % (100.0 * s / total))
+            [(_type_name(tp), human_count(c), human_size(s), "%.1f%%" % (100.0 * s / total))
              for tp, (c, s) in rows]), **print3)
 
     def print_typedefs(self, w: int = 0, **print3: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable, List, Sequence
+from typing import Any, Iterable, List, Sequence, Tuple
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -26,6 +26,33 @@ def human_size(n: int, signed: bool = False) -> str:
             return "%s%.1f %s" % (sign, v, unit)
         v /= 1024.0
     raise AssertionError("unreachable")
+
+
+def human_time(ns: int) -> str:
+    """A duration in ns as text: 850 ns, 12.5 us, 3.2 ms, 1.5 s."""
+    if ns < 1000:
+        return "%d ns" % ns
+    for unit, div in (("us", 1e3), ("ms", 1e6), ("s", 1e9)):
+        v = ns / div
+        if v < 1000 or unit == "s":
+            return "%.3g %s" % (v, unit)
+    return "%d ns" % ns
+
+
+def human_count(n: int, signed: bool = False) -> str:
+    """An object count for people, with thousands separators: ``12,345``;
+    with ``signed=True`` a change, always with its sign: ``+12,345``."""
+    return ("{:+,}" if signed else "{:,}").format(n)
+
+
+def lifetime_times(row: Any) -> Tuple[str, str, str]:
+    """A lifetimes row's p50, p90 and longest lifetime as text (the columns
+    'life p50', 'life p90', 'life max'); '-' each when none of its objects
+    died."""
+    if not row.died:
+        return ("-", "-", "-")
+    return (human_time(row.lifetime_p50_ns), human_time(row.lifetime_p90_ns),
+            human_time(row.lifetime_max_ns))
 
 
 def _check_number(fname: str, n: Any) -> None:

@@ -11,7 +11,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from heaplens import _heaplens as _c
 from heaplens._asizeof import asizeof, flatsize
 from heaplens._format import human_size
-from heaplens._leaks import _dot_escape, _frames, _is_ours, _label, _node_title, _render
+from heaplens._chains import _frames, _is_ours, _label
+from heaplens._dot import _dot_escape, _node_title, _render
 
 # Each round of a backward search with a filter or grouping rebuilds the
 # heap's reverse-edge index; rounds stop when nothing new is left out.
@@ -167,3 +168,25 @@ def _dot(obj: Any, direction: str, max_nodes: int, pairs: List[Tuple[Any, Any]],
             lines.append('  n%d -> m%d [style=dashed];' % (id(o), k))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60,
+          output: Optional[str] = None, *, filter: Optional[Callable[[Any], bool]] = None,
+          extra_ignore: Iterable[Any] = (), too_many: int = 10,
+          group_functions: bool = True) -> str:
+    """A Graphviz DOT graph around ``obj``: its referrers (``'back'``, like
+    objgraph's show_backrefs) or referents (``'forward'``), ``depth`` levels
+    deep, with each object's type, flat and deep size. With ``output``
+    ending in .svg or .png, also render it with Graphviz's ``dot`` (Debian
+    package ``graphviz``); RuntimeError if ``dot`` is missing or fails.
+
+    To keep real graphs readable (as objgraph's options do):
+    ``filter(o) -> bool``: objects for which it is false are neither drawn
+    nor followed (``obj`` always is); ``extra_ignore``: objects never drawn
+    (a cache of yours, a debugging list); ``too_many``: each object shows at
+    most this many referrers (referents, forward) and one "N more" node for
+    the rest (0: no cap); ``group_functions``: the functions that refer to a
+    module's globals dict only as their ``__globals__`` are drawn as one
+    node, "N functions of module m"."""
+    return build_graph(obj, direction, depth, max_nodes, output, filter, extra_ignore,
+                       too_many, group_functions)

@@ -1,5 +1,7 @@
 """HTML views of the result objects, for Jupyter's ``_repr_html_``: each
 object that prints a table or a tree shows the same table or tree as HTML.
+The views take rows and values (or read the attributes of the object they
+show); they import nothing but the formatting helpers.
 
 Each view is a self-contained fragment (inline styles, no script) that
 says what it is in a caption, so a notebook cell reads without the code."""
@@ -9,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any, List, Optional, Sequence
 
-from heaplens._format import human_size
+from heaplens._format import human_count, human_size, lifetime_times
 
 _NUM = "text-align:right;font-variant-numeric:tabular-nums"
 _MAX_TREE_NODES = 500
@@ -42,21 +44,24 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str,
     return "".join(out)
 
 
-def snapshot_html(snap: Any, limit: int = 20) -> str:
-    """A Snapshot: its largest types, the rest, the total."""
+def snapshot_html(group_word: str, rows: Sequence[Sequence[Any]], total_count: int,
+                  total_size: int, groups: int, model: str) -> str:
+    """A Snapshot's table (its ``_table_rows``: the largest groups, the rest,
+    the total) under a caption with the snapshot's totals."""
     caption = "heaplens Snapshot: %s objects, %s in %s %ss (model %s)" % (
-        "{:,}".format(snap.total_count), human_size(snap.total_size),
-        "{:,}".format(len(snap)), snap._group_word(), snap.model)
-    return table_html((snap._group_word(), "objects", "size"), snap._table_rows(limit),
-                      "heaplens-snapshot", caption, foot=1)
+        human_count(total_count), human_size(total_size), human_count(groups), group_word,
+        model)
+    return table_html((group_word, "objects", "size"), rows, "heaplens-snapshot", caption,
+                      foot=1)
 
 
-def diff_html(d: Any, limit: int = 50) -> str:
-    """A SnapshotDiff: its rows, the rest, the whole diff's total."""
+def diff_html(rows: Sequence[Sequence[Any]], count_diff: int, size_diff: int) -> str:
+    """A SnapshotDiff's table (its rows, the rest, the whole diff's total)
+    under a caption with the diff's totals."""
     caption = "heaplens SnapshotDiff: %s objects, %s" % (
-        "{:+,}".format(d.count_diff), human_size(d.size_diff, signed=True))
-    return table_html(("type", "objects", "+/-", "size", "+/- size"), d._table_rows(limit),
-                      "heaplens-diff", caption, foot=1)
+        human_count(count_diff, signed=True), human_size(size_diff, signed=True))
+    return table_html(("type", "objects", "+/-", "size", "+/- size"), rows, "heaplens-diff",
+                      caption, foot=1)
 
 
 def asized_html(a: Any) -> str:
@@ -88,22 +93,19 @@ def asized_html(a: Any) -> str:
 def tracker_html(tracker: Any, limit: int = 20) -> str:
     """A Tracker's per-type table (what ``report()`` prints), or its state
     when it has no records."""
-    from heaplens._lifetimes import human_time
     try:
         rows = tracker.stats()
         st = tracker.status()
     except RuntimeError as e:  # never started, or cleared
         return '<div class="heaplens heaplens-tracker">%s: %s</div>' % (
             html.escape(repr(tracker)), html.escape(str(e)))
-    body = [(r.type_name, "{:,}".format(r.born), "{:,}".format(r.died), "{:,}".format(r.alive),
+    body = [(r.type_name, human_count(r.born), human_count(r.died), human_count(r.alive),
              human_size(r.alive_size),
-             human_time(r.lifetime_p50_ns) if r.died else "-",
-             human_time(r.lifetime_p90_ns) if r.died else "-",
-             human_time(r.lifetime_max_ns) if r.died else "-") for r in rows[:limit]]
+             *lifetime_times(r)) for r in rows[:limit]]
     if len(rows) > limit:
         body.append(("(%d more types)" % (len(rows) - limit),) + ("",) * 7)
     caption = "heaplens Tracker (%s): %s objects alive in %d types; backend %s%s" % (
-        "running" if tracker.active else "stopped", "{:,}".format(st["records"]), len(rows),
+        "running" if tracker.active else "stopped", human_count(st["records"]), len(rows),
         st["backend"], "; EVENTS LOST" if st["lost"] else "")
     return table_html(("type", "born", "died", "alive", "alive size", "life p50", "life p90",
                        "life max"), body, "heaplens-tracker", caption)
@@ -126,7 +128,7 @@ def leak_report_html(report: Any) -> str:
     rows = []
     for g in report.groups:
         rows.append((g.type_name, "+" + "/".join(str(n) for n in g.growth),
-                     "{:,}".format(g.count), human_size(g.shallow), human_size(g.deep),
+                     human_count(g.count), human_size(g.shallow), human_size(g.deep),
                      g.site, "; ".join(g.reprs), g.chain))
     return table_html(("type", "growth per run", "objects", "shallow", "deep",
                        "allocated at", "e.g.", "held by"), rows, "heaplens-leaks", head,

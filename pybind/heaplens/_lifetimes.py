@@ -21,7 +21,7 @@ from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, TextIO, 
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
-from heaplens._format import human_size, table
+from heaplens._format import human_size, lifetime_times, table
 
 __all__ = ["Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site", "track"]
 
@@ -410,9 +410,7 @@ class Tracker:
         lines = [table(
             ["type", "born", "died", "alive", "alive size", "life p50", "life p90", "life max"],
             [(r.type_name, r.born, r.died, r.alive, human_size(r.alive_size),
-              human_time(r.lifetime_p50_ns) if r.died else "-",
-              human_time(r.lifetime_p90_ns) if r.died else "-",
-              human_time(r.lifetime_max_ns) if r.died else "-") for r in rows[:limit]],
+              *lifetime_times(r)) for r in rows[:limit]],
             align="lrrrrrrr")]
         if len(rows) > limit:
             lines.append("... %d more types" % (len(rows) - limit))
@@ -463,17 +461,6 @@ class Tracker:
 
 
 builtins_type = type
-
-
-def human_time(ns: int) -> str:
-    """A duration in ns as text: 850 ns, 12.5 us, 3.2 ms, 1.5 s."""
-    if ns < 1000:
-        return "%d ns" % ns
-    for unit, div in (("us", 1e3), ("ms", 1e6), ("s", 1e9)):
-        v = ns / div
-        if v < 1000 or unit == "s":
-            return "%.3g %s" % (v, unit)
-    return "%d ns" % ns
 
 
 def track(types: Any = None, frames: int = 1, threads: str = "all",

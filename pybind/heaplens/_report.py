@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, List, Sequence, Tuple
 
-from heaplens._format import human_size, nice_ticks, tick_labels
+from heaplens._format import human_count, human_size, lifetime_times, nice_ticks, tick_labels
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f", "#bcbd22")
@@ -97,8 +97,8 @@ def _value_text(v: float, ylabel: str) -> str:
     if ylabel == "size":
         v = int(v)
         return human_size(v) if abs(v) < 1024 else "%s (%s B)" % (human_size(v),
-                                                                  "{:,}".format(v))
-    return "{:,}".format(int(v))
+                                                                  human_count(v))
+    return human_count(int(v))
 
 
 def svg_chart(series: Sequence[Tuple[str, Sequence[Tuple[float, int]]]], width: int = 860,
@@ -220,16 +220,13 @@ td:not(:first-child) { text-align: right; }
 def lifetime_section(tracker: Any, top: int = 8, limit: int = 40) -> str:
     """The HTML of a Tracker's lifetimes: a chart of when the objects still
     alive were born (per type, cumulative) and the per-type table."""
-    from heaplens._lifetimes import human_time
     st = tracker.status()
     rows = []
     for r in tracker.stats()[:limit]:
         rows.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(c)) for c in (
-            r.type_name, "{:,}".format(r.born), "{:,}".format(r.died), "{:,}".format(r.alive),
+            r.type_name, human_count(r.born), human_count(r.died), human_count(r.alive),
             human_size(r.alive_size),
-            human_time(r.lifetime_p50_ns) if r.died else "-",
-            human_time(r.lifetime_p90_ns) if r.died else "-",
-            human_time(r.lifetime_max_ns) if r.died else "-")) + "</tr>")
+            *lifetime_times(r))) + "</tr>")
     series = tracker.lifetime_series(top)
     chart = (svg_chart(series, ylabel="objects") if series
              else "<p>No tracked object is alive.</p>")
@@ -244,7 +241,7 @@ in {types} types &middot; tracker memory {mem}{lost}</p>
 {rows}
 </tbody></table>
 """.format(backend=html.escape(str(st["backend"])), frames=tracker.frames,
-           alive="{:,}".format(st["records"]), types="{:,}".format(st["types"]),
+           alive=human_count(st["records"]), types=human_count(st["types"]),
            mem=html.escape(human_size(st["memory"])),
            lost=" &middot; <strong>EVENTS LOST</strong>" if st["lost"] else "",
            chart=chart,
@@ -270,7 +267,7 @@ def sites_section(sites: Sequence[Tuple[str, str, int, int]]) -> str:
     if not sites:
         return ""
     rows = "\n".join("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-        html.escape(t), html.escape(s), "{:,}".format(c), html.escape(human_size(n)))
+        html.escape(t), html.escape(s), human_count(c), html.escape(human_size(n)))
         for t, s, c, n in sites)
     return """<h2>Where the objects that grew were allocated</h2>
 <p class="meta">Tracked objects still alive at the last sample, innermost frame first.</p>
@@ -294,7 +291,7 @@ def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
     rows = []
     for r in growth.changed().rows[:40]:
         rows.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            html.escape(r.type_name), "{:,}".format(r.count), "{:+,}".format(r.count_diff),
+            html.escape(r.type_name), human_count(r.count), human_count(r.count_diff, signed=True),
             html.escape(human_size(r.size)), html.escape(human_size(r.size_diff, signed=True))))
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -323,8 +320,8 @@ def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
         interval=monitor.interval, model=html.escape(monitor.model),
         py=html.escape(sys.version.split()[0]),
         when=html.escape(time.strftime("%Y-%m-%d %H:%M:%S")),
-        objs="{:,}".format(last.total_count), size=html.escape(human_size(last.total_size)),
-        dobjs="{:+,}".format(growth.count_diff),
+        objs=human_count(last.total_count), size=html.escape(human_size(last.total_size)),
+        dobjs=human_count(growth.count_diff, signed=True),
         dsize=html.escape(human_size(growth.size_diff, signed=True)),
         chart=svg_chart(size_series, ylabel="size"),
         chart2=svg_chart(count_series, ylabel="objects"),

@@ -15,7 +15,7 @@ from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, S
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
-from heaplens._format import human_size, table
+from heaplens._format import human_count, human_size, table
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
@@ -107,7 +107,7 @@ class Snapshot:
 
     def __repr__(self) -> str:
         return "<Snapshot %s objects, %s in %d types>" % (
-            "{:,}".format(self.total_count), human_size(self.total_size), len(self))
+            human_count(self.total_count), human_size(self.total_size), len(self))
 
     def __str__(self) -> str:
         return self.format()
@@ -125,20 +125,21 @@ class Snapshot:
         _check_limit(limit)
         all_rows = self.rows
         shown = all_rows if limit is None else all_rows[:limit]
-        rows = [(r.type_name, "{:,}".format(r.count), human_size(r.size)) for r in shown]
+        rows = [(r.type_name, human_count(r.count), human_size(r.size)) for r in shown]
         rest = all_rows[len(shown):]
         if rest:
-            rows.append(("(%s other %ss)" % ("{:,}".format(len(rest)), self._group_word()),
-                         "{:,}".format(sum(r.count for r in rest)),
+            rows.append(("(%s other %ss)" % (human_count(len(rest)), self._group_word()),
+                         human_count(sum(r.count for r in rest)),
                          human_size(sum(r.size for r in rest))))
-        total = "total (all %s %ss)" % ("{:,}".format(len(all_rows)), self._group_word()) \
+        total = "total (all %s %ss)" % (human_count(len(all_rows)), self._group_word()) \
             if rest else "total"
-        rows.append((total, "{:,}".format(self.total_count), human_size(self.total_size)))
+        rows.append((total, human_count(self.total_count), human_size(self.total_size)))
         return rows
 
     def _repr_html_(self) -> str:
         from heaplens._html import snapshot_html
-        return snapshot_html(self)
+        return snapshot_html(self._group_word(), self._table_rows(20), self.total_count,
+                             self.total_size, len(self), self.model)
 
     def row(self, type_name: str) -> Optional[SnapshotRow]:
         """The row of ``type_name``, or None."""
@@ -350,15 +351,15 @@ class SnapshotDiff:
         and the whole diff's total."""
         _check_limit(limit)
         shown = self.rows if limit is None else self.rows[:limit]
-        rows = [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),
+        rows = [(r.type_name, human_count(r.count), human_count(r.count_diff, signed=True),
                  human_size(r.size), human_size(r.size_diff, signed=True)) for r in shown]
         g, c, n = self._plus(self.rows[len(shown):])
         if g:
-            rows.append(("(%s other types)" % "{:,}".format(g), "", "{:+,}".format(c), "",
+            rows.append(("(%s other types)" % human_count(g), "", human_count(c, signed=True), "",
                          human_size(n, signed=True)))
         # Which total it is, when rows are left out: the whole diff's.
-        total = "total (all %s types)" % "{:,}".format(len(shown) + g) if g else "total"
-        rows.append((total, "", "{:+,}".format(self.count_diff), "",
+        total = "total (all %s types)" % human_count(len(shown) + g) if g else "total"
+        rows.append((total, "", human_count(self.count_diff, signed=True), "",
                      human_size(self.size_diff, signed=True)))
         return rows
 
@@ -373,12 +374,12 @@ class SnapshotDiff:
 
     def __repr__(self) -> str:
         return "<SnapshotDiff %d types, %s objects, %s>" % (
-            len(self.rows), "{:+,}".format(self.count_diff),
+            len(self.rows), human_count(self.count_diff, signed=True),
             human_size(self.size_diff, signed=True))
 
     def _repr_html_(self) -> str:
         from heaplens._html import diff_html
-        return diff_html(self)
+        return diff_html(self._table_rows(50), self.count_diff, self.size_diff)
 
 
 # ---- file format (docs/format.md) ------------------------------------------

@@ -24,7 +24,8 @@ from typing import Any, List, Optional
 
 import pytest
 
-from heaplens._leaks import LeakReport, _check, check_leaks, no_leaks
+from heaplens._leaks import LeakReport, check_leaks, no_leaks
+from heaplens.unittest import check_test
 
 _SPEC = re.compile(r"^(\d+):(\d+)$")
 _DEFAULT = "2:3"
@@ -205,8 +206,8 @@ def _drop_function_finalizers(fd: Any, before: List[Any]) -> None:
 def _check_item(item: Any, s: dict) -> Optional[LeakReport]:
     silence = _Silence(item)
     try:
-        return _check(silence.run_once, s["warmups"], s["runs"], s["ignore_types"],
-                      s["ignore"], True, item.nodeid)
+        return check_test(silence.run_once, item.nodeid, warmups=s["warmups"],
+                          runs=s["runs"], ignore_types=s["ignore_types"], ignore=s["ignore"])
     except _Abort:
         return None
     finally:

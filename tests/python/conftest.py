@@ -11,7 +11,7 @@ if os.path.isdir(_SHARED_BENCH):
 # A test that needs a feature this build refuses is skipped, and the skip
 # reason is the sentence capabilities() gives: whole modules through
 # _NEEDS_BY_MODULE, single tests through @pytest.mark.needs("feature").
-# tests/python/test_capabilities.py checks the refusals themselves.
+# tests/python/unit/test_capabilities.py checks the refusals themselves.
 import pytest  # noqa: E402
 
 from heaplens import capabilities  # noqa: E402

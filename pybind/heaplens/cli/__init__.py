@@ -1,5 +1,8 @@
 """The command line, ``python -m heaplens COMMAND``: one module per command
-(``demo``, ``run``, ``diff``)."""
+(``demo``, ``run``, ``diff``, ``attach``). Each command module has ``HELP`` (its line in
+the command list), optionally ``USAGE``, ``add_arguments(parser)`` and
+``main(args, parser) -> exit status``; adding a command is adding its module
+and one entry to ``_COMMANDS``. ``main()`` here only dispatches."""
 
 from __future__ import annotations
 
@@ -10,30 +13,7 @@ from typing import List, Optional
 from heaplens.cli import demo as _demo, diff as _diff, run as _run
 from heaplens.cli import attach as _attach
 
-
-_RUN_VALUED = {"--interval", "-o", "--output", "--top", "--keep", "--baseline", "--snapshots",
-               "--frames"}
-
-
-def _split_module_args(argv: List[str]):
-    """As ``python -m``: everything after ``run ... -m MODULE`` is the
-    module's (``--x`` included), not ours."""
-    if "run" not in argv:
-        return argv, None
-    i = argv.index("run") + 1
-    while i < len(argv):
-        a = argv[i]
-        if a == "-m" and i + 1 < len(argv):
-            return argv[:i + 2], argv[i + 2:]
-        if a.startswith("-m") and len(a) > 2 and not a.startswith("--"):
-            return argv[:i + 1], argv[i + 1:]       # -mmodule
-        if a in _RUN_VALUED:
-            i += 2
-        elif a.startswith("-"):
-            i += 1
-        else:
-            return argv, None                        # a script: argparse splits
-    return argv, None
+_COMMANDS = {"demo": _demo, "run": _run, "diff": _diff, "attach": _attach}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -41,36 +21,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         prog="python -m heaplens",
         description="heaplens: how much memory Python objects take.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("demo", help="show asizeof on sample structures next to sys.getsizeof")
-    run_parser = sub.add_parser(
-        "run", help="run a script (or -m module) under a heap monitor and report what grew",
-        usage="python -m heaplens run [options] (script.py | -m module) [args ...]")
-    _run.add_arguments(run_parser)
-    _diff.add_arguments(sub.add_parser("diff", help="print the difference of two saved "
-                                                    "snapshots"))
-    _attach.add_arguments(sub.add_parser("attach", help="run heaplens inside a running "
-                                                        "CPython process (Linux, gdb)"))
+    parsers = {}
+    for name, command in _COMMANDS.items():
+        parsers[name] = sub.add_parser(name, help=command.HELP,
+                                       usage=getattr(command, "USAGE", None))
+        command.add_arguments(parsers[name])
     argv = list(sys.argv[1:] if argv is None else argv)
-    argv, module_args = _split_module_args(argv)
+    # As python -m: what follows ``run ... -m MODULE`` is the module's.
+    argv, module_args = _run.split_module_args(argv)
     args = parser.parse_args(argv)
     if module_args is not None:
         args.args = module_args
-    if args.command == "demo":
-        return _demo.demo()
-    if args.command == "run":
-        if args.interval <= 0:
-            run_parser.error("--interval must be positive")
-        if args.top < 0:
-            run_parser.error("--top must be >= 0")
-        if args.keep is not None and args.keep < 1:
-            run_parser.error("--keep must be >= 1")
-        return _run.run(args, run_parser)
-    if args.command == "diff":
-        return _diff.diff(args)
-    if args.command == "attach":
-        return _attach.attach(args)
-    parser.print_help()
-    return 2
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return _COMMANDS[args.command].main(args, parsers[args.command])
 
 
 __all__ = ["main"]

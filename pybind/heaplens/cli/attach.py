@@ -14,6 +14,7 @@ import time
 from heaplens._attach import AttachError, run_in_process
 
 ACTIONS = ("snapshot", "dump")
+HELP = "run heaplens inside a running CPython process (Linux, gdb)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,4 +97,9 @@ def attach(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "attach"]
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The command's entry point for the dispatcher in heaplens.cli."""
+    return attach(args)
+
+
+__all__ = ["HELP", "add_arguments", "attach", "main"]

@@ -3,10 +3,13 @@ sys.getsizeof, asized and track() at work."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import heaplens
 from heaplens._format import human_size, table
+
+HELP = "show asizeof on sample structures next to sys.getsizeof"
 
 
 class _Record:
@@ -69,3 +72,12 @@ def demo(out=sys.stdout) -> int:
     del made
     t.clear()
     return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``demo`` takes no options."""
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``python -m heaplens demo``."""
+    return demo()

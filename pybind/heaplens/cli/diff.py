@@ -8,6 +8,8 @@ import sys
 
 import heaplens
 
+HELP = "print the difference of two saved snapshots"
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("older")
@@ -37,3 +39,8 @@ def diff(args: argparse.Namespace) -> int:
         d = d.filter(type=args.type, module=args.module)
     print(d.changed().format(limit=args.top))
     return 0
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``python -m heaplens diff``."""
+    return diff(args)

@@ -16,9 +16,37 @@ import types
 from typing import Any, Dict, List, Optional, Tuple
 
 import heaplens
-from heaplens._format import human_size, table
+from heaplens._format import human_count, human_size, table
+
+HELP = "run a script (or -m module) under a heap monitor and report what grew"
+USAGE = "python -m heaplens run [options] (script.py | -m module) [args ...]"
 
 _HEAPLENS_DIR = os.path.dirname(os.path.abspath(heaplens.__file__))
+
+
+_RUN_VALUED = {"--interval", "-o", "--output", "--top", "--keep", "--baseline", "--snapshots",
+               "--frames"}
+
+
+def split_module_args(argv: List[str]) -> Tuple[List[str], Optional[List[str]]]:
+    """As ``python -m``: everything after ``run ... -m MODULE`` is the
+    module's (``--x`` included), not ours."""
+    if "run" not in argv:
+        return argv, None
+    i = argv.index("run") + 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "-m" and i + 1 < len(argv):
+            return argv[:i + 2], argv[i + 2:]
+        if a.startswith("-m") and len(a) > 2 and not a.startswith("--"):
+            return argv[:i + 1], argv[i + 1:]       # -mmodule
+        if a in _RUN_VALUED:
+            i += 2
+        elif a.startswith("-"):
+            i += 1
+        else:
+            return argv, None                        # a script: argparse splits
+    return argv, None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -279,7 +307,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.snapshots and monitor.last is not None:
             monitor.last.save(_sample_path(args.snapshots, len(monitor.samples)))
         progress.show("heaplens: %.1fs, %d samples, %s objects, %s" % (
-            s.t, len(monitor.samples), "{:,}".format(s.total_count), human_size(s.total_size)))
+            s.t, len(monitor.samples), human_count(s.total_count), human_size(s.total_size)))
 
     monitor = heaplens.Monitor(interval=args.interval, top=args.keep, on_sample=on_sample)
     tracker = heaplens.Tracker(frames=args.frames) if args.track else None
@@ -343,7 +371,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               "(--track, innermost frame first):", file=sys.stderr)
         if sites:
             print(table(("type", "allocated at", "objects", "size"),
-                        [(t, s, "{:,}".format(c), human_size(n)) for t, s, c, n in sites],
+                        [(t, s, human_count(c), human_size(n)) for t, s, c, n in sites],
                         align="<<>>"), file=sys.stderr)
         else:
             print("  no tracked object of those types is alive", file=sys.stderr)
@@ -364,3 +392,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               "diff')" % (n, _sample_path(args.snapshots, 1),
                           os.path.basename(_sample_path(args.snapshots, n))), file=sys.stderr)
     return status
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``python -m heaplens run``: the options checked, then run()."""
+    if args.interval <= 0:
+        parser.error("--interval must be positive")
+    if args.top < 0:
+        parser.error("--top must be >= 0")
+    if args.keep is not None and args.keep < 1:
+        parser.error("--keep must be >= 1")
+    return run(args, parser)

@@ -12,7 +12,7 @@ import heaplens
 import heaplens.unittest
 from heaplens import LeakError
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from leaks import clean_cases, leaky_cases  # noqa: E402
 
 

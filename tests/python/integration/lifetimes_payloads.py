@@ -3,9 +3,9 @@ tracker must never crash, never name a type that does not exist, never
 count such a payload alive and never hand one out as an object
 (lib/lifetimes_types.c, THE INVARIANT).
 
-    python tests/python/lifetimes_payloads.py crafted|fake|random [ROUNDS PER_ROUND]
+    python tests/python/integration/lifetimes_payloads.py crafted|fake|random [ROUNDS PER_ROUND]
 
-Run by tests/python/test_lifetimes_truth.py in a child process on every
+Run by tests/python/integration/test_lifetimes_truth.py in a child process on every
 version, and by scripts/sanitize.sh (ASan+UBSan) and scripts/valgrind.sh
 (memcheck) on every version. Prints "ok" when every check held.
 """

@@ -29,7 +29,7 @@ import pytest
 
 import heaplens
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PAGES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 MEASURED_ON = (3, 11)
 # Fences may be indented (a block inside a list item).
