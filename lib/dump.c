@@ -77,7 +77,9 @@ stop(writer *w, int rc)
 
 /* ---- CRC-32 ------------------------------------------------------------- */
 
-static uint32_t crc_table[256];
+/* Slicing by 4 (four table lookups per 4 bytes): a byte-at-a-time CRC took
+ * about a tenth of a dump's time. */
+static uint32_t crc_table[4][256];
 static int crc_ready;
 
 static void
@@ -87,8 +89,11 @@ crc_init(void)
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        crc_table[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 4; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
     crc_ready = 1;
 }
 
@@ -98,8 +103,15 @@ hl_dump__crc32(uint32_t crc, const unsigned char *p, size_t n)
     if (!crc_ready)
         crc_init();
     crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    while (n >= 4) {
+        crc ^= (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        crc = crc_table[3][crc & 0xFF] ^ crc_table[2][(crc >> 8) & 0xFF] ^
+              crc_table[1][(crc >> 16) & 0xFF] ^ crc_table[0][crc >> 24];
+        p += 4;
+        n -= 4;
+    }
+    while (n-- > 0)
+        crc = crc_table[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
 }
 
@@ -197,6 +209,11 @@ str_text(char *out, PyObject *s, size_t max)
     const void *data = PyUnicode_DATA(s);
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     size_t len = 0;
+    if (PyUnicode_IS_ASCII(s)) { /* ASCII is its own UTF-8 */
+        len = (size_t)n < max ? (size_t)n : max;
+        memcpy(out, data, len);
+        return len;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         char tmp[4];
         size_t k = utf8(tmp, PyUnicode_READ(kind, data, i));

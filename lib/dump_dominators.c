@@ -6,29 +6,54 @@
 
 #include "mem.h"
 
+/* The peak is while hl_dominators runs: the CSR graph, idom and its
+ * scratch. Everything else is dropped first and rebuilt from the mapping
+ * afterwards: the object arrays and the address index before, the graph
+ * after (it is rebuilt on demand for referents and paths); retained sizes
+ * are computed in place over the sizes read back from the file. */
 int
 hl_dump_dominators(const uint32_t **idom, const uint64_t **retained, hl_dump *d)
 {
     if (d->retained == NULL) {
         size_t n = d->n ? d->n : 1;
-        uint32_t *id = hl_mem__malloc(n * sizeof(uint32_t));
-        uint64_t *ret = hl_mem__malloc(n * sizeof(uint64_t));
-        hl_digraph g = hl_dump_graph(d);
         int rc;
-        if (id == NULL || ret == NULL) {
-            hl_mem__free(id);
-            hl_mem__free(ret);
-            return hl_error__set(HL_ENOMEM, "out of memory for the dominator tree");
-        }
-        if ((rc = hl_dominators(id, &g, d->roots, d->nroots)) < 0 ||
-            (rc = hl_dominators_retained(ret, id, d->osize, d->n)) < 0) {
-            hl_mem__free(id);
-            hl_mem__free(ret);
+        if ((rc = hl_dump__load_graph(d)) < 0)
             return rc;
+        hl_dump__free_objects(d);
+        uint32_t *id = d->idom ? d->idom : hl_mem__malloc(n * sizeof(uint32_t));
+        if (id == NULL) {
+            rc = hl_error__set(HL_ENOMEM, "out of memory for the dominator tree");
+            goto reload;
         }
         d->idom = id;
+        hl_digraph g = {d->n, d->first, d->to};
+        if ((rc = hl_dominators(id, &g, d->roots, d->nroots)) < 0)
+            goto reload;
+        hl_dump__free_graph(d);
+        uint64_t *ret = hl_mem__malloc(n * sizeof(uint64_t));
+        if (ret == NULL) {
+            rc = hl_error__set(HL_ENOMEM, "out of memory for the retained sizes");
+            goto reload;
+        }
+        if ((rc = hl_dump__load_sizes(d, ret)) < 0 ||
+            (rc = hl_dominators_retained(ret, id, ret, d->n)) < 0) {
+            hl_mem__free(ret);
+            goto reload;
+        }
         d->retained = ret;
+        if ((rc = hl_dump__load_objects(d)) < 0)
+            return rc;
+        goto out;
+    reload:
+        hl_mem__free(d->idom);
+        d->idom = NULL;
+        {
+            int rc2 = hl_dump__load_objects(d);
+            (void)rc2; /* the first error is the one reported */
+        }
+        return rc;
     }
+out:
     *idom = d->idom;
     *retained = d->retained;
     return 0;
@@ -47,6 +72,8 @@ hl_dump_type_retained(uint64_t *out, hl_dump *d)
     int rc = hl_dump_dominators(&idom, &ret, d);
     if (rc < 0)
         return rc;
+    if (d->type == NULL)
+        return hl_error__set(HL_EINVAL, "the dump's object table is not loaded");
     uint32_t n = d->n;
     size_t nn = n ? n : 1;
     uint64_t *kfirst = hl_mem__calloc(nn + 1, sizeof(uint64_t));
@@ -80,21 +107,21 @@ hl_dump_type_retained(uint64_t *out, hl_dump *d)
         stack[top] = r;
         next[r] = kfirst[r];
         top++;
-        if (active[d->type[r]]++ == 0)
-            out[d->type[r]] = out[d->type[r]] > UINT64_MAX - ret[r] ? UINT64_MAX
-                                                                    : out[d->type[r]] + ret[r];
+        if (active[(d->type[r] & HL_DUMP_TYPE_MASK)]++ == 0)
+            out[(d->type[r] & HL_DUMP_TYPE_MASK)] = out[(d->type[r] & HL_DUMP_TYPE_MASK)] > UINT64_MAX - ret[r] ? UINT64_MAX
+                                                                    : out[(d->type[r] & HL_DUMP_TYPE_MASK)] + ret[r];
         while (top > 0) {
             uint32_t v = stack[top - 1];
             if (next[v] < kfirst[v + 1]) {
                 uint32_t c = kids[next[v]++];
                 next[c] = kfirst[c];
                 stack[top++] = c;
-                if (active[d->type[c]]++ == 0)
-                    out[d->type[c]] = out[d->type[c]] > UINT64_MAX - ret[c]
-                                          ? UINT64_MAX : out[d->type[c]] + ret[c];
+                if (active[(d->type[c] & HL_DUMP_TYPE_MASK)]++ == 0)
+                    out[(d->type[c] & HL_DUMP_TYPE_MASK)] = out[(d->type[c] & HL_DUMP_TYPE_MASK)] > UINT64_MAX - ret[c]
+                                          ? UINT64_MAX : out[(d->type[c] & HL_DUMP_TYPE_MASK)] + ret[c];
             }
             else {
-                active[d->type[v]]--;
+                active[(d->type[v] & HL_DUMP_TYPE_MASK)]--;
                 top--;
             }
         }

@@ -3,14 +3,27 @@
  * is used, so a truncated, corrupt or hostile file is an HL_EFORMAT error
  * with a message, never a crash, an overflow or a loop that does not end.
  *
- * The file is read whole, its CRC checked, then parsed in two passes: the
- * first reads types and objects (and the offsets of every object's
- * references, which the format keeps in parent order), the second, with an
- * address -> index table built from the first, turns the references into
- * object indices (compressed-sparse-row arrays, what hl_dominators takes).
- * Every loop advances a cursor that is bounded by the end of the data.
+ * The file is mapped read-only (never copied), its CRC checked over the
+ * mapping, then parsed in two passes: the first reads types and objects
+ * (and the offsets of every object's references, which the format keeps in
+ * parent order), the second, with an address -> index table built from the
+ * first, turns the references into object indices (compressed-sparse-row
+ * arrays, what hl_dominators takes). Every loop advances a cursor that is
+ * bounded by the end of the data, and every pass - the later ones that
+ * rebuild dropped arrays and the on-demand decoding of one record too -
+ * checks every field again: the mapping shows the file as it is now, so a
+ * file rewritten in place after the checksum was verified is an HL_EFORMAT
+ * error, not an out-of-bounds read. Pages a pass has read are given back
+ * (MADV_DONTNEED) as it goes, so the file costs no resident memory beyond a
+ * few MiB. The one thing a mapping cannot guard against is the file being
+ * truncated by another process while it is open: reading a page past the
+ * new end raises SIGBUS (docs/dumps.md, "Memory").
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,21 +58,6 @@ rd_varint(cursor *c, uint64_t *out)
     return -1;
 }
 
-/* Bytes of the text payload at c->p for text code tl (validated). */
-static size_t
-text_skip(const cursor *c, uint64_t tl)
-{
-    if (tl == HL_TEXT_INT) {
-        size_t k = 0;
-        while (c->p[k] & 0x80)
-            k++;
-        return k + 1;
-    }
-    if (tl == HL_TEXT_FLOAT)
-        return 8;
-    return tl > 1 ? (size_t)(tl - 1) : 0;
-}
-
 static uint64_t
 rd_u64(const unsigned char *p)
 {
@@ -69,71 +67,106 @@ rd_u64(const unsigned char *p)
     return v;
 }
 
-static int
-read_file(hl_dump *d, const char *path)
+/* ---- the mapping ----------------------------------------------------------- */
+
+#define DROP_CHUNK ((size_t)8 << 20)
+
+/* Give back the pages of the mapping below p (whole pages, in chunks of 8
+ * MiB) that a pass has finished reading: they are re-read from the page
+ * cache if needed again. */
+static void
+drop_behind(const hl_dump *d, const unsigned char *p, size_t *done)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+#ifdef MADV_DONTNEED
+    size_t off = (size_t)(p - d->data);
+    if (off - *done < DROP_CHUNK)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t upto = off & ~(page - 1);
+    if (upto > *done) {
+        madvise((void *)(d->data + *done), upto - *done, MADV_DONTNEED);
+        *done = upto;
+    }
+#else
+    (void)d, (void)p, (void)done;
+#endif
+}
+
+static void
+drop_all(const hl_dump *d)
+{
+#ifdef MADV_DONTNEED
+    if (d->size)
+        madvise((void *)d->data, d->size, MADV_DONTNEED);
+#else
+    (void)d;
+#endif
+}
+
+static int
+map_file(hl_dump *d, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return hl_error__set(HL_EINVAL, "cannot open %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return hl_error__set(HL_EINVAL, "cannot seek in %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return hl_error__set(HL_EINVAL, "cannot open %s: %s", path, strerror(e));
     }
-    long size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return hl_error__set(HL_EINVAL, "cannot size %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return hl_error__set(HL_EINVAL, "cannot open %s: not a regular file", path);
     }
-    d->data = hl_mem__malloc(size ? (size_t)size : 1);
-    if (d->data == NULL) {
-        fclose(f);
-        return hl_error__set(HL_ENOMEM, "out of memory for a %ld-byte dump", size);
+    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2) {
+        close(fd);
+        return hl_error__set(HL_EINVAL, "cannot open %s: too large", path);
     }
-    d->size = (size_t)size;
-    if (fread(d->data, 1, d->size, f) != d->size) {
-        int e = ferror(f) ? errno : 0;
-        fclose(f);
-        return e ? hl_error__set(HL_EINVAL, "cannot read %s: %s", path, strerror(e))
-                 : FAIL("the file changed size while being read");
+    d->size = (size_t)st.st_size;
+    if (d->size == 0) {
+        close(fd);
+        return 0; /* nothing to map: the magic check refuses it */
     }
-    fclose(f);
+    void *m = mmap(NULL, d->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) {
+        d->size = 0;
+        return hl_error__set(e == ENOMEM ? HL_ENOMEM : HL_EINVAL, "cannot map %s: %s", path,
+                             strerror(e));
+    }
+    d->data = m;
     return 0;
 }
 
-static int
-alloc_arrays(hl_dump *d, uint64_t nframes)
+static size_t
+rec_of(const hl_dump *d, uint32_t i)
 {
-    size_t n = d->n ? d->n : 1;
-    d->addr = hl_mem__malloc(n * sizeof(uint64_t));
-    d->type = hl_mem__malloc(n * sizeof(uint32_t));
-    d->labels = hl_mem__malloc(n);
-    d->osize = hl_mem__malloc(n * sizeof(uint64_t));
-    d->asize = hl_mem__malloc(n * sizeof(uint64_t));
-    d->refcnt = hl_mem__malloc(n * sizeof(uint64_t));
-    d->text_pos = hl_mem__malloc(n * sizeof(uint64_t));
-    d->text_len = hl_mem__malloc(n);
-    d->first = hl_mem__malloc((n + 1) * sizeof(uint64_t));
-    d->to = hl_mem__malloc((d->nrefs ? d->nrefs : 1) * sizeof(uint32_t));
-    d->type_pos = hl_mem__malloc((d->ntypes ? d->ntypes : 1) * sizeof(uint64_t));
-    d->type_len = hl_mem__malloc((d->ntypes ? d->ntypes : 1) * sizeof(uint32_t));
-    d->type_addr = hl_mem__malloc((d->ntypes ? d->ntypes : 1) * sizeof(uint64_t));
-    d->frames = hl_mem__malloc((nframes ? nframes : 1) * sizeof(uint64_t));
-    if (!d->addr || !d->type || !d->labels || !d->osize || !d->asize || !d->refcnt ||
-        !d->text_pos || !d->text_len || !d->first || !d->to || !d->type_pos || !d->type_len ||
-        !d->type_addr || !d->frames)
-        return hl_error__set(HL_ENOMEM, "out of memory for a dump of %u objects", d->n);
-    return 0;
+    return d->rec32 ? d->rec32[i] : (size_t)d->rec64[i];
 }
 
-/* Pass 1: types, objects, reference offsets, frames. */
+/* ---- pass 1: types, objects, reference offsets, frames --------------------- */
+
+enum {
+    FILL_META = 1,    /* type records, frames (at open) */
+    FILL_OBJECTS = 2, /* addr, type, rec */
+    FILL_FIRST = 4,   /* first (reference offsets) */
+    FILL_SIZES = 8,   /* sizes[] */
+    FILL_REFCNT = 16, /* refcnt[] (saturated to 32 bits) */
+};
+
 static int
-pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
+pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt)
 {
-    cursor c = {d->data + start, d->data + end};
+    cursor c = {d->data + d->start, d->data + d->end};
     uint64_t prev = 0, off = 0, nf = 0;
     uint32_t nobj = 0, nt = 0, filled = 0;
     int64_t last_parent = -1;
+    size_t done = 0;
     while (c.p < c.end) {
+        drop_behind(d, c.p, &done);
+        const unsigned char *at = c.p;
         unsigned char tag = *c.p++;
         uint64_t a = 0, b = 0, v = 0;
         switch (tag) {
@@ -144,9 +177,13 @@ pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
                 return FAIL("a truncated type record");
             if (b > HL_DUMP_NAME_MAX || b > (uint64_t)(c.end - c.p))
                 return FAIL("a type name of %llu bytes", (unsigned long long)b);
-            d->type_addr[nt] = a;
-            d->type_pos[nt] = (uint64_t)(c.p - d->data);
-            d->type_len[nt] = (uint32_t)b;
+            if (what & FILL_META) {
+                d->type_addr[nt] = a;
+                d->type_pos[nt] = (uint64_t)(c.p - d->data);
+                d->type_len[nt] = (uint32_t)b;
+            }
+            else if (d->type_pos[nt] != (uint64_t)(c.p - d->data) || d->type_len[nt] != b)
+                return FAIL("the file changed while open");
             c.p += b;
             nt++;
             break;
@@ -168,26 +205,30 @@ pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
                 (ad > 0 && (uint64_t)ad > ((uint64_t)1 << 56)))
                 return FAIL("object %u has an implausible allocator size", nobj);
             if (tl == HL_TEXT_INT) {
-                const unsigned char *at = c.p;
                 if (rd_varint(&c, &v) < 0)
                     return FAIL("object %u has a truncated int value", nobj);
-                c.p = at; /* skipped below with the others */
             }
             else if (tl == HL_TEXT_FLOAT) {
                 if ((uint64_t)(c.end - c.p) < 8)
                     return FAIL("object %u has a truncated float value", nobj);
+                c.p += 8;
             }
             else if (tl > HL_DUMP_NAME_MAX + 1 || (tl > 1 && tl - 1 > (uint64_t)(c.end - c.p)))
                 return FAIL("object %u has a text of %llu bytes", nobj, (unsigned long long)tl);
-            d->addr[nobj] = prev;
-            d->type[nobj] = (uint32_t)t;
-            d->labels[nobj] = HL_LABEL_NONE;
-            d->osize[nobj] = gs;
-            d->asize[nobj] = (uint64_t)((int64_t)gs + ad);
-            d->refcnt[nobj] = rc;
-            d->text_len[nobj] = (uint8_t)tl;
-            d->text_pos[nobj] = (uint64_t)(c.p - d->data);
-            c.p += text_skip(&c, tl);
+            else if (tl > 1)
+                c.p += tl - 1;
+            if (what & FILL_OBJECTS) {
+                d->addr[nobj] = prev;
+                d->type[nobj] = (uint32_t)t; /* labels: or-ed in by the REFS record */
+                if (d->rec32)
+                    d->rec32[nobj] = (uint32_t)(at - d->data);
+                else
+                    d->rec64[nobj] = (uint64_t)(at - d->data);
+            }
+            if (what & FILL_SIZES)
+                sizes[nobj] = gs;
+            if (what & FILL_REFCNT)
+                refcnt[nobj] = rc >= UINT32_MAX ? UINT32_MAX : (uint32_t)rc;
             nobj++;
             break;
         }
@@ -211,61 +252,68 @@ pass_objects(hl_dump *d, size_t start, size_t end, uint64_t nframes)
             for (uint64_t i = 0; i < b; i++)
                 if (rd_varint(&c, &v) < 0)
                     return FAIL("a truncated reference");
-            while (filled <= (uint32_t)parent)
-                d->first[filled++] = off;
-            d->labels[parent] = lab;
+            if (what & FILL_FIRST)
+                while (filled <= (uint32_t)parent)
+                    d->first[filled++] = off;
+            if (what & FILL_OBJECTS)
+                d->type[parent] |= (uint32_t)lab << HL_DUMP_TYPE_BITS;
             off += b;
             last_parent = parent;
             break;
         }
         case HL_REC_FRAME:
-            if (nf >= nframes)
+            if (nf >= d->nframes)
                 return FAIL("more frame records than the trailer's %llu",
-                            (unsigned long long)nframes);
+                            (unsigned long long)d->nframes);
             if (rd_varint(&c, &a) < 0 || a > (UINT64_MAX >> 3))
                 return FAIL("a truncated frame record");
-            d->frames[nf++] = a << 3;
+            if (what & FILL_META)
+                d->frames[nf] = a << 3;
+            nf++;
             break;
         default:
             return FAIL("an unknown record tag %u at offset %zu", tag,
                         (size_t)(c.p - 1 - d->data));
         }
     }
-    if (nobj != d->n || nt != d->ntypes || off != d->nrefs || nf != nframes)
+    drop_all(d);
+    if (nobj != d->n || nt != d->ntypes || off != d->nrefs || nf != d->nframes)
         return FAIL("the records (%u objects, %u types, %llu references, %llu frames) do not "
                     "match the trailer's counts", nobj, nt, (unsigned long long)off,
                     (unsigned long long)nf);
-    while (filled <= d->n)
-        d->first[filled++] = off;
-    d->nframes = nf;
+    if (what & FILL_FIRST)
+        while (filled <= d->n)
+            d->first[filled++] = off;
     return 0;
 }
 
 /* ---- address -> index ---------------------------------------------------- */
 
+/* A table of 1.5 slots per object (4 B each, linear probing), its size not
+ * a power of two: the hash is mapped onto it by a multiply-shift. */
 static inline size_t
-addr_hash(uint64_t a, size_t mask)
+addr_hash(uint64_t a, size_t cap)
 {
-    return (size_t)(((a >> 3) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    uint64_t h = ((a >> 3) * 0x9E3779B97F4A7C15ull) >> 32;
+    return (size_t)((h * (uint64_t)cap) >> 32);
 }
 
 static int
 build_index(hl_dump *d)
 {
-    size_t cap = 16;
-    while (cap < (size_t)d->n * 2)
-        cap <<= 1;
+    size_t cap = (size_t)d->n + d->n / 2 + 16;
     d->slots = hl_mem__calloc(cap, sizeof(uint32_t));
     if (d->slots == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for the address index");
-    d->mask = cap - 1;
+    d->cap = cap;
     for (uint32_t i = 0; i < d->n; i++) {
-        size_t h = addr_hash(d->addr[i], d->mask);
+        size_t h = addr_hash(d->addr[i], cap);
         while (d->slots[h] != 0) {
             if (d->addr[d->slots[h] - 1] == d->addr[i])
                 return FAIL("two objects at the same address %#llx",
                             (unsigned long long)d->addr[i]);
-            h = (h + 1) & d->mask;
+            if (++h == cap)
+                h = 0;
         }
         d->slots[h] = i + 1;
     }
@@ -277,47 +325,118 @@ hl_dump_find(const hl_dump *d, uint64_t addr)
 {
     if (d->slots == NULL)
         return -1;
-    size_t h = addr_hash(addr, d->mask);
+    size_t h = addr_hash(addr, d->cap);
     while (d->slots[h] != 0) {
         uint32_t i = d->slots[h] - 1;
         if (d->addr[i] == addr)
             return i;
-        h = (h + 1) & d->mask;
+        if (++h == d->cap)
+            h = 0;
     }
     return -1;
 }
 
-/* Pass 2: references as indices. Pass 1 validated the record structure. */
-static int
-pass_refs(hl_dump *d, size_t start, size_t end)
+void
+hl_dump__free_objects(hl_dump *d)
 {
-    cursor c = {d->data + start, d->data + end};
+    hl_mem__free(d->addr);
+    hl_mem__free(d->type);
+    hl_mem__free(d->rec32);
+    hl_mem__free(d->rec64);
+    hl_mem__free(d->slots);
+    d->addr = NULL;
+    d->type = NULL;
+    d->rec32 = NULL;
+    d->rec64 = NULL;
+    d->slots = NULL;
+}
+
+static int
+alloc_objects(hl_dump *d)
+{
+    size_t n = d->n ? d->n : 1;
+    d->addr = hl_mem__malloc(n * sizeof(uint64_t));
+    d->type = hl_mem__malloc(n * sizeof(uint32_t));
+    if (d->size <= UINT32_MAX)
+        d->rec32 = hl_mem__malloc(n * sizeof(uint32_t));
+    else
+        d->rec64 = hl_mem__malloc(n * sizeof(uint64_t));
+    if (!d->addr || !d->type || (!d->rec32 && !d->rec64)) {
+        hl_dump__free_objects(d);
+        return hl_error__set(HL_ENOMEM, "out of memory for a dump of %u objects", d->n);
+    }
+    return 0;
+}
+
+int
+hl_dump__load_objects(hl_dump *d)
+{
+    int rc;
+    if (d->slots != NULL)
+        return 0;
+    hl_dump__free_objects(d);
+    if ((rc = alloc_objects(d)) < 0 || (rc = pass_objects(d, FILL_OBJECTS, NULL, NULL)) < 0 ||
+        (rc = build_index(d)) < 0) {
+        hl_dump__free_objects(d);
+        return rc;
+    }
+    return 0;
+}
+
+int
+hl_dump__load_sizes(hl_dump *d, uint64_t *out)
+{
+    return pass_objects(d, FILL_SIZES, out, NULL);
+}
+
+/* ---- pass 2: references as indices ----------------------------------------- */
+
+static int
+pass_refs(hl_dump *d)
+{
+    cursor c = {d->data + d->start, d->data + d->end};
     uint32_t nobj = 0;
     uint64_t off = 0;
+    size_t done = 0;
     while (c.p < c.end) {
+        drop_behind(d, c.p, &done);
         unsigned char tag = *c.p++;
         uint64_t a = 0, b = 0, v = 0;
         switch (tag) {
         case HL_REC_TYPE:
-            rd_varint(&c, &a);
-            rd_varint(&c, &b);
+            if (rd_varint(&c, &a) < 0 || rd_varint(&c, &b) < 0 ||
+                b > (uint64_t)(c.end - c.p))
+                return FAIL("the file changed while open");
             c.p += b;
             break;
         case HL_REC_OBJECT:
             for (int k = 0; k < 5; k++)
-                rd_varint(&c, &a);
-            rd_varint(&c, &b);
-            c.p += text_skip(&c, b);
+                if (rd_varint(&c, &a) < 0)
+                    return FAIL("the file changed while open");
+            if (rd_varint(&c, &b) < 0)
+                return FAIL("the file changed while open");
+            if (b == HL_TEXT_INT) {
+                if (rd_varint(&c, &v) < 0)
+                    return FAIL("the file changed while open");
+            }
+            else {
+                uint64_t skip = b == HL_TEXT_FLOAT ? 8 : b > 1 ? b - 1 : 0;
+                if (skip > (uint64_t)(c.end - c.p))
+                    return FAIL("the file changed while open");
+                c.p += skip;
+            }
             nobj++;
             break;
         case HL_REC_REFS: {
-            rd_varint(&c, &a);
-            rd_varint(&c, &b);
+            if (rd_varint(&c, &a) < 0 || rd_varint(&c, &b) < 0 || c.p >= c.end || a >= nobj ||
+                nobj > d->n || b > d->nrefs - off)
+                return FAIL("the file changed while open");
             c.p++;
             uint32_t parent = nobj - 1 - (uint32_t)a;
             uint64_t prev = d->addr[parent];
             for (uint64_t i = 0; i < b; i++) {
-                rd_varint(&c, &v);
+                if (rd_varint(&c, &v) < 0)
+                    return FAIL("the file changed while open");
                 prev += (uint64_t)hl_dump__unzigzag(v) << 3;
                 int64_t j = hl_dump_find(d, prev);
                 if (j < 0)
@@ -325,76 +444,110 @@ pass_refs(hl_dump *d, size_t start, size_t end)
                                 (unsigned long long)prev);
                 d->to[off++] = (uint32_t)j;
             }
+            if (d->first[parent] + b != off)
+                return FAIL("the file changed while open");
             break;
         }
         case HL_REC_FRAME:
-            rd_varint(&c, &a);
+            if (rd_varint(&c, &a) < 0)
+                return FAIL("the file changed while open");
             break;
         default:
-            return FAIL("an unknown record tag %u", tag); /* not reached */
+            return FAIL("an unknown record tag %u", tag);
         }
+    }
+    drop_all(d);
+    if (off != d->nrefs)
+        return FAIL("the file changed while open");
+    return 0;
+}
+
+void
+hl_dump__free_graph(hl_dump *d)
+{
+    hl_mem__free(d->first);
+    hl_mem__free(d->to);
+    d->first = NULL;
+    d->to = NULL;
+}
+
+static int
+alloc_graph(hl_dump *d)
+{
+    d->first = hl_mem__malloc(((size_t)d->n + 1) * sizeof(uint64_t));
+    d->to = hl_mem__malloc((d->nrefs ? d->nrefs : 1) * sizeof(uint32_t));
+    if (!d->first || !d->to) {
+        hl_dump__free_graph(d);
+        return hl_error__set(HL_ENOMEM, "out of memory for the reference graph");
     }
     return 0;
 }
 
-static int
-compute_roots(hl_dump *d)
+int
+hl_dump__load_graph(hl_dump *d)
 {
-    uint32_t *indeg = hl_mem__calloc(d->n ? d->n : 1, sizeof(uint32_t));
-    uint8_t *is_root = hl_mem__calloc(d->n ? d->n : 1, 1);
-    int rc = 0;
-    if (indeg == NULL || is_root == NULL) {
-        rc = hl_error__set(HL_ENOMEM, "out of memory for the roots");
-        goto done;
+    int rc;
+    if (d->to != NULL)
+        return 0;
+    if ((rc = hl_dump__load_objects(d)) < 0)
+        return rc;
+    if ((rc = alloc_graph(d)) < 0 || (rc = pass_objects(d, FILL_FIRST, NULL, NULL)) < 0 ||
+        (rc = pass_refs(d)) < 0) {
+        hl_dump__free_graph(d);
+        return rc;
     }
-    for (uint64_t e = 0; e < d->nrefs; e++)
-        if (indeg[d->to[e]] != UINT32_MAX)
-            indeg[d->to[e]]++;
-    int64_t module_type = -1;
+    return 0;
+}
+
+/* Roots: an object with more references than the dump holds to it (its
+ * refcount minus one per reference in the graph stays above 0), a module,
+ * or a thread's frame. refcnt is consumed. */
+static int
+compute_roots(hl_dump *d, uint32_t *refcnt)
+{
+    for (uint64_t e = 0; e < d->nrefs; e++) {
+        uint32_t *r = &refcnt[d->to[e]];
+        if (*r != 0 && *r != UINT32_MAX)
+            --*r;
+    }
     for (uint32_t t = 0; t < d->ntypes; t++)
         if (d->type_len[t] == 6 && memcmp(d->data + d->type_pos[t], "module", 6) == 0)
-            module_type = t;
+            for (uint32_t i = 0; i < d->n; i++)
+                if ((d->type[i] & HL_DUMP_TYPE_MASK) == t)
+                    refcnt[i] = 1;
     for (uint64_t k = 0; k < d->nframes; k++) {
         int64_t j = hl_dump_find(d, d->frames[k]);
-        if (j < 0) {
-            rc = FAIL("a thread's frame %#llx is not in the dump",
-                      (unsigned long long)d->frames[k]);
-            goto done;
-        }
-        is_root[j] = 1;
+        if (j < 0)
+            return FAIL("a thread's frame %#llx is not in the dump",
+                        (unsigned long long)d->frames[k]);
+        refcnt[j] = 1;
     }
+    drop_all(d);
     uint32_t nroots = 0;
-    for (uint32_t i = 0; i < d->n; i++) {
-        if (d->refcnt[i] > indeg[i] || (int64_t)d->type[i] == module_type)
-            is_root[i] = 1;
-        nroots += is_root[i];
-    }
+    for (uint32_t i = 0; i < d->n; i++)
+        nroots += refcnt[i] != 0;
     d->roots = hl_mem__malloc((nroots ? nroots : 1) * sizeof(uint32_t));
-    if (d->roots == NULL) {
-        rc = hl_error__set(HL_ENOMEM, "out of memory for %u roots", nroots);
-        goto done;
-    }
+    if (d->roots == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory for %u roots", nroots);
     d->nroots = 0;
     for (uint32_t i = 0; i < d->n; i++)
-        if (is_root[i])
+        if (refcnt[i] != 0)
             d->roots[d->nroots++] = i;
-done:
-    hl_mem__free(indeg);
-    hl_mem__free(is_root);
-    return rc;
+    return 0;
 }
 
 int
 hl_dump_open(hl_dump **out, const char *path)
 {
     hl_dump *d;
+    uint32_t *refcnt = NULL;
     int rc;
     hl_error_clear();
     *out = NULL;
     d = hl_mem__calloc(1, sizeof(*d));
     if (d == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for a dump");
-    if ((rc = read_file(d, path)) < 0)
+    if ((rc = map_file(d, path)) < 0)
         goto fail;
     const unsigned char *p = d->data;
     if (d->size < 8 || memcmp(p, HL_DUMP_MAGIC, 8) != 0) {
@@ -412,11 +565,19 @@ hl_dump_open(hl_dump **out, const char *path)
         goto fail;
     }
     {
-        uint32_t want = 0, got;
+        uint32_t want = 0, got = 0;
         const unsigned char *t = p + d->size - 4;
         for (int i = 3; i >= 0; i--)
             want = (want << 8) | t[i];
-        got = hl_dump__crc32(0, p, d->size - 4);
+        /* in chunks, each given back once summed */
+        size_t done = 0, dropped = 0, len = d->size - 4;
+        while (done < len) {
+            size_t k = len - done < DROP_CHUNK ? len - done : DROP_CHUNK;
+            got = hl_dump__crc32(got, p + done, k);
+            done += k;
+            drop_behind(d, p + done, &dropped);
+        }
+        drop_all(d);
         if (got != want) {
             rc = FAIL("checksum mismatch (truncated or corrupted)");
             goto fail;
@@ -449,20 +610,39 @@ hl_dump_open(hl_dump **out, const char *path)
     /* Every record takes at least two bytes: counts beyond that are lies,
      * and checking them first bounds every allocation by the file size. */
     if (nobj > end / 2 || nobj > HL_DOM_MAX_NODES || nrefs > end || ntypes > end / 2 ||
-        nframes > end / 2) {
+        ntypes > HL_DUMP_TYPE_MASK || nframes > end / 2) {
         rc = FAIL("implausible counts in the trailer");
         goto fail;
     }
+    d->start = start;
+    d->end = (size_t)end;
     d->n = (uint32_t)nobj;
     d->nrefs = nrefs;
     d->ntypes = (uint32_t)ntypes;
-    if ((rc = alloc_arrays(d, nframes)) < 0 || (rc = pass_objects(d, start, end, nframes)) < 0 ||
-        (rc = build_index(d)) < 0 || (rc = pass_refs(d, start, end)) < 0 ||
-        (rc = compute_roots(d)) < 0)
+    d->nframes = nframes;
+    {
+        size_t nt = ntypes ? ntypes : 1;
+        d->type_pos = hl_mem__malloc(nt * sizeof(uint64_t));
+        d->type_len = hl_mem__malloc(nt * sizeof(uint32_t));
+        d->type_addr = hl_mem__malloc(nt * sizeof(uint64_t));
+        d->frames = hl_mem__malloc((nframes ? nframes : 1) * sizeof(uint64_t));
+        refcnt = hl_mem__malloc((nobj ? nobj : 1) * sizeof(uint32_t));
+        if (!d->type_pos || !d->type_len || !d->type_addr || !d->frames || !refcnt) {
+            rc = hl_error__set(HL_ENOMEM, "out of memory for a dump of %u objects", d->n);
+            goto fail;
+        }
+    }
+    if ((rc = alloc_objects(d)) < 0 || (rc = alloc_graph(d)) < 0 ||
+        (rc = pass_objects(d, FILL_META | FILL_OBJECTS | FILL_FIRST | FILL_REFCNT, NULL,
+                           refcnt)) < 0 ||
+        (rc = build_index(d)) < 0 || (rc = pass_refs(d)) < 0 ||
+        (rc = compute_roots(d, refcnt)) < 0)
         goto fail;
+    hl_mem__free(refcnt);
     *out = d;
     return 0;
 fail:
+    hl_mem__free(refcnt);
     hl_dump_close(d);
     return rc;
 }
@@ -472,11 +652,14 @@ hl_dump_close(hl_dump *d)
 {
     if (d == NULL)
         return;
-    void *arrays[] = {d->data, d->addr, d->type, d->labels, d->osize, d->asize, d->refcnt,
-                      d->text_pos, d->text_len, d->first, d->to, d->type_pos, d->type_len,
-                      d->type_addr, d->frames, d->slots, d->roots, d->idom, d->retained};
+    hl_dump__free_objects(d);
+    hl_dump__free_graph(d);
+    void *arrays[] = {d->type_pos, d->type_len, d->type_addr, d->frames,
+                      d->roots,    d->idom,     d->retained};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         hl_mem__free(arrays[i]);
+    if (d->data != NULL)
+        munmap((void *)d->data, d->size);
     hl_mem__free(d);
 }
 
@@ -510,36 +693,48 @@ hl_dump_python(const hl_dump *d)
     return d->python;
 }
 
-void
+int
 hl_dump_get(hl_dump_object *out, const hl_dump *d, uint32_t i)
 {
+    memset(out, 0, sizeof(*out));
+    if (d->type == NULL || i >= d->n)
+        return hl_error__set(HL_EINVAL, "the dump's object table is not loaded");
+    /* The record was validated when the file was opened; it is checked
+     * again here because the mapping shows the file as it is now. */
+    cursor c = {d->data + rec_of(d, i), d->data + d->end};
+    uint64_t a, t, gs, as, rc, tl, v;
+    if (c.p >= c.end || *c.p++ != HL_REC_OBJECT || rd_varint(&c, &a) < 0 ||
+        rd_varint(&c, &t) < 0 || rd_varint(&c, &gs) < 0 || rd_varint(&c, &as) < 0 ||
+        rd_varint(&c, &rc) < 0 || rd_varint(&c, &tl) < 0 ||
+        t != (d->type[i] & HL_DUMP_TYPE_MASK))
+        return FAIL("the file changed while open (object %u)", i);
     out->addr = d->addr[i];
-    out->type = d->type[i];
-    out->labels = d->labels[i];
-    out->size = d->osize[i];
-    out->alloc_size = d->asize[i];
-    out->refcount = d->refcnt[i];
-    uint8_t tl = d->text_len[i];
-    const unsigned char *p = d->data + d->text_pos[i];
-    out->text = NULL;
-    out->text_len = 0;
+    out->type = (uint32_t)t;
+    out->labels = (uint8_t)(d->type[i] >> HL_DUMP_TYPE_BITS);
+    out->size = gs;
+    out->alloc_size = (uint64_t)((int64_t)gs + hl_dump__unzigzag(as));
+    out->refcount = rc;
     out->text_kind = HL_TEXT_NONE;
     if (tl == HL_TEXT_INT) {
-        cursor c = {p, d->data + d->size};
-        uint64_t v = 0;
-        rd_varint(&c, &v);
+        if (rd_varint(&c, &v) < 0)
+            return FAIL("the file changed while open (object %u)", i);
         out->text_kind = HL_TEXT_KIND_INT;
         out->ival = hl_dump__unzigzag(v);
     }
     else if (tl == HL_TEXT_FLOAT) {
+        if (c.end - c.p < 8)
+            return FAIL("the file changed while open (object %u)", i);
         out->text_kind = HL_TEXT_KIND_FLOAT;
-        memcpy(&out->fval, p, 8);
+        memcpy(&out->fval, c.p, 8);
     }
     else if (tl > 0) {
+        if (tl > HL_DUMP_NAME_MAX + 1 || tl - 1 > (uint64_t)(c.end - c.p))
+            return FAIL("the file changed while open (object %u)", i);
         out->text_kind = HL_TEXT_UTF8;
-        out->text = (const char *)p;
+        out->text = (const char *)c.p;
         out->text_len = tl - 1u;
     }
+    return 0;
 }
 
 const char *
@@ -551,18 +746,29 @@ hl_dump_type_name(const hl_dump *d, uint32_t t, size_t *len, uint64_t *addr)
     return (const char *)d->data + d->type_pos[t];
 }
 
-const uint32_t *
-hl_dump_referents(const hl_dump *d, uint32_t i, size_t *n)
+int
+hl_dump_referents(const uint32_t **out, size_t *n, hl_dump *d, uint32_t i)
 {
+    int rc = hl_dump__load_graph(d);
+    *out = NULL;
+    *n = 0;
+    if (rc < 0)
+        return rc;
     *n = (size_t)(d->first[i + 1] - d->first[i]);
-    return d->to + d->first[i];
+    *out = d->to + d->first[i];
+    return 0;
 }
 
-hl_digraph
-hl_dump_graph(const hl_dump *d)
+int
+hl_dump_graph(hl_digraph *g, hl_dump *d)
 {
-    hl_digraph g = {d->n, d->first, d->to};
-    return g;
+    int rc = hl_dump__load_graph(d);
+    if (rc < 0)
+        return rc;
+    g->n = d->n;
+    g->first = d->first;
+    g->to = d->to;
+    return 0;
 }
 
 const uint32_t *

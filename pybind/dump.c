@@ -158,7 +158,9 @@ dumpdata_record(dumpdata_obj *self, PyObject *arg)
     if (i < 0)
         return NULL;
     hl_dump_object o;
-    hl_dump_get(&o, self->d, (uint32_t)i);
+    int rc = hl_dump_get(&o, self->d, (uint32_t)i);
+    if (rc < 0)
+        return raise_rc(rc, self->path);
     PyObject *text;
     if (o.text_kind == HL_TEXT_KIND_INT || o.text_kind == HL_TEXT_KIND_FLOAT) {
         PyObject *v = o.text_kind == HL_TEXT_KIND_INT ? PyLong_FromLongLong(o.ival)
@@ -197,7 +199,10 @@ dumpdata_referents(dumpdata_obj *self, PyObject *arg)
     if (i < 0)
         return NULL;
     size_t n;
-    const uint32_t *a = hl_dump_referents(self->d, (uint32_t)i, &n);
+    const uint32_t *a;
+    int rc = hl_dump_referents(&a, &n, self->d, (uint32_t)i);
+    if (rc < 0)
+        return raise_rc(rc, self->path);
     return index_list(a, n);
 }
 
@@ -259,7 +264,11 @@ dumpdata_of_types(dumpdata_obj *self, PyObject *arg)
     uint32_t n = hl_dump_count(self->d);
     for (uint32_t i = 0; i < n; i++) {
         hl_dump_object o;
-        hl_dump_get(&o, self->d, i);
+        int rc = hl_dump_get(&o, self->d, i);
+        if (rc < 0) {
+            raise_rc(rc, self->path);
+            goto fail;
+        }
         if (want[o.type]) {
             PyObject *v = PyLong_FromUnsignedLong(i);
             if (v == NULL || PyList_Append(list, v) < 0) {
@@ -288,13 +297,15 @@ dumpdata_path(dumpdata_obj *self, PyObject *arg)
     uint32_t *path;
     size_t n, nroots;
     int rc;
-    hl_digraph g = hl_dump_graph(self->d);
+    hl_digraph g;
+    if ((rc = hl_dump_graph(&g, self->d)) < 0)
+        return raise_rc(rc, self->path);
     const uint32_t *roots = hl_dump_roots(self->d, &nroots);
-    Py_BEGIN_ALLOW_THREADS
+    /* The GIL stays held: hl_dump_dominators drops and rebuilds the
+     * arrays the other methods read (lib/dump_read.h). */
     rc = hl_dominators_path_to_root(&path, &n, &g, roots, nroots, (uint32_t)i);
-    Py_END_ALLOW_THREADS
     if (rc < 0)
-        return hl_py_raise(rc);
+        return raise_rc(rc, self->path);
     PyObject *list = index_list(path, n);
     hl_dominators_path_free(path);
     return list;
@@ -310,7 +321,11 @@ dumpdata_type_totals(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
         return PyErr_NoMemory();
     for (uint32_t i = 0; i < n; i++) {
         hl_dump_object o;
-        hl_dump_get(&o, self->d, i);
+        int rc = hl_dump_get(&o, self->d, i);
+        if (rc < 0) {
+            PyMem_Free(acc);
+            return raise_rc(rc, self->path);
+        }
         acc[3 * o.type] += 1;
         acc[3 * o.type + 1] += o.size;
         acc[3 * o.type + 2] += o.alloc_size;
@@ -329,16 +344,14 @@ dumpdata_type_totals(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
-/* The dominator tree, computed on first use (GIL released meanwhile). */
+/* The dominator tree, computed on first use (the GIL held: see above). */
 static int
 dominators(dumpdata_obj *self, const uint32_t **idom, const uint64_t **ret)
 {
     int rc;
-    Py_BEGIN_ALLOW_THREADS
     rc = hl_dump_dominators(idom, ret, self->d);
-    Py_END_ALLOW_THREADS
     if (rc < 0) {
-        hl_py_raise(rc);
+        raise_rc(rc, self->path);
         return -1;
     }
     return 0;
@@ -470,12 +483,10 @@ dumpdata_type_retained(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
     if (out == NULL)
         return PyErr_NoMemory();
     int rc;
-    Py_BEGIN_ALLOW_THREADS
     rc = hl_dump_type_retained(out, self->d);
-    Py_END_ALLOW_THREADS
     if (rc < 0) {
         PyMem_Free(out);
-        return hl_py_raise(rc);
+        return raise_rc(rc, self->path);
     }
     PyObject *list = PyList_New(nt);
     for (uint32_t t = 0; list != NULL && t < nt; t++) {

@@ -83,10 +83,12 @@ typedef struct {
     double fval;         /* HL_TEXT_KIND_FLOAT */
 } hl_dump_object;
 
-/* Read and validate the dump at `path`: magic, version, checksum, every
- * length, count and reference in range. Computes the roots (see
- * hl_dump_roots). Returns 0, HL_EFORMAT, HL_EINVAL (cannot read the file)
- * or HL_ENOMEM. Needs no GIL. */
+/* Map (read-only) and validate the dump at `path`: magic, version,
+ * checksum, every length, count and reference in range. Computes the roots
+ * (see hl_dump_roots). Returns 0, HL_EFORMAT, HL_EINVAL (cannot read the
+ * file) or HL_ENOMEM. Needs no GIL. The file stays mapped until
+ * hl_dump_close; every later read of it is checked again, but a file
+ * truncated by another process while open raises SIGBUS (docs/dumps.md). */
 int hl_dump_open(hl_dump **out, const char *path);
 
 /* Release it. NULL is accepted. */
@@ -99,8 +101,11 @@ double hl_dump_timestamp(const hl_dump *d);
 /* The Python version string of the dumped process (NUL-terminated). */
 const char *hl_dump_python(const hl_dump *d);
 
-/* Object i (< hl_dump_count). */
-void hl_dump_get(hl_dump_object *out, const hl_dump *d, uint32_t i);
+/* Object i (< hl_dump_count), decoded from the mapped file (text points
+ * into the mapping, valid until hl_dump_close). Returns 0, or HL_EFORMAT
+ * when the file was changed in place since it was opened, HL_EINVAL when
+ * the object table could not be rebuilt after an earlier error. */
+int hl_dump_get(hl_dump_object *out, const hl_dump *d, uint32_t i);
 
 /* The name of type t (< hl_dump_ntypes), UTF-8, and the address of the
  * type object. */
@@ -109,11 +114,15 @@ const char *hl_dump_type_name(const hl_dump *d, uint32_t t, size_t *len, uint64_
 /* The index of the object at address `addr`, or -1. */
 int64_t hl_dump_find(const hl_dump *d, uint64_t addr);
 
-/* The references of object i, as object indices (borrowed, *n entries). */
-const uint32_t *hl_dump_referents(const hl_dump *d, uint32_t i, size_t *n);
+/* The references of object i, as object indices (*out borrowed, *n
+ * entries, valid until the next call that may drop the graph:
+ * hl_dump_dominators). The graph is rebuilt from the file if the dominator
+ * computation dropped it. Returns 0, HL_EFORMAT or HL_ENOMEM. */
+int hl_dump_referents(const uint32_t **out, size_t *n, hl_dump *d, uint32_t i);
 
-/* The reference graph in CSR form (borrowed arrays). */
-hl_digraph hl_dump_graph(const hl_dump *d);
+/* The reference graph in CSR form (borrowed arrays, valid as above),
+ * rebuilt if dropped. Returns 0, HL_EFORMAT or HL_ENOMEM. */
+int hl_dump_graph(hl_digraph *g, hl_dump *d);
 
 /* Root objects, each once (borrowed, *n entries): objects with more
  * references than the dump accounts for (held from C, a C stack, an
@@ -125,7 +134,9 @@ const uint32_t *hl_dump_roots(const hl_dump *d, size_t *n);
  * on hl_dump_graph and hl_dump_roots.) */
 
 /* The immediate dominators and retained sizes (getsizeof model) of every
- * object, computed on first use and kept (hl_dominators). *idom and
+ * object, computed on first use and kept (hl_dominators). Drops the graph
+ * (later rebuilt on demand) and invalidates pointers from
+ * hl_dump_referents/hl_dump_graph. *idom and
  * *retained are borrowed, hl_dump_count entries. Returns 0, HL_ENOMEM or
  * HL_EINVAL. */
 int hl_dump_dominators(const uint32_t **idom, const uint64_t **retained, hl_dump *d);

@@ -110,9 +110,12 @@ def open_dump(path: Union[str, "os.PathLike[str]"]) -> "HeapDump":
 class DumpChain:
     """The shortest chain of references from a root of a dump to an object.
 
-    ``kind`` is 'root' (the first object is a root: a module, a thread's
-    frame, or an object held from outside the heap) or 'none' (no root
-    reaches the object: garbage waiting for the cyclic collector).
+    ``kind`` says what the first object is: 'module', 'frame' (a thread's
+    frame), 'external' (held from outside the Python heap: its reference
+    count exceeds the references the dump records - C code, an extension,
+    or on 3.11+ a running function's locals), or 'none' (no root reaches
+    the object: garbage waiting for the cyclic collector), as for
+    ``heaplens.Chain``.
     ``objects`` are DumpObject records from the root to the object;
     ``labels`` say how each refers to the next. ``str(chain)`` reads like
     ``module app -> dict['cache'] -> list[17] -> <Foo>``."""
@@ -131,7 +134,9 @@ class DumpChain:
         if not self.objects:
             return "(nothing)"
         text = " -> ".join(list(self.labels) + ["<%s>" % self.objects[-1].type_name])
-        if self.kind == "none":
+        if self.kind == "external":
+            text = "held from outside the Python heap: " + text
+        elif self.kind == "none":
             text = "no root reaches it: " + text
         return text
 
@@ -157,6 +162,7 @@ class HeapDump:
         self._d = data
         self._types = [name for name, _ in data.types()]
         self._roots: Optional[Tuple[int, ...]] = None
+        self._module_ix: Optional[List[int]] = None
 
     # -- records -------------------------------------------------------------
 
@@ -260,14 +266,29 @@ class HeapDump:
             return "function %s" % text
         return tname
 
+    def _modules(self) -> List[int]:
+        if self._module_ix is None:
+            self._module_ix = self._d.of_types(
+                [t for t, name in enumerate(self._types) if name == "module"])
+        return self._module_ix
+
     def path_to_root(self, id: int) -> DumpChain:
         """The shortest chain of references from a root to ``id``."""
         i = self._index(id)
         path = self._d.path(i)
         if not path:
             return DumpChain("none", [self._record(i)], [])
+        if self._types[self._d.record(path[0])[1]] == "dict":
+            # A module's globals are held from outside too (by the frames
+            # and functions running in it): name the module that owns them.
+            for m in self._modules():
+                if path[0] in self._d.referents(m):
+                    path.insert(0, m)
+                    break
         labels = [self._label(p, c) for p, c in zip(path, path[1:])]
-        return DumpChain("root", [self._record(j) for j in path], labels)
+        root = self._types[self._d.record(path[0])[1]]
+        kind = root if root in ("module", "frame") else "external"
+        return DumpChain(kind, [self._record(j) for j in path], labels)
 
     # -- dominators ----------------------------------------------------------
 
