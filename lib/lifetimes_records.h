@@ -46,12 +46,10 @@ home_of(uintptr_t key, size_t cap)
     return b * RT_B;
 }
 
+/* rt_find with the home already known (home_of(key, t->cap)). */
 static inline size_t
-rt_find(const rtable *t, uintptr_t key)
+rt_find_from(const rtable *t, uintptr_t key, size_t i)
 {
-    if (t->cap == 0)
-        return SIZE_MAX;
-    size_t i = home_of(key, t->cap);
     for (size_t n = t->cap / RT_B; n > 0; n--) {
         const record *s = &t->slots[i];
         rbucket bk = t->bk[i / RT_B];
@@ -67,13 +65,20 @@ rt_find(const rtable *t, uintptr_t key)
     return SIZE_MAX;
 }
 
-/* Empty slot i: the last record of its bucket moves into it (a pointer to
- * that record is stale afterwards; so is one to slot i). */
+static inline size_t
+rt_find(const rtable *t, uintptr_t key)
+{
+    if (t->cap == 0)
+        return SIZE_MAX;
+    return rt_find_from(t, key, home_of(key, t->cap));
+}
+
+/* rt_remove with the home of slot i's key already known. */
 static inline void
-rt_remove(rtable *t, size_t i)
+rt_remove_from(rtable *t, size_t i, size_t home)
 {
     size_t b = i / RT_B, nb = t->cap / RT_B;
-    size_t h = home_of(t->slots[i].key, t->cap) / RT_B;
+    size_t h = home / RT_B;
     while (h != b) { /* it passed these buckets: take its count back */
         if (t->bk[h].over != UINT8_MAX)
             t->bk[h].over--;
@@ -88,12 +93,20 @@ rt_remove(rtable *t, size_t i)
     t->removed++;
 }
 
+/* Empty slot i: the last record of its bucket moves into it (a pointer to
+ * that record is stale afterwards; so is one to slot i). */
+static inline void
+rt_remove(rtable *t, size_t i)
+{
+    rt_remove_from(t, i, home_of(t->slots[i].key, t->cap));
+}
+
 /* The slot where a record whose key is not in the table goes: the first
  * free one from its home bucket on (there must be one), taken. */
 static inline size_t
-rt_place(rbucket *bk, size_t cap, uintptr_t key)
+rt_place_from(rbucket *bk, size_t cap, size_t home)
 {
-    size_t b = home_of(key, cap) / RT_B, nb = cap / RT_B;
+    size_t b = home / RT_B, nb = cap / RT_B;
     while (bk[b].fill == RT_B) {
         if (bk[b].over != UINT8_MAX)
             bk[b].over++;
@@ -101,6 +114,12 @@ rt_place(rbucket *bk, size_t cap, uintptr_t key)
             b = 0;
     }
     return b * RT_B + bk[b].fill++;
+}
+
+static inline size_t
+rt_place(rbucket *bk, size_t cap, uintptr_t key)
+{
+    return rt_place_from(bk, cap, home_of(key, cap));
 }
 
 static inline int
@@ -141,12 +160,13 @@ rt_insert(rtable *t, uintptr_t key, int *existed)
         if (rt_rehash(t, cap) < 0 && (t->count + 1) * 20 > t->cap * 19)
             return SIZE_MAX; /* could not grow and nearly full: drop */
     }
-    size_t i = rt_find(t, key);
+    size_t home = home_of(key, t->cap);
+    size_t i = rt_find_from(t, key, home);
     if (i != SIZE_MAX) {
         *existed = 1;
         return i;
     }
-    i = rt_place(t->bk, t->cap, key);
+    i = rt_place_from(t->bk, t->cap, home);
     memset(&t->slots[i], 0, sizeof(record));
     t->slots[i].key = key;
     t->count++;
