@@ -121,6 +121,7 @@ release_all(void)
     hl_mem__sys_free(T.leaf);
     T.leaf = NULL;
     hl_mem__sys_free(T.rt.slots);
+    hl_mem__sys_free(T.rt.bk);
     hl_mem__sys_free(T.nursery);
     T.nursery = NULL;
     T.nn = 0;
@@ -523,7 +524,7 @@ hl_track_get_status(hl_track_status *out)
     out->types_unverified = T.types_unverified + (size_t)T.nnewtypes;
     out->sites = T.nsites ? T.nsites - 1 : 0;
     out->types = T.nstats;
-    out->memory = T.rt.cap * sizeof(record) + (T.nursery ? NURSERY_N * sizeof(record) : 0) +
+    out->memory = T.rt.cap * sizeof(record) + T.rt.cap / RT_B * sizeof(rbucket) + (T.nursery ? NURSERY_N * sizeof(record) : 0) +
                   T.ntinfos * (sizeof(tinfo)) +
                   T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
                   T.nsites * sizeof(site) + T.capsites * sizeof(void *) +

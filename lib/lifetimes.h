@@ -43,11 +43,12 @@
 #define HOT inline __attribute__((always_inline))
 
 /* ---- records: an open-addressing table keyed by address ----------------
- * 24 bytes a slot. Capacities are not powers of two: a slot is picked with
- * a multiply-shift over the hashed key (home_of), which lets the table
- * grow by ~1.5x and keep its load between 0.55 and 0.85, so a live object
- * costs 28-44 bytes. Deletion shifts the following run back (no
- * tombstones). */
+ * 24 bytes a slot, in buckets of RT_B slots (lifetimes_records.h) plus two
+ * bytes per bucket. Capacities are not powers of two: a bucket is picked
+ * with a multiply-shift over the hashed key (home_of), which lets the
+ * table grow by ~1.5x and keep its load between 0.55 and 0.85, so a live
+ * object costs 28-44 bytes. Deletion moves the bucket's last record into
+ * the hole (no tombstones, no shifting of runs). */
 
 typedef struct {
     uintptr_t key;   /* block (allocator) or object (tracer) address; 0 = empty */
@@ -85,11 +86,19 @@ type_waiting(uint32_t t)
 #define SITE_ID(s) ((s) & ~SITE_CONFIRMED)
 
 typedef struct {
-    record *slots;
+    uint8_t fill; /* its records are in its first `fill` slots */
+    uint8_t over; /* records that passed it (it was full), saturating */
+} rbucket;
+
+typedef struct {
+    record *slots; /* cap / RT_B buckets of RT_B slots */
+    rbucket *bk;   /* one per bucket */
     size_t cap, count;
+    size_t removed; /* removals since the last resize (see rt_maybe_shrink) */
 } rtable;
 
 #define HOME_PAGE_BITS 9
+#define RT_B 8 /* slots per bucket of the big table */
 
 /* ---- the nursery ----------------------------------------------------------
  * Every record is born in a small direct-mapped table (2,048 slots, 48

@@ -80,12 +80,16 @@ on_free(void *p, uint64_t raw)
         __builtin_prefetch(&T.rt.slots[home_of(key, T.rt.cap)], 0, 3);
     settle_pending(key);
     int young = r->key == key;
+    size_t home = 0;
     if (!young) {
         record *m = moving_find(key);
         if (m != NULL) {
             r = m;
         } else {
-            size_t i = rt_find(&T.rt, key);
+            if (T.rt.cap == 0)
+                return;
+            home = home_of(key, T.rt.cap);
+            size_t i = rt_find_from(&T.rt, key, home);
             if (i == SIZE_MAX)
                 return;
             r = &T.rt.slots[i];
@@ -108,7 +112,7 @@ on_free(void *p, uint64_t raw)
     } else if (in_moving(r)) {
         moving_remove(r);
     } else {
-        rec_drop(r);
+        rt_remove_from(&T.rt, (size_t)(r - T.rt.slots), home);
         rt_maybe_shrink(&T.rt);
     }
 }

@@ -1,6 +1,7 @@
 /* check_lifetimes.c - the tracker's tables and hooks (lib/lifetimes.c),
  * driven through the public C API, with allocation failures injected. */
 #include "heaplens/heaplens.h"
+#include "lifetimes_records.h" /* the big record table, tested alone below */
 #include "mem.h"
 #include "suites.h"
 
@@ -239,6 +240,154 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
+/* ---- the big record table alone, against a model --------------------- */
+
+/* Check's ck_assert reports its place on every call (a write): millions of
+ * checks below use these, which only report a failure. */
+#define REQUIRE(c) do { if (!(c)) ck_abort_msg("failed: %s", #c); } while (0)
+#define REQUIRE_EQ(a, b) REQUIRE((a) == (b))
+#define REQUIRE_NE(a, b) REQUIRE((a) != (b))
+#define REQUIRE_LE(a, b) REQUIRE((a) <= (b))
+#define REQUIRE_GT(a, b) REQUIRE((a) > (b))
+#define REQUIRE_NONNULL(a) REQUIRE((a) != NULL)
+
+/* Every filled slot is findable, every bucket's records fill its first
+ * `fill` slots, and each unsaturated overflow count is the number of
+ * records that sit past that bucket from a home at or before it. */
+static void
+check_table(const rtable *t, size_t expect_count)
+{
+    size_t nb = t->cap / RT_B, n = 0;
+    size_t *over = calloc(nb, sizeof(size_t));
+    ck_assert_ptr_nonnull(over);
+    for (size_t b = 0; b < nb; b++) {
+        REQUIRE_LE(t->bk[b].fill, RT_B);
+        for (size_t j = 0; j < RT_B; j++) {
+            const record *r = &t->slots[b * RT_B + j];
+            if (j >= t->bk[b].fill) {
+                REQUIRE_EQ(r->key, 0);
+                continue;
+            }
+            REQUIRE_NE(r->key, 0);
+            REQUIRE_EQ(rt_find(t, r->key), b * RT_B + j);
+            n++;
+            for (size_t h = home_of(r->key, t->cap) / RT_B; h != b; h = (h + 1) % nb)
+                over[h]++;
+        }
+    }
+    REQUIRE_EQ(n, expect_count);
+    REQUIRE_EQ(t->count, expect_count);
+    for (size_t b = 0; b < nb; b++)
+        if (t->bk[b].over != UINT8_MAX)
+            REQUIRE_EQ(t->bk[b].over, over[b]);
+    free(over);
+}
+
+static uint64_t
+xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random insertions, lookups of present and absent keys and removals, with
+ * keys dense in address order (as pymalloc hands blocks out: full buckets,
+ * overflow chains), in 64-byte strides and scattered; growth and shrinking
+ * happen on the way. The table must agree with the model at every step. */
+START_TEST(test_record_table_model)
+{
+    enum { NKEYS = 60000 };
+    uintptr_t *keys = malloc(NKEYS * sizeof(uintptr_t));
+    unsigned char *present = calloc(NKEYS, 1);
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_ptr_nonnull(present);
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (i < NKEYS / 2)
+            keys[i] = 0x7f0000100000u + 16 * i;                        /* dense */
+        else if (i < NKEYS * 3 / 4)
+            keys[i] = 0x7f0010000000u + 64 * i;                        /* strided */
+        else
+            keys[i] = (uintptr_t)((xorshift(&seed) & 0xFFFFFFFFFF0u) | 16); /* scattered */
+    }
+    for (size_t i = NKEYS * 3 / 4; i < NKEYS; i++) /* no duplicates among the scattered */
+        for (size_t j = NKEYS * 3 / 4; j < i; j++)
+            if (keys[j] == keys[i]) {
+                keys[i] += 16 * (uintptr_t)NKEYS * 64;
+                break;
+            }
+    rtable t = {0};
+    REQUIRE_EQ(rt_rehash(&t, 1024), 0);
+    size_t count = 0, grew = 0, shrank = 0, cap_before;
+    for (int phase = 0; phase < 8; phase++) {
+        /* Even phases mostly insert (in address order at times), odd ones
+         * mostly remove. */
+        int filling = phase % 2 == 0;
+        for (size_t op = 0; op < 120000; op++) {
+            size_t i = filling && (op & 1) ? (op / 2 + phase * 7919) % NKEYS
+                                           : (size_t)(xorshift(&seed) % NKEYS);
+            size_t at = rt_find(&t, keys[i]);
+            if (present[i]) {
+                REQUIRE_NE(at, SIZE_MAX);
+                REQUIRE_EQ(t.slots[at].key, keys[i]);
+                if (!filling || xorshift(&seed) % 8 == 0) {
+                    cap_before = t.cap;
+                    rt_remove(&t, at);
+                    rt_maybe_shrink(&t);
+                    shrank += t.cap < cap_before;
+                    present[i] = 0;
+                    count--;
+                }
+            } else {
+                REQUIRE_EQ(at, SIZE_MAX);
+                if (filling || xorshift(&seed) % 8 == 0) {
+                    int existed;
+                    cap_before = t.cap;
+                    size_t slot = rt_insert(&t, keys[i], &existed);
+                    REQUIRE_NE(slot, SIZE_MAX);
+                    REQUIRE_EQ(existed, 0);
+                    REQUIRE_EQ(t.slots[slot].key, keys[i]);
+                    grew += t.cap > cap_before;
+                    t.slots[slot].size = (uint32_t)i;
+                    present[i] = 1;
+                    count++;
+                }
+            }
+            if (op % 20000 == 0)
+                check_table(&t, count);
+        }
+        check_table(&t, count);
+        /* A key inserted again is found where it is, with its contents. */
+        for (size_t i = 0; i < NKEYS; i++)
+            if (present[i]) {
+                int existed;
+                size_t slot = rt_insert(&t, keys[i], &existed);
+                REQUIRE_EQ(existed, 1);
+                REQUIRE_EQ(t.slots[slot].size, (uint32_t)i);
+                break;
+            }
+    }
+    REQUIRE_GT(grew, 3);
+    REQUIRE_GT(shrank, 0);
+    /* The API's shrink: a sparse table is made small at once. */
+    for (size_t i = 0; i < NKEYS; i++)
+        if (present[i] && count > 100) {
+            rt_remove(&t, rt_find(&t, keys[i]));
+            present[i] = 0;
+            count--;
+        }
+    rt_shrink_sparse(&t);
+    REQUIRE_LE(t.cap, 4096);
+    check_table(&t, count);
+    hl_mem__sys_free(t.slots);
+    hl_mem__sys_free(t.bk);
+    free(keys);
+    free(present);
+}
+END_TEST
+
 Suite *
 lifetimes_suite(void)
 {
@@ -251,6 +400,7 @@ lifetimes_suite(void)
     tcase_add_test(tc, test_tracer_backend);
     tcase_add_test(tc, test_table_grows_and_shrinks);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_record_table_model);
     suite_add_tcase(s, tc);
     return s;
 }
