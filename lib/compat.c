@@ -2,7 +2,7 @@
  * compat.c - version-dependent object layout, kept out of the rest of lib/.
  * We never include internal/pycore_*.h: where CPython keeps a layout private,
  * we read the few words we need at offsets measured per version
- * (shared/CPYTHON-LAYOUT.md section 5), guarded by the type flags that say
+ * (docs/cpython-facts.md sections 3-6), guarded by the type flags that say
  * the words exist.
  */
 #include "compat.h"
@@ -157,7 +157,7 @@ hl_compat_hidden_dict(PyObject *o)
     const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
     PyObject *dict = ((PyObject **)o)[-3];
     /* While the inline values are valid, dict traverse is skipped
-     * (CPYTHON-LAYOUT.md table 2 note 6). */
+     * (docs/cpython-facts.md section 4). */
     return (dict != NULL && iv[3]) ? dict : NULL;
 #else
     (void)o;

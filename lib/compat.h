@@ -4,7 +4,7 @@
  * of lib/ uses the feature macros and inline wrappers defined here.
  *
  * Layout facts used below were measured on 3.9.18, 3.10.13, 3.11.7, 3.12.1
- * and 3.13.0 (see shared/CPYTHON-LAYOUT.md, section 1 and section 5).
+ * and 3.13.0 (see docs/cpython-facts.md, sections 3-6).
  */
 #ifndef HL_COMPAT_H
 #define HL_COMPAT_H
@@ -154,7 +154,7 @@ Py_ssize_t hl_compat_hidden_bytes(PyObject *o);
 PyObject *hl_compat_hidden_dict(PyObject *o);
 
 /* Bytes the allocator holds for `o` beyond what sys.getsizeof() says,
- * measured per version with tracemalloc (CPYTHON-LAYOUT.md, table 2):
+ * measured per version with tracemalloc (docs/cpython-facts.md, section 5):
  * +4 for one-digit ints on 3.11+, +8 for 3.9/3.10 frames, one extra item
  * for var-sized heap subclasses, the member table of heap types. */
 Py_ssize_t hl_compat_allocator_adjust(PyObject *o);

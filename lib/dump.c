@@ -45,7 +45,7 @@ typedef struct {
     uint64_t written;
     uint32_t crc;
     int io_err;
-    hl_types alloc_types; /* the allocator model's flat sizes */
+    hl_sizes__types alloc_types; /* the allocator model's flat sizes */
     type_row *types;
     type_row *last_type;
     uint32_t ntypes;
@@ -453,7 +453,7 @@ on_object(const hl_walk_event *ev, void *payload)
 {
     writer *w = payload;
     PyObject *o = ev->obj;
-    hl_typeinfo *ti = hl_types__get(&w->alloc_types, Py_TYPE(o));
+    hl_sizes__typeinfo *ti = hl_sizes__get(&w->alloc_types, Py_TYPE(o));
     Py_ssize_t asize = 0;
     uint32_t t = 0;
     char text[HL_DUMP_NAME_MAX + 8];
@@ -577,12 +577,12 @@ hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, 
     {
         hl_walk_options ao = opts;
         ao.model = HL_MODEL_ALLOCATOR;
-        if ((rc = hl_types__init(&w.alloc_types, &ao)) < 0)
+        if ((rc = hl_sizes__types_init(&w.alloc_types, &ao)) < 0)
             return rc;
     }
     w.buf = hl_mem__malloc(BUF_SIZE);
     if (w.buf == NULL) {
-        hl_types__free(&w.alloc_types);
+        hl_sizes__types_free(&w.alloc_types);
         return hl_error__set(HL_ENOMEM, "out of memory for the dump buffer");
     }
     w.f = fopen(path, "wb");
@@ -678,7 +678,7 @@ done:
     {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
-        hl_types__free(&w.alloc_types);
+        hl_sizes__types_free(&w.alloc_types);
         if (et != NULL)
             PyErr_Restore(et, ev, tb);
     }

@@ -76,7 +76,7 @@ static int
 on_edge(PyObject *parent, PyObject *child, void *payload)
 {
     build_ctx *b = payload;
-    edges_t *e = hl_ptrset_contains(&b->g->excluded, parent) ? &b->g->own : &b->g->edges;
+    edges_t *e = hl_ptrset__contains(&b->g->excluded, parent) ? &b->g->own : &b->g->edges;
     int rc = edges_add(e, (uintptr_t)child, (uintptr_t)parent);
     if (rc < 0) {
         b->err = rc;
@@ -131,7 +131,7 @@ hl_graph_free(hl_graph *g)
     }
     hl_mem__free(g->edges.items);
     hl_mem__free(g->own.items);
-    hl_ptrset_free(&g->excluded);
+    hl_ptrset__free(&g->excluded);
     hl_mem__free(g->mod_dicts);
     hl_mem__free(g->mods);
     hl_mem__free(g);
@@ -160,19 +160,19 @@ find_modules(hl_graph *g)
 int
 hl_graph_build(hl_graph **out, PyObject *const *exclude, size_t nexclude)
 {
-    roots_t roots;
+    hl_heap__rootlist roots;
     int rc;
     *out = NULL;
     hl_error_clear();
     hl_graph *g = hl_mem__calloc(1, sizeof(*g));
     if (g == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for a heap graph");
-    if ((rc = hl_ptrset_init(&g->excluded, nexclude)) < 0) {
+    if ((rc = hl_ptrset__init(&g->excluded, nexclude)) < 0) {
         hl_graph_free(g);
         return rc;
     }
     for (size_t i = 0; i < nexclude; i++) {
-        if ((rc = hl_ptrset_add(&g->excluded, exclude[i])) < 0) {
+        if ((rc = hl_ptrset__add(&g->excluded, exclude[i])) < 0) {
             hl_graph_free(g);
             return rc;
         }
@@ -304,8 +304,8 @@ module_of_dict(const hl_graph *g, PyObject *o)
     return NULL;
 }
 
-static hl_root_kind
-root_kind(const hl_graph *g, PyObject *o, PyObject **head)
+hl_root_kind
+hl_graph_root_kind(const hl_graph *g, PyObject *o, PyObject **head)
 {
     *head = o;
     if (PyModule_Check(o))
@@ -339,7 +339,7 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
     *out = NULL;
     *n = 0;
     *kind = HL_ROOT_NONE;
-    if ((rc = hl_ptrset_init(&seen, 0)) < 0)
+    if ((rc = hl_ptrset__init(&seen, 0)) < 0)
         return rc;
 #define QPUSH(o, p, h)                                                                \
     do {                                                                              \
@@ -360,7 +360,7 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
     } while (0)
 
     QPUSH(target, (size_t)-1, 0);
-    if ((rc = hl_ptrset_add(&seen, target)) < 0)
+    if ((rc = hl_ptrset__add(&seen, target)) < 0)
         goto done;
     /* A module or class makes the most telling chain; the nearest frame,
      * then the nearest object held from outside, are remembered and used
@@ -372,7 +372,7 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
         bfs_node cur = q[head];
         PyObject *o = (PyObject *)cur.obj;
         PyObject *h;
-        hl_root_kind k = root_kind(g, o, &h);
+        hl_root_kind k = hl_graph_root_kind(g, o, &h);
         if (k == HL_ROOT_EXTERNAL && external == (size_t)-1)
             external = head;
         /* A frame holds things for the time of a call; a module or class
@@ -390,7 +390,7 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
             edge_range(&g->edges, cur.obj, &lo, &hi);
             for (size_t i = lo; i < hi; i++) {
                 uintptr_t p = g->edges.items[i].parent;
-                rc = hl_ptrset_add(&seen, (void *)p);
+                rc = hl_ptrset__add(&seen, (void *)p);
                 if (rc < 0)
                     goto done;
                 if (rc == 1)
@@ -430,6 +430,6 @@ done:
         *n = 0;
     }
     hl_mem__free(q);
-    hl_ptrset_free(&seen);
+    hl_ptrset__free(&seen);
     return rc;
 }

@@ -22,7 +22,7 @@
 static int
 collect_root(PyObject *obj, void *arg)
 {
-    roots_t *r = arg;
+    hl_heap__rootlist *r = arg;
     if (r->n == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 65536;
         PyObject **p = hl_mem__realloc(r->items, ncap * sizeof(PyObject *));
@@ -39,7 +39,7 @@ collect_root(PyObject *obj, void *arg)
 }
 
 int
-hl_heap__roots(roots_t *r)
+hl_heap__roots(hl_heap__rootlist *r)
 {
     memset(r, 0, sizeof(*r));
     if (hl_compat_gc_visit_objects(collect_root, r) < 0) {
@@ -55,7 +55,7 @@ hl_heap__roots(roots_t *r)
 }
 
 void
-hl_heap__roots_free(roots_t *r)
+hl_heap__roots_free(hl_heap__rootlist *r)
 {
     /* Releasing may run finalizers; do it with nothing of ours exposed. */
     PyObject **items = r->items;
@@ -71,7 +71,7 @@ int
 hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const *exclude,
              size_t nexclude)
 {
-    roots_t roots;
+    hl_heap__rootlist roots;
     hl_walk_options o;
     int rc;
     hl_error_clear();

@@ -7,12 +7,12 @@ typedef struct {
     PyObject **items; /* strong references */
     size_t n, cap;
     int err;
-} roots_t;
+} hl_heap__rootlist;
 
 /* Every gc-tracked object, each with a strong reference taken. Returns 0,
  * HL_ENOMEM or HL_EPYTHON. */
-int hl_heap__roots(roots_t *r);
+int hl_heap__roots(hl_heap__rootlist *r);
 
 /* Release the references and the array (may run finalizers). */
-void hl_heap__roots_free(roots_t *r);
+void hl_heap__roots_free(hl_heap__rootlist *r);
 #endif

@@ -724,3 +724,14 @@ hl_track_free(void *p)
 {
     hl_mem__sys_free(p);
 }
+
+int
+hl_track_options_init(hl_track_options *opts, unsigned int version)
+{
+    static const hl_track_options defaults = HL_TRACK_OPTIONS_INIT;
+    if (opts == NULL || version != HL_TRACK_OPTIONS_VERSION)
+        return hl_error__set(HL_EINVAL, "hl_track_options version %u, expected %u", version,
+                             HL_TRACK_OPTIONS_VERSION);
+    *opts = defaults;
+    return 0;
+}

@@ -21,17 +21,17 @@ slot_of(uintptr_t key, size_t mask)
 }
 
 int
-hl_ptrset_init(hl_ptrset *set, size_t expected_regions)
+hl_ptrset__init(hl_ptrset *set, size_t expected_regions)
 {
     size_t cap = 1024;
     while (cap < expected_regions * 2)
         cap <<= 1;
     memset(set, 0, sizeof(*set));
-    set->slots = hl_mem__calloc(cap, sizeof(hl_ptrset_slot));
+    set->slots = hl_mem__calloc(cap, sizeof(hl_ptrset__slot));
     if (set->slots == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for a visited set of %zu slots", cap);
     set->mask = cap - 1;
-    set->peak_bytes = cap * sizeof(hl_ptrset_slot);
+    set->peak_bytes = cap * sizeof(hl_ptrset__slot);
     return 0;
 }
 
@@ -39,12 +39,12 @@ static int
 grow(hl_ptrset *set)
 {
     size_t oldcap = set->mask + 1, cap = oldcap * 2;
-    hl_ptrset_slot *slots = hl_mem__calloc(cap, sizeof(hl_ptrset_slot));
+    hl_ptrset__slot *slots = hl_mem__calloc(cap, sizeof(hl_ptrset__slot));
     if (slots == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory growing a visited set to %zu slots", cap);
     size_t mask = cap - 1;
     for (size_t i = 0; i < oldcap; i++) {
-        hl_ptrset_slot *s = &set->slots[i];
+        hl_ptrset__slot *s = &set->slots[i];
         if (s->key == 0)
             continue;
         size_t j = slot_of(s->key, mask);
@@ -52,7 +52,7 @@ grow(hl_ptrset *set)
             j = (j + 1) & mask;
         slots[j] = *s;
     }
-    size_t during = (oldcap + cap) * sizeof(hl_ptrset_slot);
+    size_t during = (oldcap + cap) * sizeof(hl_ptrset__slot);
     if (during > set->peak_bytes)
         set->peak_bytes = during;
     hl_mem__free(set->slots);
@@ -62,11 +62,11 @@ grow(hl_ptrset *set)
 }
 
 int
-hl_ptrset_add(hl_ptrset *set, const void *p)
+hl_ptrset__add(hl_ptrset *set, const void *p)
 {
     if (set->slots == NULL) {
         /* Freed (or never set up): start again empty. */
-        int rc = hl_ptrset_init(set, 0);
+        int rc = hl_ptrset__init(set, 0);
         if (rc < 0)
             return rc;
     }
@@ -75,7 +75,7 @@ hl_ptrset_add(hl_ptrset *set, const void *p)
     uint64_t bit = UINT64_C(1) << ((a >> GRANULE_SHIFT) & 63);
     size_t j = slot_of(key, set->mask);
     for (;;) {
-        hl_ptrset_slot *s = &set->slots[j];
+        hl_ptrset__slot *s = &set->slots[j];
         if (s->key == key) {
             if (s->bits & bit)
                 return 0;
@@ -104,7 +104,7 @@ hl_ptrset_add(hl_ptrset *set, const void *p)
 
 /* The slot of `p`'s region, or NULL when the region is not in the set;
  * *bit gets p's bit in the region's bitmap. */
-static hl_ptrset_slot *
+static hl_ptrset__slot *
 find(const hl_ptrset *set, const void *p, uint64_t *bit)
 {
     uintptr_t a = (uintptr_t)p;
@@ -113,7 +113,7 @@ find(const hl_ptrset *set, const void *p, uint64_t *bit)
     if (set->slots == NULL)
         return NULL;
     for (size_t j = slot_of(key, set->mask);; j = (j + 1) & set->mask) {
-        hl_ptrset_slot *s = &set->slots[j];
+        hl_ptrset__slot *s = &set->slots[j];
         if (s->key == key)
             return s;
         if (s->key == 0)
@@ -122,18 +122,18 @@ find(const hl_ptrset *set, const void *p, uint64_t *bit)
 }
 
 int
-hl_ptrset_contains(const hl_ptrset *set, const void *p)
+hl_ptrset__contains(const hl_ptrset *set, const void *p)
 {
     uint64_t bit;
-    const hl_ptrset_slot *s = find(set, p, &bit);
+    const hl_ptrset__slot *s = find(set, p, &bit);
     return s != NULL && (s->bits & bit) != 0;
 }
 
 int
-hl_ptrset_remove(hl_ptrset *set, const void *p)
+hl_ptrset__remove(hl_ptrset *set, const void *p)
 {
     uint64_t bit;
-    hl_ptrset_slot *s = find(set, p, &bit);
+    hl_ptrset__slot *s = find(set, p, &bit);
     if (s == NULL || !(s->bits & bit))
         return 0;
     s->bits &= ~bit; /* an empty bitmap keeps its slot: probes stay intact */
@@ -142,14 +142,14 @@ hl_ptrset_remove(hl_ptrset *set, const void *p)
 }
 
 void
-hl_ptrset_free(hl_ptrset *set)
+hl_ptrset__free(hl_ptrset *set)
 {
     hl_mem__free(set->slots);
     memset(set, 0, sizeof(*set));
 }
 
 size_t
-hl_ptrset_bytes(const hl_ptrset *set)
+hl_ptrset__bytes(const hl_ptrset *set)
 {
-    return set->slots ? (set->mask + 1) * sizeof(hl_ptrset_slot) : 0;
+    return set->slots ? (set->mask + 1) * sizeof(hl_ptrset__slot) : 0;
 }

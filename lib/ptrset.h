@@ -17,10 +17,10 @@
 typedef struct {
     uintptr_t key; /* region number + 1; 0 = empty slot */
     uint64_t bits;
-} hl_ptrset_slot;
+} hl_ptrset__slot;
 
 typedef struct {
-    hl_ptrset_slot *slots;
+    hl_ptrset__slot *slots;
     size_t mask;       /* capacity - 1; capacity is a power of two */
     size_t regions;    /* slots in use */
     size_t count;      /* addresses in the set */
@@ -28,21 +28,21 @@ typedef struct {
 } hl_ptrset;
 
 /* Prepare an empty set. Returns 0 or HL_ENOMEM. */
-int hl_ptrset_init(hl_ptrset *set, size_t expected_regions);
+int hl_ptrset__init(hl_ptrset *set, size_t expected_regions);
 
 /* Add `p`. Returns 1 when it was new, 0 when already there, HL_ENOMEM.
  * A freed set is set up again on first use. */
-int hl_ptrset_add(hl_ptrset *set, const void *p);
+int hl_ptrset__add(hl_ptrset *set, const void *p);
 
 /* Remove `p`: 1 when it was there, else 0. (The region's slot stays.) */
-int hl_ptrset_remove(hl_ptrset *set, const void *p);
+int hl_ptrset__remove(hl_ptrset *set, const void *p);
 
 /* 1 when `p` is in the set, else 0. */
-int hl_ptrset_contains(const hl_ptrset *set, const void *p);
+int hl_ptrset__contains(const hl_ptrset *set, const void *p);
 
 /* Release the set's memory; the set may be initialised again. */
-void hl_ptrset_free(hl_ptrset *set);
+void hl_ptrset__free(hl_ptrset *set);
 
 /* Bytes the set holds now. */
-size_t hl_ptrset_bytes(const hl_ptrset *set);
+size_t hl_ptrset__bytes(const hl_ptrset *set);
 #endif

@@ -24,7 +24,7 @@
 #include "error.h"
 #include "mem.h"
 
-static hl_reg_entry *entries; /* each field that is an object is a strong reference */
+static hl_registry__entry *entries; /* each field that is an object is a strong reference */
 static size_t nentries, capentries;
 
 size_t
@@ -33,7 +33,7 @@ hl_registry__count(void)
     return nentries;
 }
 
-const hl_reg_entry *
+const hl_registry__entry *
 hl_registry__find(PyTypeObject *tp)
 {
     if (nentries == 0)
@@ -72,14 +72,14 @@ hl_register_type(PyTypeObject *tp, PyObject *referents, PyObject *sizeof_fn, uns
     if (sizeof_fn != NULL && (flags & HL_TYPE_INHERITED_SIZEOF))
         return hl_error__set(HL_EINVAL, "hl_register_type: a sizeof function and "
                                         "HL_TYPE_INHERITED_SIZEOF exclude each other");
-    hl_reg_entry *e = NULL;
+    hl_registry__entry *e = NULL;
     for (size_t i = 0; i < nentries; i++)
         if (entries[i].type == tp)
             e = &entries[i];
     if (e == NULL) {
         if (nentries == capentries) {
             size_t ncap = capentries ? capentries * 2 : 8;
-            hl_reg_entry *p = hl_mem__realloc(entries, ncap * sizeof(*p));
+            hl_registry__entry *p = hl_mem__realloc(entries, ncap * sizeof(*p));
             if (p == NULL)
                 return hl_error__set(HL_ENOMEM, "out of memory for the type registry");
             entries = p;
@@ -105,7 +105,7 @@ hl_unregister_type(PyTypeObject *tp)
     for (size_t i = 0; i < nentries; i++) {
         if (entries[i].type != tp)
             continue;
-        hl_reg_entry gone = entries[i];
+        hl_registry__entry gone = entries[i];
         entries[i] = entries[--nentries];
         Py_DECREF(gone.type);
         Py_XDECREF(gone.referents);
@@ -123,7 +123,7 @@ hl_registry_types(PyObject **out)
     if (list == NULL)
         return HL_EPYTHON;
     for (size_t i = 0; i < nentries; i++) {
-        hl_reg_entry *e = &entries[i];
+        hl_registry__entry *e = &entries[i];
         PyObject *t = Py_BuildValue("(OOOI)", (PyObject *)e->type,
                                     e->referents ? e->referents : Py_None,
                                     e->sizeof_fn ? e->sizeof_fn : Py_None, e->flags);

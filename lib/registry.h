@@ -11,7 +11,7 @@ typedef struct {
     PyObject *referents; /* strong reference or NULL */
     PyObject *sizeof_fn; /* strong reference or NULL */
     unsigned int flags;  /* HL_TYPE_* */
-} hl_reg_entry;
+} hl_registry__entry;
 
 /* Entries registered. */
 size_t hl_registry__count(void);
@@ -19,5 +19,5 @@ size_t hl_registry__count(void);
 /* The entry for the nearest class in tp's MRO that has one, or NULL. The
  * pointer is borrowed and valid until the registry next changes. Runs no
  * Python code. */
-const hl_reg_entry *hl_registry__find(PyTypeObject *tp);
+const hl_registry__entry *hl_registry__find(PyTypeObject *tp);
 #endif

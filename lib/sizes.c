@@ -8,6 +8,7 @@
  * Python is called the slow way, with its result checked as getsizeof does.
  */
 #include "sizes.h"
+#include "walk.h"
 
 #include "error.h"
 #include "mem.h"
@@ -52,7 +53,7 @@ hl_sizes__is_code_type(PyTypeObject *tp)
 }
 
 int
-hl_types__init(hl_types *types, const hl_walk_options *opts)
+hl_sizes__types_init(hl_sizes__types *types, const hl_walk_options *opts)
 {
     memset(types, 0, sizeof(*types));
     int rc = init_statics();
@@ -82,9 +83,9 @@ hl_types__init(hl_types *types, const hl_walk_options *opts)
 }
 
 void
-hl_types__free(hl_types *types)
+hl_sizes__types_free(hl_sizes__types *types)
 {
-    hl_typeinfo *ti, *tmp;
+    hl_sizes__typeinfo *ti, *tmp;
     HASH_ITER(hh, types->table, ti, tmp)
     {
         HASH_DEL(types->table, ti);
@@ -99,7 +100,7 @@ hl_types__free(hl_types *types)
 }
 
 static int
-is_ignored(hl_types *types, PyTypeObject *tp)
+is_ignored(hl_sizes__types *types, PyTypeObject *tp)
 {
     if (types->ignored == NULL)
         return 0;
@@ -146,7 +147,7 @@ inherited_sizeof(PyTypeObject *tp, PyTypeObject *skip)
 }
 
 static void
-resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp, PyObject *descr)
+resolve_sizeof(hl_sizes__typeinfo *ti, PyTypeObject *tp, PyObject *descr)
 {
 #if !HL_KNOWN_LAYOUT
     /* Generic mode (compat.h): no layout is assumed; getsizeof says. */
@@ -193,10 +194,10 @@ resolve_sizeof(hl_typeinfo *ti, PyTypeObject *tp, PyObject *descr)
     }
 }
 
-hl_typeinfo *
-hl_types__resolve(hl_types *types, PyTypeObject *tp)
+hl_sizes__typeinfo *
+hl_sizes__resolve(hl_sizes__types *types, PyTypeObject *tp)
 {
-    hl_typeinfo *ti = NULL;
+    hl_sizes__typeinfo *ti = NULL;
     HASH_FIND_PTR(types->table, &tp, ti);
     if (ti == NULL) {
         ti = hl_mem__calloc(1, sizeof(*ti));
@@ -206,7 +207,7 @@ hl_types__resolve(hl_types *types, PyTypeObject *tp)
         }
         ti->type = (PyTypeObject *)Py_NewRef(tp);
         /* One branch per type while nothing is registered. */
-        const hl_reg_entry *reg = hl_registry__count() ? hl_registry__find(tp) : NULL;
+        const hl_registry__entry *reg = hl_registry__count() ? hl_registry__find(tp) : NULL;
         if (reg != NULL && reg->sizeof_fn != NULL) {
             ti->size_kind = HL_SZ_REGCALL;
             ti->reg_sizeof = Py_NewRef(reg->sizeof_fn);
@@ -346,7 +347,7 @@ sizeof_result(Py_ssize_t *out, PyObject *res, PyTypeObject *tp)
 }
 
 static int
-call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
+call_sizeof(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, PyObject *o)
 {
     PyTypeObject *tp = ti->type;
     switch (ti->size_kind) {
@@ -404,7 +405,7 @@ call_sizeof(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
 }
 
 int
-hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
+hl_sizes__flat(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, PyObject *o)
 {
     Py_ssize_t n;
     if (types->model == HL_MODEL_ALLOCATOR && ti->alloc_special &&
@@ -438,7 +439,7 @@ hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o)
 }
 
 PyObject *
-hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o)
+hl_sizes__registered_referents(hl_sizes__types *types, hl_sizes__typeinfo *ti, PyObject *o)
 {
     types->python_calls++;
     PyObject *res = PyObject_CallFunctionObjArgs(ti->reg_referents, o, NULL);
@@ -447,4 +448,30 @@ hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o)
     PyObject *list = PySequence_List(res);
     Py_DECREF(res);
     return list;
+}
+
+Py_ssize_t
+hl_size_header(PyObject *obj)
+{
+    return hl_compat_getsizeof_extra(obj);
+}
+
+int
+hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align)
+{
+    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
+    hl_sizes__types types;
+    int rc;
+
+    opts.model = model;
+    opts.align = align;
+    opts.flags = HL_WALK_CODE | HL_WALK_FRAMES;
+    hl_error_clear();
+    if ((rc = hl_walk__check_options(&opts)) < 0 || (rc = hl_sizes__types_init(&types, &opts)) < 0)
+        return rc;
+    hl_sizes__typeinfo *ti = hl_sizes__get(&types, Py_TYPE(obj));
+    rc = ti == NULL ? (PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM)
+                    : hl_sizes__flat(out, &types, ti, obj);
+    hl_sizes__types_free(&types);
+    return rc;
 }

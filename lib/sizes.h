@@ -1,7 +1,7 @@
 /*
  * sizes.h - flat sizes, resolved once per type and dispatched in C.
  *
- * A walk keeps an hl_types cache: for each type it meets, how to size its
+ * A walk keeps an hl_sizes__types cache: for each type it meets, how to size its
  * instances (object.__sizeof__ arithmetic, a direct call of a C __sizeof__,
  * or a call of a Python __sizeof__), what getsizeof adds on top, and what
  * the walk's policy says about the type (count it, count it 0 and stop, or
@@ -49,7 +49,7 @@ enum {
 #define HL_X_SEQ_ONLY (1u << 8) /* exact list/tuple: the items are all there is */
 #define HL_X_REGISTERED (1u << 9) /* referents from the type registry */
 
-typedef struct hl_typeinfo {
+typedef struct hl_sizes__typeinfo {
     PyTypeObject *type;      /* strong reference */
     PyObject *sizeof_descr;  /* strong reference, HL_SZ_PYCALL only */
     PyCFunction sizeof_fn;   /* HL_SZ_CMETH only */
@@ -71,48 +71,49 @@ typedef struct hl_typeinfo {
     size_t n_counted;        /* objects of this type counted by the walk */
     Py_ssize_t bytes_counted;
     UT_hash_handle hh;
-} hl_typeinfo;
+} hl_sizes__typeinfo;
 
 #define HL_TYPES_FRONT 256
 
 typedef struct {
-    hl_typeinfo *table;                   /* uthash head */
-    hl_typeinfo *front[HL_TYPES_FRONT];   /* direct-mapped cache in front */
+    hl_sizes__typeinfo *table;                   /* uthash head */
+    hl_sizes__typeinfo *front[HL_TYPES_FRONT];   /* direct-mapped cache in front */
     hl_model model;
     Py_ssize_t align;
     unsigned int flags;                   /* HL_WALK_* */
     PyObject *ignored;                    /* strong reference or NULL */
     size_t python_calls;
-} hl_types;
+} hl_sizes__types;
 
 /* Prepare a cache for a walk with these options. Returns 0 or HL_EINVAL. */
-int hl_types__init(hl_types *types, const hl_walk_options *opts);
+int hl_sizes__types_init(hl_sizes__types *types, const hl_walk_options *opts);
 
 /* Release the cache and the references it holds. */
-void hl_types__free(hl_types *types);
+void hl_sizes__types_free(hl_sizes__types *types);
 
 /* Look up or resolve `tp`. Returns NULL with hl_error set (HL_ENOMEM) or a
  * Python exception set. */
-hl_typeinfo *hl_types__resolve(hl_types *types, PyTypeObject *tp);
+hl_sizes__typeinfo *hl_sizes__resolve(hl_sizes__types *types, PyTypeObject *tp);
 
-static inline hl_typeinfo *
-hl_types__get(hl_types *types, PyTypeObject *tp)
+static inline hl_sizes__typeinfo *
+hl_sizes__get(hl_sizes__types *types, PyTypeObject *tp)
 {
-    hl_typeinfo *ti = types->front[((uintptr_t)tp >> 4) & (HL_TYPES_FRONT - 1)];
+    hl_sizes__typeinfo *ti = types->front[((uintptr_t)tp >> 4) & (HL_TYPES_FRONT - 1)];
     if (ti != NULL && ti->type == tp)
         return ti;
-    return hl_types__resolve(types, tp);
+    return hl_sizes__resolve(types, tp);
 }
 
 /* The flat size of `o` (whose type info is `ti`) in the cache's model and
  * alignment, including the hidden memory it owns. May run Python code
  * (HL_SZ_PYCALL). Returns 0, HL_EPYTHON or HL_EOVERFLOW. */
-int hl_sizes__flat(Py_ssize_t *out, hl_types *types, hl_typeinfo *ti, PyObject *o);
+int hl_sizes__flat(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, PyObject *o);
 
 /* Call the registered referents function of `ti` on `o`. Returns a new
  * reference to a list, or NULL with a Python exception set. Counts a Python
  * call in `types`. */
-PyObject *hl_sizes__registered_referents(hl_types *types, hl_typeinfo *ti, PyObject *o);
+PyObject *hl_sizes__registered_referents(hl_sizes__types *types, hl_sizes__typeinfo *ti,
+                                          PyObject *o);
 
 /* Whether a type counts as "code" for the walk policy: classes, modules,
  * functions, methods, code objects and builtin functions. */

@@ -4,7 +4,8 @@
  *
  * Shape: an explicit stack (so a million-deep chain is just a deep stack),
  * a visited set of object addresses (ptrset.c, about a byte per object), and
- * per-type information resolved once (sizes.c).
+ * per-type information resolved once (sizes.c). The sets a walk shares or
+ * hands over live in visited.c and addrset.c.
  *
  * Two orders:
  *  - the default marks an object visited when it is first found, and counts
@@ -31,6 +32,8 @@
 #include "mem.h"
 #include "ptrset.h"
 #include "sizes.h"
+#include "visited.h"
+#include "walk.h"
 
 typedef struct {
     PyObject *obj; /* strong reference */
@@ -39,24 +42,12 @@ typedef struct {
 } frame_t;
 
 typedef struct {
-    PyObject **items; /* strong references */
-    size_t n, cap;
-} keeplist;
-
-struct hl_visited {
-    hl_ptrset seen;      /* counted or marked */
-    hl_ptrset skip_refs; /* HL_MARK_SKIP_REF */
-    hl_ptrset exclude;   /* HL_MARK_EXCLUDE */
-    keeplist keep;       /* a reference to everything in `seen` */
-};
-
-typedef struct {
-    hl_types types;
+    hl_sizes__types types;
     hl_ptrset *seen;   /* own_seen, or the shared set's */
     hl_ptrset own_seen;
     hl_visited *shared;
-    keeplist own_keep;
-    keeplist *keep;    /* own_keep, or the shared set's */
+    hl_visited__keeplist own_keep;
+    hl_visited__keeplist *keep;    /* own_keep, or the shared set's */
     PyObject *builtins_dict; /* borrowed: a stop sign for the walk */
     const hl_walk_options *opts;
     frame_t *stack;
@@ -92,34 +83,6 @@ bookkeeping_bytes(const walker *w)
            w->keep->cap * sizeof(PyObject *);
 }
 
-/* Append a reference we own to a keep list; on failure it is released. */
-static int
-keep_append(keeplist *k, PyObject *o)
-{
-    if (k->n == k->cap) {
-        int rc = grow_array((void **)&k->items, &k->cap, sizeof(PyObject *), "keep list");
-        if (rc < 0) {
-            Py_DECREF(o);
-            return rc;
-        }
-    }
-    k->items[k->n++] = o;
-    return 0;
-}
-
-static void
-keep_clear(keeplist *k)
-{
-    /* Releasing may run finalizers, which may run a walk: detach first. */
-    PyObject **items = k->items;
-    size_t n = k->n;
-    k->items = NULL;
-    k->n = k->cap = 0;
-    for (size_t i = 0; i < n; i++)
-        Py_DECREF(items[i]);
-    hl_mem__free(items);
-}
-
 static int
 push(walker *w, PyObject *o, uint32_t depth, uint32_t leave)
 {
@@ -149,12 +112,12 @@ release(walker *w, PyObject *o, uint32_t depth)
         Py_DECREF(o);
         return 0;
     }
-    return keep_append(w->keep, o);
+    return hl_visited__keep_append(w->keep, o);
 }
 
 /* Size one object and report it. */
 static int
-count(walker *w, PyObject *o, hl_typeinfo *ti, uint32_t depth, Py_ssize_t *flat_out)
+count(walker *w, PyObject *o, hl_sizes__typeinfo *ti, uint32_t depth, Py_ssize_t *flat_out)
 {
     Py_ssize_t flat = 0;
     if (o == w->builtins_dict && depth > 0) {
@@ -210,19 +173,19 @@ visit_child(PyObject *child, void *arg)
         rc = push(w, child, w->child_depth, 0);
     }
     else {
-        hl_typeinfo *ti = hl_types__get(&w->types, Py_TYPE(child));
+        hl_sizes__typeinfo *ti = hl_sizes__get(&w->types, Py_TYPE(child));
         if (ti == NULL) {
             rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
         }
         else {
-            rc = hl_ptrset_add(w->seen, child);
+            rc = hl_ptrset__add(w->seen, child);
             w->stats.repeats += rc == 0;
             if (rc == 1) {
                 Py_ssize_t flat;
                 if (!ti->leaf)
                     rc = push(w, child, w->child_depth, 0);
                 else if ((rc = count(w, child, ti, w->child_depth, &flat)) == 0 && w->shared)
-                    rc = keep_append(w->keep, Py_NewRef(child));
+                    rc = hl_visited__keep_append(w->keep, Py_NewRef(child));
             }
         }
     }
@@ -304,8 +267,8 @@ frame_locals(PyObject *list, PyFrameObject *f)
  * what it holds stays alive, and its addresses unique, until the walk
  * ends) or released when `keep` is NULL. */
 static int __attribute__((noinline))
-gather_called(PyObject *o, hl_typeinfo *ti, visitproc visit, void *arg, hl_types *types,
-              keeplist *keep)
+gather_called(PyObject *o, hl_sizes__typeinfo *ti, visitproc visit, void *arg,
+              hl_sizes__types *types, hl_visited__keeplist *keep)
 {
     PyObject *list;
     int rc = 0;
@@ -328,7 +291,7 @@ gather_called(PyObject *o, hl_typeinfo *ti, visitproc visit, void *arg, hl_types
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(list); i++)
         rc = visit(PyList_GET_ITEM(list, i), arg);
     if (keep != NULL) {
-        if (keep_append(keep, list) < 0 && rc == 0) { /* steals list */
+        if (hl_visited__keep_append(keep, list) < 0 && rc == 0) { /* steals list */
             PyErr_NoMemory();
             return -1;
         }
@@ -343,8 +306,8 @@ gather_called(PyObject *o, hl_typeinfo *ti, visitproc visit, void *arg, hl_types
  * value `visit` returned, or -1 with a Python exception set (the caller
  * tells which from its own error slot). */
 static inline int
-gather(PyObject *o, hl_typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg,
-       hl_types *types, keeplist *keep)
+gather(PyObject *o, hl_sizes__typeinfo *ti, unsigned int xrefs, visitproc visit, void *arg,
+       hl_sizes__types *types, hl_visited__keeplist *keep)
 {
     int rc;
     if (__builtin_expect(ti->called_refs, 0) &&
@@ -430,7 +393,7 @@ drain(walker *w)
             continue;
         }
         if (w->ordered && f.depth > 0) {
-            rc = hl_ptrset_add(w->seen, o);
+            rc = hl_ptrset__add(w->seen, o);
             w->stats.repeats += rc == 0;
             if (rc <= 0) {
                 Py_DECREF(o);
@@ -439,7 +402,7 @@ drain(walker *w)
                 continue;
             }
         }
-        hl_typeinfo *ti = hl_types__get(&w->types, Py_TYPE(o));
+        hl_sizes__typeinfo *ti = hl_sizes__get(&w->types, Py_TYPE(o));
         if (ti == NULL) {
             Py_DECREF(o);
             return PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
@@ -485,8 +448,8 @@ drain(walker *w)
     return 0;
 }
 
-static int
-check_options(const hl_walk_options *opts)
+int
+hl_walk__check_options(const hl_walk_options *opts)
 {
     if (opts->version != HL_WALK_OPTIONS_VERSION)
         return hl_error__set(HL_EINVAL, "hl_walk_options version %u, expected %u", opts->version,
@@ -512,9 +475,9 @@ walker_free(walker *w)
     }
     hl_mem__free(w->stack);
     hl_mem__free(w->marks);
-    hl_ptrset_free(&w->own_seen);
-    hl_types__free(&w->types);
-    keep_clear(&w->own_keep);
+    hl_ptrset__free(&w->own_seen);
+    hl_sizes__types_free(&w->types);
+    hl_visited__keep_clear(&w->own_keep);
 }
 
 static PyObject *
@@ -543,16 +506,16 @@ mark_roots(walker *w, uint8_t *walk_it, PyObject *const *roots, size_t nroots)
         int rc;
         if (r == NULL)
             return hl_error__set(HL_EINVAL, "root %zu is NULL", i);
-        if (v != NULL && hl_ptrset_contains(&v->exclude, r)) {
+        if (v != NULL && hl_ptrset__contains(&v->exclude, r)) {
             walk_it[i] = 0;
             continue;
         }
-        if ((rc = hl_ptrset_add(w->seen, r)) < 0)
+        if ((rc = hl_ptrset__add(w->seen, r)) < 0)
             return rc;
-        if (rc == 1 && v != NULL && keep_append(&v->keep, Py_NewRef(r)) < 0)
+        if (rc == 1 && v != NULL && hl_visited__keep_append(&v->keep, Py_NewRef(r)) < 0)
             return HL_ENOMEM;
         walk_it[i] = rc == 1;
-        if (rc == 0 && v != NULL && hl_ptrset_remove(&v->skip_refs, r)) {
+        if (rc == 0 && v != NULL && hl_ptrset__remove(&v->skip_refs, r)) {
             /* Sized now that it is given; from now on it counts 0 like
              * anything else the set has seen. */
             walk_it[i] = 1;
@@ -574,7 +537,7 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     if (opts == NULL)
         opts = &defaults;
     hl_error_clear();
-    if ((rc = check_options(opts)) < 0 ||
+    if ((rc = hl_walk__check_options(opts)) < 0 ||
         (nroots > 0 && roots == NULL && (rc = hl_error__set(HL_EINVAL, "roots is NULL")))) {
         hl_addrset_free(opts->seed);
         return rc;
@@ -592,16 +555,16 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
         w.own_seen = *seed; /* take it over */
         hl_mem__free(seed);
     }
-    if ((rc = hl_types__init(&w.types, opts)) < 0) {
-        hl_ptrset_free(&w.own_seen);
+    if ((rc = hl_sizes__types_init(&w.types, opts)) < 0) {
+        hl_ptrset__free(&w.own_seen);
         return rc;
     }
     /* About 8 objects share a 1 KiB region on average (measured on the
      * standard workloads: 4 to 60). Growing a big table costs a rehash and
      * page faults on fresh memory: 15% of a census without this hint. */
     if ((!w.shared && !opts->seed &&
-         (rc = hl_ptrset_init(&w.own_seen, opts->expected / 8)) < 0) ||
-        (!(opts->flags & HL_WALK_UNATTRIBUTED) && (rc = hl_ptrset_init(&done, 0)) < 0))
+         (rc = hl_ptrset__init(&w.own_seen, opts->expected / 8)) < 0) ||
+        (!(opts->flags & HL_WALK_UNATTRIBUTED) && (rc = hl_ptrset__init(&done, 0)) < 0))
         goto cleanup;
     if ((opts->flags & HL_WALK_UNATTRIBUTED) && w.shared) {
         rc = hl_error__set(HL_EINVAL, "HL_WALK_UNATTRIBUTED cannot share a visited set");
@@ -624,11 +587,11 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
                 rc = hl_error__set(HL_EINVAL, "root %zu is NULL", i);
                 goto cleanup;
             }
-            rc = hl_ptrset_add(w.seen, roots[i]);
+            rc = hl_ptrset__add(w.seen, roots[i]);
             walk_it[i] = 1;
         }
         else {
-            rc = hl_ptrset_add(&done, roots[i]);
+            rc = hl_ptrset__add(&done, roots[i]);
             /* A root given again in the same call is a repeat reference,
              * as pympler counts it (Asizer.duplicate). */
             w.stats.repeats += rc == 0;
@@ -644,7 +607,7 @@ hl_walk_sizes(Py_ssize_t *sizes, hl_walk_stats *stats, PyObject *const *roots, s
     }
     rc = 0;
     if (opts->census != NULL) {
-        hl_typeinfo *ti, *tmp;
+        hl_sizes__typeinfo *ti, *tmp;
         HASH_ITER(hh, w.types.table, ti, tmp)
         {
             if (ti->n_counted &&
@@ -674,7 +637,7 @@ cleanup:
     }
     if (stats != NULL)
         *stats = w.stats;
-    hl_ptrset_free(&done);
+    hl_ptrset__free(&done);
     hl_mem__free(walk_it);
     /* Keep a pending Python exception across the releases below. */
     {
@@ -685,88 +648,6 @@ cleanup:
             PyErr_Restore(et, ev, tb);
     }
     return rc;
-}
-
-int
-hl_visited_new(hl_visited **out)
-{
-    hl_visited *v = hl_mem__calloc(1, sizeof(*v));
-    *out = NULL;
-    if (v == NULL)
-        return hl_error__set(HL_ENOMEM, "out of memory for a visited set");
-    int rc;
-    if ((rc = hl_ptrset_init(&v->seen, 0)) < 0 || (rc = hl_ptrset_init(&v->skip_refs, 0)) < 0 ||
-        (rc = hl_ptrset_init(&v->exclude, 0)) < 0) {
-        hl_visited_free(v);
-        return rc;
-    }
-    *out = v;
-    return 0;
-}
-
-int
-hl_visited_mark(hl_visited *v, PyObject *obj, hl_mark how)
-{
-    int rc;
-    if (v == NULL || obj == NULL)
-        return hl_error__set(HL_EINVAL, "hl_visited_mark: NULL argument");
-    if (how == HL_MARK_SKIP_REF && (rc = hl_ptrset_add(&v->skip_refs, obj)) < 0)
-        return rc;
-    if (how == HL_MARK_EXCLUDE && (rc = hl_ptrset_add(&v->exclude, obj)) < 0)
-        return rc;
-    if (how != HL_MARK_SEEN && how != HL_MARK_SKIP_REF && how != HL_MARK_EXCLUDE)
-        return hl_error__set(HL_EINVAL, "hl_visited_mark: unknown mark %d", (int)how);
-    rc = hl_ptrset_add(&v->seen, obj);
-    if (rc == 1)
-        rc = keep_append(&v->keep, Py_NewRef(obj));
-    return rc < 0 ? rc : 0;
-}
-
-int
-hl_visited_traverse(hl_visited *v, visitproc visit, void *arg)
-{
-    for (size_t i = 0; v != NULL && i < v->keep.n; i++)
-        Py_VISIT(v->keep.items[i]);
-    return 0;
-}
-
-static void
-visited_release(hl_visited *v)
-{
-    hl_ptrset_free(&v->seen);
-    hl_ptrset_free(&v->skip_refs);
-    hl_ptrset_free(&v->exclude);
-    keep_clear(&v->keep);
-}
-
-void
-hl_visited_clear(hl_visited *v)
-{
-    /* Forget the addresses with the references: a freed object's address
-     * may be reused. The emptied sets allocate again when next used. */
-    if (v != NULL)
-        visited_release(v);
-}
-
-Py_ssize_t
-hl_size_header(PyObject *obj)
-{
-    return hl_compat_getsizeof_extra(obj);
-}
-
-size_t
-hl_visited_count(const hl_visited *v)
-{
-    return v ? v->seen.count : 0;
-}
-
-void
-hl_visited_free(hl_visited *v)
-{
-    if (v == NULL)
-        return;
-    visited_release(v);
-    hl_mem__free(v);
 }
 
 typedef struct {
@@ -786,18 +667,18 @@ int
 hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts)
 {
     static const hl_walk_options defaults = HL_WALK_OPTIONS_INIT;
-    hl_types types;
+    hl_sizes__types types;
     int rc;
 
     *out = NULL;
     if (opts == NULL)
         opts = &defaults;
     hl_error_clear();
-    if ((rc = check_options(opts)) < 0)
+    if ((rc = hl_walk__check_options(opts)) < 0)
         return rc;
-    if ((rc = hl_types__init(&types, opts)) < 0)
+    if ((rc = hl_sizes__types_init(&types, opts)) < 0)
         return rc;
-    hl_typeinfo *ti = hl_types__get(&types, Py_TYPE(obj));
+    hl_sizes__typeinfo *ti = hl_sizes__get(&types, Py_TYPE(obj));
     collect_ctx c = {PyList_New(0)};
     if (ti == NULL || c.list == NULL) {
         rc = PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM;
@@ -813,54 +694,17 @@ hl_walk_referents(PyObject **out, PyObject *obj, const hl_walk_options *opts)
     rc = 0;
 done:
     Py_XDECREF(c.list);
-    hl_types__free(&types);
+    hl_sizes__types_free(&types);
     return rc;
 }
 
 int
-hl_size_flat(Py_ssize_t *out, PyObject *obj, hl_model model, Py_ssize_t align)
+hl_walk_options_init(hl_walk_options *opts, unsigned int version)
 {
-    hl_walk_options opts = HL_WALK_OPTIONS_INIT;
-    hl_types types;
-    int rc;
-
-    opts.model = model;
-    opts.align = align;
-    opts.flags = HL_WALK_CODE | HL_WALK_FRAMES;
-    hl_error_clear();
-    if ((rc = check_options(&opts)) < 0 || (rc = hl_types__init(&types, &opts)) < 0)
-        return rc;
-    hl_typeinfo *ti = hl_types__get(&types, Py_TYPE(obj));
-    rc = ti == NULL ? (PyErr_Occurred() ? HL_EPYTHON : HL_ENOMEM)
-                    : hl_sizes__flat(out, &types, ti, obj);
-    hl_types__free(&types);
-    return rc;
-}
-
-/* An hl_addrset is a visited set handed over by a walk. */
-int
-hl_addrset_contains(const hl_addrset *s, const void *addr)
-{
-    return s != NULL && hl_ptrset_contains((const hl_ptrset *)s, addr);
-}
-
-size_t
-hl_addrset_count(const hl_addrset *s)
-{
-    return s ? ((const hl_ptrset *)s)->count : 0;
-}
-
-size_t
-hl_addrset_bytes(const hl_addrset *s)
-{
-    return s ? hl_ptrset_bytes((const hl_ptrset *)s) : 0;
-}
-
-void
-hl_addrset_free(hl_addrset *s)
-{
-    if (s == NULL)
-        return;
-    hl_ptrset_free((hl_ptrset *)s);
-    hl_mem__free(s);
+    static const hl_walk_options defaults = HL_WALK_OPTIONS_INIT;
+    if (opts == NULL || version != HL_WALK_OPTIONS_VERSION)
+        return hl_error__set(HL_EINVAL, "hl_walk_options version %u, expected %u", version,
+                             HL_WALK_OPTIONS_VERSION);
+    *opts = defaults;
+    return 0;
 }

@@ -149,8 +149,7 @@ fail:
 static void
 heap_options(hl_walk_options *opts, int model, Py_ssize_t align)
 {
-    hl_walk_options init = HL_WALK_OPTIONS_INIT;
-    *opts = init;
+    hl_walk_options_init(opts, HL_WALK_OPTIONS_VERSION); /* cannot fail */
     opts->model = (hl_model)model;
     opts->align = align;
     /* Every object is real memory here; weakref referents are reached from
@@ -421,3 +420,25 @@ PyTypeObject hl_py_census_type = {
     .tp_methods = census_methods,
     .tp_getset = census_getset,
 };
+
+static PyMethodDef census_module_methods[] = {
+    {"gc_counts", (PyCFunction)hl_py_gc_counts, METH_NOARGS,
+     "gc_counts() -> {type: count} of the gc-tracked objects only"},
+    {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
+     "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hl_py_census_init(PyObject *module)
+{
+    if (PyType_Ready(&hl_py_census_type) < 0 ||
+        PyModule_AddFunctions(module, census_module_methods) < 0)
+        return -1;
+    Py_INCREF(&hl_py_census_type);
+    if (PyModule_AddObject(module, "Census", (PyObject *)&hl_py_census_type) < 0) {
+        Py_DECREF(&hl_py_census_type);
+        return -1;
+    }
+    return 0;
+}

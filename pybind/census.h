@@ -10,4 +10,7 @@ extern PyTypeObject hl_py_census_type;
 PyObject *hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs);
 /* gc_counts() -> {type: count} of the gc-tracked objects (a cheap census). */
 PyObject *hl_py_gc_counts(PyObject *self, PyObject *ignored);
+/* Add the Census type, heap_census and gc_counts to the module. -1 with an
+ * exception on failure. */
+int hl_py_census_init(PyObject *module);
 #endif

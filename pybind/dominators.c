@@ -409,7 +409,7 @@ release1:
     return NULL;
 }
 
-PyMethodDef hl_py_dominators_methods[] = {
+static PyMethodDef methods[] = {
     {"_dominators", py_dominators, METH_VARARGS,
      "_dominators(n, edges, roots) -> idoms (None: the virtual root, -1: unreachable)"},
     {"_retained", py_retained, METH_VARARGS, "_retained(idoms, sizes) -> retained sizes"},
@@ -421,3 +421,9 @@ PyMethodDef hl_py_dominators_methods[] = {
      "_retained_buffers(retained, idom, sizes): hl_dominators_retained on buffers"},
     {NULL, NULL, 0, NULL},
 };
+
+int
+hl_py_dominators_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, methods);
+}

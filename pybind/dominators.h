@@ -3,5 +3,6 @@
 #define HL_PYBIND_DOMINATORS_H
 #include "heaplens/heaplens.h"
 
-extern PyMethodDef hl_py_dominators_methods[];
+/* Adds the private _dominators/_retained/_path_to_root functions. */
+int hl_py_dominators_init(PyObject *module);
 #endif

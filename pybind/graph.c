@@ -1,25 +1,33 @@
-/* graph.c - referrers and referrer chains for Python (heaplens.why_alive). */
+/* graph.c - referrers, referrer chains and the referrer graph for Python
+ * (heaplens.why_alive, heaplens.graph): arguments in, lib/graph*.c, lists out. */
 #include "graph.h"
 
 #include "errors.h"
 
 static const char *kind_names[] = {"none", "module", "class", "frame", "external"};
 
-#define HL_MAX_EXCLUDE 64
-
 /* The objects whose references a graph leaves out: the caller's `exclude`
  * items and tuple, and our own argument tuples (`args`, and `targets` when
- * given), which hold references the caller did not mean. Borrowed. */
+ * given), which hold references the caller did not mean. Every item counts.
+ * *out is a PyMem array of borrowed references (free it with PyMem_Free);
+ * returns its length, or (size_t)-1 with MemoryError set. */
 static size_t
-exclusions(PyObject **ex, PyObject *args, PyObject *exclude, PyObject *targets)
+exclusions(PyObject ***out, PyObject *args, PyObject *exclude, PyObject *targets)
 {
+    Py_ssize_t nitems = exclude != NULL ? PyTuple_GET_SIZE(exclude) : 0;
+    PyObject **ex = PyMem_Malloc(((size_t)nitems + 3) * sizeof(PyObject *));
     size_t n = 0;
+    *out = ex;
+    if (ex == NULL) {
+        PyErr_NoMemory();
+        return (size_t)-1;
+    }
     ex[n++] = args;
     if (targets != NULL)
         ex[n++] = targets;
     if (exclude != NULL) {
         ex[n++] = exclude;
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(exclude) && n < HL_MAX_EXCLUDE; i++)
+        for (Py_ssize_t i = 0; i < nitems; i++)
             ex[n++] = PyTuple_GET_ITEM(exclude, i);
     }
     return n;
@@ -40,8 +48,10 @@ hl_py_referrer_chains(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "max_hops must be >= 0");
         return NULL;
     }
-    PyObject *ex[HL_MAX_EXCLUDE];
-    size_t nex = exclusions(ex, args, exclude, targets);
+    PyObject **ex;
+    size_t nex = exclusions(&ex, args, exclude, targets);
+    if (nex == (size_t)-1)
+        return NULL;
 
     Py_ssize_t nt = PyTuple_GET_SIZE(targets);
     PyObject ***chains = PyMem_Calloc(nt ? nt : 1, sizeof(PyObject **));
@@ -56,7 +66,10 @@ hl_py_referrer_chains(PyObject *self, PyObject *args, PyObject *kwargs)
         goto done;
     }
     /* No Python code may run from here until the graph is freed. */
-    if ((rc = hl_graph_build(&g, ex, nex)) < 0) {
+    rc = hl_graph_build(&g, ex, nex);
+    PyMem_Free(ex);
+    ex = NULL;
+    if (rc < 0) {
         hl_py_raise(rc);
         goto done;
     }
@@ -95,6 +108,7 @@ done:
             Py_XDECREF(chains[i][j]);
         hl_graph_free_array(chains[i], 0);
     }
+    PyMem_Free(ex);
     PyMem_Free(chains);
     PyMem_Free(lens);
     PyMem_Free(kinds);
@@ -112,10 +126,13 @@ hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O!:referrers", kwlist, &obj,
                                      &PyTuple_Type, &exclude))
         return NULL;
-    PyObject *ex[HL_MAX_EXCLUDE];
-    size_t nex = exclusions(ex, args, exclude, NULL);
+    PyObject **ex;
+    size_t nex = exclusions(&ex, args, exclude, NULL);
+    if (nex == (size_t)-1)
+        return NULL;
     hl_graph *g = NULL;
     int rc = hl_graph_build(&g, ex, nex);
+    PyMem_Free(ex);
     if (rc < 0)
         return hl_py_raise(rc);
     PyObject **arr = NULL;
@@ -170,105 +187,31 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
                         "depth must be >= 0, max_nodes >= 1 and too_many >= 0");
         return NULL;
     }
-    /* graph(extra_ignore=..., filter=...) can exclude many objects: no
-     * HL_MAX_EXCLUDE cap here, every item counts. */
-    Py_ssize_t nitems = exclude != NULL ? PyTuple_GET_SIZE(exclude) : 0;
-    PyObject **ex = PyMem_Malloc(((size_t)nitems + 2) * sizeof(PyObject *));
-    if (ex == NULL)
-        return PyErr_NoMemory();
-    size_t nex = 0;
-    ex[nex++] = args;
-    if (exclude != NULL) {
-        ex[nex++] = exclude;
-        for (Py_ssize_t i = 0; i < nitems; i++)
-            ex[nex++] = PyTuple_GET_ITEM(exclude, i);
-    }
+    PyObject **ex;
+    size_t nex = exclusions(&ex, args, exclude, NULL);
+    if (nex == (size_t)-1)
+        return NULL;
+    hl_graph_neighbourhood_options opts;
+    hl_graph_neighbourhood_options_init(&opts, HL_GRAPH_NEIGHBOURHOOD_OPTIONS_VERSION);
+    opts.depth = (size_t)depth;
+    opts.max_nodes = (size_t)max_nodes;
+    opts.too_many = (size_t)too_many;
+    opts.group_functions = group;
     hl_graph *g = NULL;
+    hl_graph_neighbourhood nb;
     int rc = hl_graph_build(&g, ex, nex);
     PyMem_Free(ex);
     if (rc < 0)
         return hl_py_raise(rc);
-    /* Breadth-first backwards; nodes[] doubles as the queue. Edges are
-     * kept as pairs of node indices, turned into objects at the end. */
-    PyObject **nodes = NULL; /* new references */
-    size_t nn = 0, cap = 0;
-    size_t *epar = NULL, *echi = NULL, ne = 0, ecap = 0;
-    uint32_t *level = NULL;
-    size_t *dropped = NULL; /* per node: referrers left out by too_many */
-    size_t *grouped = NULL; /* per node: functions whose __globals__ it is */
-    PyObject *result = NULL, *pairs = NULL, *drops = NULL, *groups = NULL;
-    nodes = PyMem_RawMalloc((size_t)max_nodes * sizeof(PyObject *));
-    level = PyMem_RawMalloc((size_t)max_nodes * sizeof(uint32_t));
-    dropped = PyMem_RawCalloc((size_t)max_nodes, sizeof(size_t));
-    grouped = PyMem_RawCalloc((size_t)max_nodes, sizeof(size_t));
-    if (nodes == NULL || level == NULL || dropped == NULL || grouped == NULL)
-        goto nomem;
-    cap = (size_t)max_nodes;
-    Py_INCREF(obj);
-    nodes[nn] = obj;
-    level[nn++] = 0;
-    for (size_t head = 0; head < nn; head++) {
-        if (level[head] >= (uint32_t)depth)
-            continue;
-        PyObject **refs;
-        size_t nr;
-        if ((rc = hl_graph_referrers(&refs, &nr, g, nodes[head])) < 0)
-            goto fail;
-        size_t taken = 0;
-        for (size_t i = 0; i < nr; i++) {
-            /* A module's functions all hold its globals dict: counted, and
-             * drawn as one node by the caller, not one node each. The check
-             * reads the function's own field: no Python code runs. */
-            if (group && PyFunction_Check(refs[i]) &&
-                PyFunction_GET_GLOBALS(refs[i]) == nodes[head]) {
-                grouped[head]++;
-                continue;
-            }
-            if (too_many > 0 && taken >= (size_t)too_many) {
-                dropped[head]++; /* objgraph's too_many: a "N more" node */
-                continue;
-            }
-            taken++;
-            size_t at = nn;
-            for (size_t j = 0; j < nn; j++)
-                if (nodes[j] == refs[i]) {
-                    at = j;
-                    break;
-                }
-            if (at == nn) {
-                if (nn == cap)
-                    continue; /* the graph is full: drop the edge */
-                Py_INCREF(refs[i]);
-                nodes[nn] = refs[i];
-                level[nn++] = level[head] + 1;
-            }
-            if (ne == ecap) {
-                size_t nc = ecap ? ecap * 2 : 64;
-                size_t *p1 = PyMem_RawRealloc(epar, nc * sizeof(size_t));
-                if (p1 == NULL) {
-                    hl_graph_free_array(refs, nr);
-                    goto nomem;
-                }
-                epar = p1;
-                size_t *p2 = PyMem_RawRealloc(echi, nc * sizeof(size_t));
-                if (p2 == NULL) {
-                    hl_graph_free_array(refs, nr);
-                    goto nomem;
-                }
-                echi = p2;
-                ecap = nc;
-            }
-            epar[ne] = at;
-            echi[ne] = head;
-            ne++;
-        }
-        hl_graph_free_array(refs, nr);
-    }
+    /* No Python code may run from here until the graph is freed. */
+    rc = hl_graph_neighbourhood_find(&nb, g, obj, &opts);
     hl_graph_free(g);
-    g = NULL;
-    pairs = PyList_New((Py_ssize_t)ne);
-    for (size_t i = 0; pairs != NULL && i < ne; i++) {
-        PyObject *pair = PyTuple_Pack(2, nodes[epar[i]], nodes[echi[i]]);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *result = NULL, *pairs, *drops = NULL, *groups = NULL;
+    pairs = PyList_New((Py_ssize_t)nb.nedges);
+    for (size_t i = 0; pairs != NULL && i < nb.nedges; i++) {
+        PyObject *pair = PyTuple_Pack(2, nb.nodes[nb.parents[i]], nb.nodes[nb.children[i]]);
         if (pair == NULL)
             Py_CLEAR(pairs);
         else
@@ -278,28 +221,33 @@ hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs)
         result = pairs; /* the old shape: [(parent, child), ...] */
         goto done;
     }
-    drops = counts_list(nodes, dropped, nn);
-    groups = drops != NULL ? counts_list(nodes, grouped, nn) : NULL;
+    drops = counts_list(nb.nodes, nb.dropped, nb.nnodes);
+    groups = drops != NULL ? counts_list(nb.nodes, nb.grouped, nb.nnodes) : NULL;
     if (groups != NULL)
         result = PyTuple_Pack(3, pairs, drops, groups);
     Py_DECREF(pairs);
     Py_XDECREF(drops);
     Py_XDECREF(groups);
-    goto done;
-nomem:
-    PyErr_NoMemory();
-    goto done;
-fail:
-    hl_py_raise(rc);
 done:
-    hl_graph_free(g);
-    for (size_t i = 0; i < nn; i++)
-        Py_DECREF(nodes[i]);
-    PyMem_RawFree(nodes);
-    PyMem_RawFree(level);
-    PyMem_RawFree(dropped);
-    PyMem_RawFree(grouped);
-    PyMem_RawFree(epar);
-    PyMem_RawFree(echi);
+    hl_graph_neighbourhood_free(&nb);
     return result;
+}
+
+static PyMethodDef graph_methods[] = {
+    {"referrer_chains", (PyCFunction)(void (*)(void))hl_py_referrer_chains,
+     METH_VARARGS | METH_KEYWORDS,
+     "referrer_chains(targets, exclude=(), max_hops=64) -> [(kind, chain, external)]"},
+    {"referrers", (PyCFunction)(void (*)(void))hl_py_referrers, METH_VARARGS | METH_KEYWORDS,
+     "referrers(obj, exclude=()) -> ([referrers], external_refs)"},
+    {"referrer_graph", (PyCFunction)(void (*)(void))hl_py_referrer_graph,
+     METH_VARARGS | METH_KEYWORDS,
+     "referrer_graph(obj, depth=4, max_nodes=60, exclude=(), too_many=0, group_functions=False)"
+     " -> [(parent, child)], or ([(parent, child)], [(node, left out)], [(node, functions)])"},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hl_py_graph_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, graph_methods);
 }

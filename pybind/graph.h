@@ -15,6 +15,10 @@ PyObject *hl_py_referrers(PyObject *self, PyObject *args, PyObject *kwargs);
  * group_functions the functions whose __globals__ a node is are counted,
  * not followed. With either, the result is ([(parent, child), ...],
  * [(node, referrers left out), ...], [(node, functions), ...]).
- * Every item of exclude counts (no HL_MAX_EXCLUDE cap). */
+ * Every item of exclude counts, in all three. */
 PyObject *hl_py_referrer_graph(PyObject *self, PyObject *args, PyObject *kwargs);
+
+/* Add the three functions above to the module. -1 with an exception on
+ * failure. */
+int hl_py_graph_init(PyObject *module);
 #endif

@@ -256,7 +256,7 @@ py_monotonic_ns(PyObject *self, PyObject *unused)
                                        (unsigned long long)ts.tv_nsec);
 }
 
-PyMethodDef hl_py_lifetimes_methods[] = {
+static PyMethodDef lifetimes_methods[] = {
     {"track_start", (PyCFunction)(void (*)(void))py_track_start, METH_VARARGS | METH_KEYWORDS,
      "track_start(backend=1, frames=1, current_thread=False, types=None, known_types=None)"},
     {"track_stop", (PyCFunction)py_track_stop, METH_NOARGS,
@@ -287,7 +287,8 @@ PyMethodDef hl_py_lifetimes_methods[] = {
 int
 hl_py_lifetimes_init(PyObject *m)
 {
-    if (PyModule_AddIntConstant(m, "BACKEND_ALLOCATOR", HL_BACKEND_ALLOCATOR) < 0 ||
+    if (PyModule_AddFunctions(m, lifetimes_methods) < 0 ||
+        PyModule_AddIntConstant(m, "BACKEND_ALLOCATOR", HL_BACKEND_ALLOCATOR) < 0 ||
         PyModule_AddIntConstant(m, "BACKEND_REFTRACER", HL_BACKEND_REFTRACER) < 0 ||
         PyModule_AddIntConstant(m, "HAVE_REFTRACER", HL_HAVE_REFTRACER) < 0 ||
         PyModule_AddIntConstant(m, "TRACK_MAX_FRAMES", HL_TRACK_MAX_FRAMES) < 0)

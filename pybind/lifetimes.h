@@ -3,8 +3,7 @@
 #define HL_PYBIND_LIFETIMES_H
 #include "heaplens/heaplens.h"
 
-extern PyMethodDef hl_py_lifetimes_methods[];
-
-/* Add the backend constants to the module. -1 with an exception on failure. */
+/* Add the track_* functions and the backend constants to the module. -1
+ * with an exception on failure. */
 int hl_py_lifetimes_init(PyObject *module);
 #endif

@@ -1,305 +1,32 @@
 /*
- * module.c - the _heaplens extension: argument conversion around the core.
- * No policy lives here; the Python package (pybind/heaplens) builds the
- * objects users touch.
+ * module.c - the _heaplens extension: creates the module and calls each glue
+ * file's hl_py_<file>_init, which adds that file's functions, types and
+ * constants. No policy lives here; the Python package (pybind/heaplens)
+ * builds the objects users touch.
  */
 #include "heaplens/heaplens.h"
 #include "census.h"
 #include "compat.h"
 #include "dominators.h"
-#include "errors.h"
+#include "dump.h"
 #include "graph.h"
 #include "lifetimes.h"
 #include "registry.h"
+#include "sizes.h"
 #include "visited.h"
-#include "dump.h"
-
-/* Fill walk options from the keyword arguments shared by the functions
- * below. `ignored` is borrowed from the caller's arguments. */
-static int
-walk_options(hl_walk_options *opts, Py_ssize_t align, Py_ssize_t limit, int code, int frames,
-             PyObject *ignored, int model)
-{
-    hl_walk_options init = HL_WALK_OPTIONS_INIT;
-    *opts = init;
-    opts->align = align;
-    opts->limit = limit;
-    opts->model = (hl_model)model;
-    opts->flags = (code ? HL_WALK_CODE : 0) | (frames ? HL_WALK_FRAMES : 0) |
-                  (model == HL_MODEL_ALLOCATOR ? HL_WALK_NO_WEAKREFS : 0);
-    opts->ignored = ignored == Py_None ? NULL : ignored;
-    return 0;
-}
-
-/* asized(detail=N) bookkeeping: one record [obj, depth, flat, deep] per
- * object above the detail depth, in depth-first pre-order. */
-typedef struct {
-    PyObject *records; /* list, strong */
-    Py_ssize_t *open;  /* indices of records whose subtree is still open */
-    size_t nopen, capopen;
-    uint32_t detail;
-    hl_census *census; /* per-type profile, or NULL */
-} detail_ctx;
-
-static int
-detail_on_object(const hl_walk_event *ev, void *payload)
-{
-    detail_ctx *d = payload;
-    if (d->census != NULL && hl_census_on_object(ev, d->census) != 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (d->records == NULL || ev->depth > d->detail)
-        return 0;
-    PyObject *rec = Py_BuildValue("[OInn]", ev->obj, (unsigned int)ev->depth, ev->flat, ev->flat);
-    if (rec == NULL)
-        return -1;
-    int rc = PyList_Append(d->records, rec);
-    Py_DECREF(rec);
-    if (rc < 0)
-        return -1;
-    {
-        if (d->nopen == d->capopen) {
-            size_t ncap = d->capopen ? d->capopen * 2 : 64;
-            Py_ssize_t *p = PyMem_Realloc(d->open, ncap * sizeof(Py_ssize_t));
-            if (p == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            d->open = p;
-            d->capopen = ncap;
-        }
-        d->open[d->nopen++] = PyList_GET_SIZE(d->records) - 1;
-    }
-    return 0;
-}
-
-static int
-detail_on_leave(const hl_walk_event *ev, void *payload)
-{
-    detail_ctx *d = payload;
-    if (d->nopen == 0) {
-        PyErr_SetString(PyExc_SystemError, "heaplens: unbalanced walk events");
-        return -1;
-    }
-    PyObject *rec = PyList_GET_ITEM(d->records, d->open[--d->nopen]);
-    PyObject *deep = PyLong_FromSsize_t(ev->deep);
-    if (deep == NULL)
-        return -1;
-    /* Replaces the placeholder (the flat size) and releases it. */
-    return PyList_SetItem(rec, 3, deep); /* steals deep */
-}
-
-static PyObject *
-stats_dict(const hl_walk_stats *st)
-{
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n}", "total", st->total, "counted",
-                         (Py_ssize_t)st->counted, "max_depth", (Py_ssize_t)st->max_depth,
-                         "python_calls", (Py_ssize_t)st->python_calls, "peak_bytes",
-                         (Py_ssize_t)st->peak_bytes, "repeats", (Py_ssize_t)st->repeats);
-}
-
-/* The census as a list of (type, count, size) tuples. New reference. */
-static PyObject *
-census_list(const hl_census *c)
-{
-    hl_census_row *rows;
-    size_t n;
-    int rc = hl_census_rows(&rows, &n, c);
-    if (rc < 0)
-        return hl_py_raise(rc);
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list != NULL && i < n; i++) {
-        PyObject *t = Py_BuildValue("(Onn)", (PyObject *)rows[i].type, (Py_ssize_t)rows[i].count,
-                                    rows[i].size);
-        if (t == NULL)
-            Py_CLEAR(list);
-        else
-            PyList_SET_ITEM(list, (Py_ssize_t)i, t);
-    }
-    hl_census_rows_free(rows);
-    return list;
-}
-
-PyDoc_STRVAR(walk_doc,
-"walk(objs, align=8, limit=-1, code=False, frames=False, ignored=None, model=0, detail=-1,\n"
-"     visited=None)\n"
-"--\n\n"
-"Deep sizes of the objects in the tuple objs, each object counted once.\n"
-"Returns (sizes, stats, records); records is None unless detail >= 0.");
-
-static PyObject *
-py_walk(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    static char *kwlist[] = {"objs", "align", "limit", "code", "frames", "ignored", "model",
-                             "detail", "visited", "profile", NULL};
-    PyObject *objs, *ignored = Py_None, *visited = Py_None;
-    Py_ssize_t align = 8, limit = -1, detail = -1;
-    int code = 0, frames = 0, model = 0, profile = 0;
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|nnppOinOp:walk", kwlist, &PyTuple_Type,
-                                     &objs, &align, &limit, &code, &frames, &ignored, &model,
-                                     &detail, &visited, &profile))
-        return NULL;
-    if (hl_py_registry_refresh() < 0)
-        return NULL;
-    if (visited != Py_None && !PyObject_TypeCheck(visited, &hl_py_visited_type)) {
-        PyErr_SetString(PyExc_TypeError, "visited must be a Visited or None");
-        return NULL;
-    }
-    if (detail > 1000000) {
-        PyErr_SetString(PyExc_ValueError, "detail is too large");
-        return NULL;
-    }
-    hl_walk_options opts;
-    walk_options(&opts, align, limit, code, frames, ignored, model);
-    if (visited != Py_None)
-        opts.visited = ((hl_py_visited *)visited)->visited;
-    /* A depth limit depends on the depth at which each object is met:
-     * walk in pympler's order so that asizeof and asized agree. */
-    if (limit >= 0)
-        opts.flags |= HL_WALK_ORDERED;
-    detail_ctx d = {NULL, NULL, 0, 0, 0, NULL};
-    if (profile) {
-        int rc = hl_census_new(&d.census);
-        if (rc < 0)
-            return hl_py_raise(rc);
-        opts.on_object = detail_on_object;
-        opts.payload = &d;
-    }
-    if (detail >= 0) {
-        d.records = PyList_New(0);
-        if (d.records == NULL) {
-            hl_census_free(d.census);
-            return NULL;
-        }
-        d.detail = (uint32_t)detail;
-        opts.flags |= HL_WALK_ORDERED;
-        opts.on_object = detail_on_object;
-        opts.on_leave = detail_on_leave;
-        opts.leave_depth = (uint32_t)detail + 1;
-        opts.payload = &d;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(objs);
-    Py_ssize_t *sizes = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
-    PyObject *result = NULL, *tuple = NULL, *stats = NULL, *prof = NULL;
-    hl_walk_stats st;
-    if (sizes == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    int rc = hl_walk_sizes(sizes, &st, &PyTuple_GET_ITEM(objs, 0), (size_t)n, &opts);
-    if (rc < 0) {
-        hl_py_raise(rc);
-        goto done;
-    }
-    tuple = PyTuple_New(n);
-    if (tuple == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyLong_FromSsize_t(sizes[i]);
-        if (v == NULL)
-            goto done;
-        PyTuple_SET_ITEM(tuple, i, v);
-    }
-    stats = stats_dict(&st);
-    if (stats == NULL)
-        goto done;
-    if (d.census != NULL) {
-        if ((prof = census_list(d.census)) == NULL || PyDict_SetItemString(stats, "profile", prof) < 0)
-            goto done;
-    }
-    result = PyTuple_Pack(3, tuple, stats, d.records ? d.records : Py_None);
-done:
-    Py_XDECREF(prof);
-    hl_census_free(d.census);
-    Py_XDECREF(tuple);
-    Py_XDECREF(stats);
-    Py_XDECREF(d.records);
-    PyMem_Free(d.open);
-    PyMem_Free(sizes);
-    return result;
-}
-
-PyDoc_STRVAR(referents_doc,
-"referents(obj, code=False, frames=False, ignored=None, model=0)\n"
-"--\n\n"
-"The objects a walk follows from obj, in walk order (duplicates kept).");
-
-static PyObject *
-py_referents(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    static char *kwlist[] = {"obj", "code", "frames", "ignored", "model", NULL};
-    PyObject *obj, *ignored = Py_None, *out;
-    int code = 0, frames = 0, model = 0;
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppOi:referents", kwlist, &obj, &code,
-                                     &frames, &ignored, &model))
-        return NULL;
-    if (hl_py_registry_refresh() < 0)
-        return NULL;
-    hl_walk_options opts;
-    walk_options(&opts, 1, -1, code, frames, ignored, model);
-    int rc = hl_walk_referents(&out, obj, &opts);
-    return rc < 0 ? hl_py_raise(rc) : out;
-}
-
-PyDoc_STRVAR(flatsize_doc,
-"flatsize(obj, align=8, model=0)\n"
-"--\n\n"
-"The flat size of obj in bytes.");
-
-static PyObject *
-py_flatsize(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    static char *kwlist[] = {"obj", "align", "model", NULL};
-    PyObject *obj;
-    Py_ssize_t align = 8, out = 0;
-    int model = 0;
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ni:flatsize", kwlist, &obj, &align,
-                                     &model))
-        return NULL;
-    if (hl_py_registry_refresh() < 0)
-        return NULL;
-    int rc = hl_size_flat(&out, obj, (hl_model)model, align);
-    return rc < 0 ? hl_py_raise(rc) : PyLong_FromSsize_t(out);
-}
-
-static PyObject *
-py_header_size(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    Py_ssize_t n = hl_size_header(obj);
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
-}
-
-static PyMethodDef methods[] = {
-    {"header_size", (PyCFunction)py_header_size, METH_O,
-     "header_size(obj) -> bytes sys.getsizeof adds to __sizeof__ (GC header, pre-header)"},
-    {"walk", (PyCFunction)(void (*)(void))py_walk, METH_VARARGS | METH_KEYWORDS, walk_doc},
-    {"referents", (PyCFunction)(void (*)(void))py_referents, METH_VARARGS | METH_KEYWORDS,
-     referents_doc},
-    {"flatsize", (PyCFunction)(void (*)(void))py_flatsize, METH_VARARGS | METH_KEYWORDS,
-     flatsize_doc},
-    {"referrer_chains", (PyCFunction)(void (*)(void))hl_py_referrer_chains,
-     METH_VARARGS | METH_KEYWORDS,
-     "referrer_chains(targets, exclude=(), max_hops=64) -> [(kind, chain, external)]"},
-    {"referrers", (PyCFunction)(void (*)(void))hl_py_referrers, METH_VARARGS | METH_KEYWORDS,
-     "referrers(obj, exclude=()) -> ([referrers], external_refs)"},
-    {"referrer_graph", (PyCFunction)(void (*)(void))hl_py_referrer_graph,
-     METH_VARARGS | METH_KEYWORDS,
-     "referrer_graph(obj, depth=4, max_nodes=60, exclude=(), too_many=0, group_functions=False)"
-     " -> [(parent, child)], or ([(parent, child)], [(node, left out)], [(node, functions)])"},
-    {"gc_counts", (PyCFunction)hl_py_gc_counts, METH_NOARGS,
-     "gc_counts() -> {type: count} of the gc-tracked objects only"},
-    {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
-     "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
-    {NULL, NULL, 0, NULL},
-};
+#include "walk.h"
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_heaplens", "heaplens C core bindings (internal).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_heaplens", "heaplens C core bindings (internal).", -1, NULL,
+};
+
+/* One line per glue file. */
+static int (*const inits[])(PyObject *) = {
+    hl_py_walk_init,     hl_py_sizes_init, hl_py_visited_init, hl_py_census_init,
+    hl_py_graph_init,    hl_py_registry_init, hl_py_dump_init, hl_py_dominators_init,
+#if HL_HAVE_TRACKER /* compat.h: not built in generic mode */
+    hl_py_lifetimes_init,
+#endif
 };
 
 PyMODINIT_FUNC
@@ -308,52 +35,17 @@ PyInit__heaplens(void)
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)
         return NULL;
-    if (PyType_Ready(&hl_py_visited_type) < 0 || PyType_Ready(&hl_py_census_type) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&hl_py_visited_type);
-    if (PyModule_AddObject(m, "Visited", (PyObject *)&hl_py_visited_type) < 0) {
-        Py_DECREF(&hl_py_visited_type);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&hl_py_census_type);
-    if (PyModule_AddObject(m, "Census", (PyObject *)&hl_py_census_type) < 0) {
-        Py_DECREF(&hl_py_census_type);
-        Py_DECREF(m);
-        return NULL;
-    }
-#if HL_HAVE_TRACKER /* compat.h: not built in generic mode */
-    if (PyModule_AddFunctions(m, hl_py_lifetimes_methods) < 0 || hl_py_lifetimes_init(m) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-#endif
-    if (hl_py_dump_init(m) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (PyModule_AddFunctions(m, hl_py_dominators_methods) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (PyModule_AddFunctions(m, hl_py_registry_methods) < 0) {
-        Py_DECREF(m);
-        return NULL;
+    for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++) {
+        if (inits[i](m) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     /* What this build may rely on; heaplens.capabilities() reads them. */
     if (PyModule_AddIntConstant(m, "KNOWN_LAYOUT", HL_KNOWN_LAYOUT) < 0 ||
         PyModule_AddIntConstant(m, "FREE_THREADED", HL_FREE_THREADED) < 0 ||
         PyModule_AddIntConstant(m, "HAVE_TRACKER", HL_HAVE_TRACKER) < 0 ||
         PyModule_AddStringConstant(m, "LAYOUT_MODE", HL_LAYOUT_MODE) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (PyModule_AddIntConstant(m, "MODEL_GETSIZEOF", HL_MODEL_GETSIZEOF) < 0 ||
-        PyModule_AddIntConstant(m, "MODEL_ALLOCATOR", HL_MODEL_ALLOCATOR) < 0 ||
-        PyModule_AddIntConstant(m, "TYPE_INHERITED_SIZEOF", HL_TYPE_INHERITED_SIZEOF) < 0 ||
-        PyModule_AddIntConstant(m, "TYPE_NO_TRAVERSE", HL_TYPE_NO_TRAVERSE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -105,7 +105,7 @@ py_registry_refresh(PyObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-PyMethodDef hl_py_registry_methods[] = {
+static PyMethodDef registry_methods[] = {
     {"register_type", py_register_type, METH_VARARGS,
      "register_type(cls, referents, sizeof, flags) -> None"},
     {"unregister_type", py_unregister_type, METH_O, "unregister_type(cls) -> bool"},
@@ -115,3 +115,13 @@ PyMethodDef hl_py_registry_methods[] = {
      "registry_refresh() -> None: load the built-in entries of newly imported modules"},
     {NULL, NULL, 0, NULL},
 };
+
+int
+hl_py_registry_init(PyObject *module)
+{
+    if (PyModule_AddFunctions(module, registry_methods) < 0 ||
+        PyModule_AddIntConstant(module, "TYPE_INHERITED_SIZEOF", HL_TYPE_INHERITED_SIZEOF) < 0 ||
+        PyModule_AddIntConstant(module, "TYPE_NO_TRAVERSE", HL_TYPE_NO_TRAVERSE) < 0)
+        return -1;
+    return 0;
+}

@@ -9,5 +9,7 @@
  * a Python exception set. */
 int hl_py_registry_refresh(void);
 
-extern PyMethodDef hl_py_registry_methods[];
+/* Add register_type and friends and the TYPE_* flags to the module. -1
+ * with an exception on failure. */
+int hl_py_registry_init(PyObject *module);
 #endif

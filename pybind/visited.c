@@ -92,3 +92,16 @@ PyTypeObject hl_py_visited_type = {
     .tp_methods = visited_methods,
     .tp_new = visited_new,
 };
+
+int
+hl_py_visited_init(PyObject *module)
+{
+    if (PyType_Ready(&hl_py_visited_type) < 0)
+        return -1;
+    Py_INCREF(&hl_py_visited_type);
+    if (PyModule_AddObject(module, "Visited", (PyObject *)&hl_py_visited_type) < 0) {
+        Py_DECREF(&hl_py_visited_type);
+        return -1;
+    }
+    return 0;
+}

@@ -9,4 +9,7 @@ typedef struct {
 } hl_py_visited;
 
 extern PyTypeObject hl_py_visited_type;
+
+/* Add the Visited type to the module. -1 with an exception on failure. */
+int hl_py_visited_init(PyObject *module);
 #endif

@@ -14,7 +14,7 @@ cmake -S . -B build/valgrind -DHEAPLENS_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWit
   -DPython_EXECUTABLE="$PY" >build-valgrind.log 2>&1 \
   && cmake --build build/valgrind -j 2 >>build-valgrind.log 2>&1 || { cat build-valgrind.log; exit 1; }
 status=0
-for suite in ptrset sizes walk graph lifetimes dominators; do
+for suite in $(build/valgrind/tests/c/heaplens_check --list); do
   echo "==> valgrind: check $suite"
   CK_FORK=no PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
     --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
@@ -34,7 +34,7 @@ for py in $(find_pythons); do
     echo "==> valgrind: payloads $what on $ver"
     PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
       --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
-      "$venv/bin/python" tests/python/integration/lifetimes_payloads.py $what || status=1
+      "$venv/bin/python" tests/python/lifetimes_payloads.py $what || status=1
   done
 done
 exit $status

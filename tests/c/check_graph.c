@@ -1,4 +1,5 @@
-/* check_graph.c - the reverse-edge index and referrer chains. */
+/* check_graph.c - the reverse-edge index, referrer chains, root kinds and
+ * the neighbourhood search (graph.c, graph_neighbourhood.c). */
 #include "heaplens/heaplens.h"
 #include "suites.h"
 
@@ -61,6 +62,117 @@ START_TEST(external_holder)
 }
 END_TEST
 
+START_TEST(root_kinds)
+{
+    PyObject *mod = PyImport_AddModule("sys"); /* borrowed */
+    PyObject *cls = (PyObject *)&PyFloat_Type;
+    PyObject *lonely = Py_BuildValue("[i]", 1);
+    hl_graph *g = NULL;
+    ck_assert_int_eq(hl_graph_build(&g, NULL, 0), 0);
+    PyObject *head = NULL;
+    ck_assert_int_eq(hl_graph_root_kind(g, mod, &head), HL_ROOT_MODULE);
+    ck_assert_ptr_eq(head, mod);
+    ck_assert_int_eq(hl_graph_root_kind(g, PyModule_GetDict(mod), &head), HL_ROOT_MODULE);
+    ck_assert_ptr_eq(head, mod); /* a module's dict stands for the module */
+    ck_assert_int_eq(hl_graph_root_kind(g, cls, &head), HL_ROOT_CLASS);
+    ck_assert_ptr_eq(head, cls);
+    ck_assert_int_eq(hl_graph_root_kind(g, lonely, &head), HL_ROOT_EXTERNAL);
+    hl_graph_free(g);
+    Py_DECREF(lonely);
+}
+END_TEST
+
+/* Holders of `target`, each excluded: none appears in the neighbourhood,
+ * however many there are (the glue once kept only 64 exclusions). */
+START_TEST(neighbourhood_excludes_any_number)
+{
+    enum { N = 200 };
+    PyObject *target = PyFloat_FromDouble(4242.5);
+    PyObject *holders[N + 1];
+    for (int i = 0; i < N + 1; i++)
+        holders[i] = Py_BuildValue("[O]", target);
+    hl_graph *g = NULL;
+    ck_assert_int_eq(hl_graph_build(&g, holders, N), 0); /* all but the last */
+    hl_graph_neighbourhood nb;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, target, NULL), 0);
+    hl_graph_free(g);
+    ck_assert_ptr_eq(nb.nodes[0], target);
+    size_t excluded_seen = 0, last_seen = 0;
+    for (size_t i = 0; i < nb.nnodes; i++) {
+        for (int j = 0; j < N; j++)
+            excluded_seen += nb.nodes[i] == holders[j];
+        last_seen += nb.nodes[i] == holders[N];
+    }
+    ck_assert_uint_eq(excluded_seen, 0);
+    ck_assert_uint_eq(last_seen, 1);
+    ck_assert_uint_eq(nb.nedges, 1);
+    ck_assert_ptr_eq(nb.nodes[nb.parents[0]], holders[N]);
+    ck_assert_ptr_eq(nb.nodes[nb.children[0]], target);
+    hl_graph_neighbourhood_free(&nb);
+    for (int i = 0; i < N + 1; i++)
+        Py_DECREF(holders[i]);
+    Py_DECREF(target);
+}
+END_TEST
+
+/* too_many, max_nodes, depth and group_functions, and bad options. */
+START_TEST(neighbourhood_limits)
+{
+    PyObject *ns = hl_test_eval(
+        "t = [0.5]\nholders = [[t] for _ in range(30)]\n"
+        "g = {'t': t}\nfns = [eval('lambda: 0', g) for _ in range(5)]",
+        "(t, holders, g, fns)");
+    PyObject *target = PyTuple_GET_ITEM(ns, 0), *gdict = PyTuple_GET_ITEM(ns, 2);
+    hl_graph *g = NULL;
+    ck_assert_int_eq(hl_graph_build(&g, &ns, 1), 0);
+    hl_graph_neighbourhood_options opts;
+    ck_assert_int_eq(hl_graph_neighbourhood_options_init(&opts, 2), HL_EINVAL);
+    ck_assert_int_eq(
+        hl_graph_neighbourhood_options_init(&opts, HL_GRAPH_NEIGHBOURHOOD_OPTIONS_VERSION), 0);
+    ck_assert_uint_eq(opts.depth, 4);
+    ck_assert_uint_eq(opts.max_nodes, 60);
+    hl_graph_neighbourhood nb;
+
+    opts.depth = 1;
+    opts.too_many = 10;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, target, &opts), 0);
+    ck_assert_uint_eq(nb.nedges, 10);
+    ck_assert_uint_eq(nb.nnodes, 11);
+    ck_assert_uint_eq(nb.dropped[0], 31 - 10); /* 30 holders and the dict */
+    hl_graph_neighbourhood_free(&nb);
+    ck_assert_ptr_null(nb.nodes);
+
+    opts.too_many = 0;
+    opts.max_nodes = 5;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, target, &opts), 0);
+    ck_assert_uint_eq(nb.nnodes, 5);
+    ck_assert_uint_eq(nb.nedges, 4); /* edges to nodes past the cap dropped */
+    hl_graph_neighbourhood_free(&nb);
+
+    opts.depth = 0;
+    opts.max_nodes = 60;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, target, &opts), 0);
+    ck_assert_uint_eq(nb.nnodes, 1);
+    ck_assert_uint_eq(nb.nedges, 0);
+    hl_graph_neighbourhood_free(&nb);
+
+    /* The functions whose globals the dict is: counted, not followed. */
+    opts.depth = 1;
+    opts.group_functions = 1;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, gdict, &opts), 0);
+    ck_assert_uint_eq(nb.grouped[0], 5);
+    for (size_t i = 1; i < nb.nnodes; i++)
+        ck_assert(!PyFunction_Check(nb.nodes[i]));
+    hl_graph_neighbourhood_free(&nb);
+
+    opts.max_nodes = 0;
+    ck_assert_int_eq(hl_graph_neighbourhood_find(&nb, g, target, &opts), HL_EINVAL);
+    ck_assert_uint_eq(nb.nnodes, 0);
+    hl_graph_free(g);
+    Py_DECREF(ns);
+}
+END_TEST
+
 Suite *
 graph_suite(void)
 {
@@ -69,6 +181,9 @@ graph_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chain_from_a_module);
     tcase_add_test(tc, external_holder);
+    tcase_add_test(tc, root_kinds);
+    tcase_add_test(tc, neighbourhood_excludes_any_number);
+    tcase_add_test(tc, neighbourhood_limits);
     suite_add_tcase(s, tc);
     return s;
 }

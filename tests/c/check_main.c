@@ -31,7 +31,11 @@ main(int argc, char **argv)
     struct {
         const char *name;
         Suite *(*make)(void);
-    } all[] = {{"ptrset", ptrset_suite}, {"sizes", sizes_suite}, {"walk", walk_suite}, {"graph", graph_suite}, {"lifetimes", lifetimes_suite}, {"dominators", dominators_suite}};
+    } all[] = {
+#define HL_SUITE(name) {#name, name##_suite},
+#include "suites.inc" /* generated from HL_CHECK_SUITES in CMakeLists.txt */
+#undef HL_SUITE
+    };
     /* No site: the suites need the standard library only, and whatever a
      * machine's .pth files import at start-up would otherwise be in every
      * heap the suites walk (and in what valgrind sees). */
@@ -43,6 +47,12 @@ main(int argc, char **argv)
     if (PyStatus_Exception(status)) {
         fprintf(stderr, "cannot start Python: %s\n", status.err_msg ? status.err_msg : "?");
         return 2;
+    }
+    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+        /* The suites, one a line: scripts/valgrind.sh runs each. */
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+            printf("%s\n", all[i].name);
+        return 0;
     }
     SRunner *sr = NULL;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {

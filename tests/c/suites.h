@@ -5,12 +5,11 @@
 #include <Python.h>
 #include <check.h>
 
-Suite *ptrset_suite(void);
-Suite *sizes_suite(void);
-Suite *walk_suite(void);
-Suite *graph_suite(void);
-Suite *lifetimes_suite(void);
-Suite *dominators_suite(void);
+/* <name>_suite() for every name of HL_CHECK_SUITES (tests/c/CMakeLists.txt,
+ * the one list), through the generated suites.inc. */
+#define HL_SUITE(name) Suite *name##_suite(void);
+#include "suites.inc"
+#undef HL_SUITE
 
 /* Evaluate a Python expression in a fresh namespace after running `setup`
  * (may be NULL). New reference; aborts the test on failure. */
