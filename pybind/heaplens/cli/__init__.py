@@ -8,6 +8,7 @@ import sys
 from typing import List, Optional
 
 from heaplens.cli import demo as _demo, diff as _diff, run as _run
+from heaplens.cli import show as _show
 
 
 _RUN_VALUED = {"--interval", "-o", "--output", "--top", "--keep", "--baseline", "--snapshots",
@@ -47,6 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     _run.add_arguments(run_parser)
     _diff.add_arguments(sub.add_parser("diff", help="print the difference of two saved "
                                                     "snapshots"))
+    _show.add_arguments(sub.add_parser("show", help="print a heap dump's top retainers and types (--html: a report)"))
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, module_args = _split_module_args(argv)
     args = parser.parse_args(argv)
@@ -64,6 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _run.run(args, run_parser)
     if args.command == "diff":
         return _diff.diff(args)
+    if args.command == "show":
+        return _show.show(args)
     parser.print_help()
     return 2
 
