@@ -64,7 +64,7 @@ Array.prototype.forEach.call(document.querySelectorAll('table.hl-sort'),function
    rows.sort(function(x,y){
     var a=x.cells[col],c=y.cells[col],r;
     if(num){r=Number(a.getAttribute('data-v'))-Number(c.getAttribute('data-v'));}
-    else{r=a.textContent.localeCompare(c.textContent);}
+    else{var u=a.textContent,w=c.textContent;r=u<w?-1:(u>w?1:0);}
     return desc?-r:r;});
    rows.forEach(function(r){b.appendChild(r);});
   });
