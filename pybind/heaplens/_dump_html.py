@@ -20,7 +20,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.2em 2em;color:#111}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 table.hl-sort{border-collapse:collapse}
 table.hl-sort th,table.hl-sort td{padding:2px 10px;border-bottom:1px solid #ddd}
-table.hl-sort th{cursor:pointer;user-select:none;background:#f2f2f2}
+table.hl-sort th{cursor:pointer;user-select:none;background:#f2f2f2;text-align:left}
 table.hl-sort th.hl-asc:after{content:" \\25B2"}table.hl-sort th.hl-desc:after{content:" \\25BC"}
 table.hl-sort tbody tr{cursor:pointer}table.hl-sort tbody tr:hover{background:#eef4ff}
 table.hl-sort tbody tr.hl-picked{background:#dbe8ff}

@@ -207,7 +207,7 @@ def test_html_tree_data_is_the_dominator_tree(tmp_path, probe_dump):
 def test_html_stays_small_on_a_big_dump(tmp_path):
     """200,000 small objects (plus the 5,000): the page stays under 400 KB
     (the tables, the paths of their rows and at most 2,000 tree nodes with
-    5 leaves each; measured about 60 KB)."""
+    5 leaves each; measured 44 KB on CPython 3.11.7)."""
     big = tmp_path / "big.hld"
     ids = _make_dump(big, 200_000)
     d = heaplens.open_dump(big)

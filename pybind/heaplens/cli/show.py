@@ -19,7 +19,7 @@ from heaplens._format import clip_text, human_size, table
 TREE_SHARE = 0.001     # a node is embedded when it retains >= 0.1% of the heap,
 TREE_NODES = 2000      # the 2,000 largest such nodes at most,
 TREE_LEAVES = 5        # plus, under each, its 5 largest smaller children as leaves.
-TYPE_ROWS = 100        # the HTML by-type table: the 100 largest types
+TYPE_ROWS = 50         # the HTML by-type table: the 50 largest types (a path each)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
