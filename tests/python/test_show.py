@@ -135,6 +135,15 @@ def test_errors_are_messages_not_tracebacks(tmp_path, probe_dump):
     assert rc == 2 and "cannot write" in err and "Traceback" not in err
 
 
+def test_reader_that_stops_early(probe_dump):
+    """``show heap.hld | head``: the closed pipe is no traceback."""
+    p = subprocess.Popen([sys.executable, "-m", "heaplens", "show", str(probe_dump[0])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()           # before the child has loaded the dump and printed
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 0 and "Traceback" not in err, err
+
+
 def test_in_process_main(probe_dump, capsys):
     path, ids = probe_dump
     assert main(["show", str(path), "-n", "2"]) == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
+import os
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -200,7 +201,7 @@ def show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print("heaplens show: cannot read %s: %s" % (args.dump, e), file=sys.stderr)
         return 2
-    print(format_text(d, args.top, args.types))
+    out = [format_text(d, args.top, args.types)]
     if args.html:
         from heaplens._dump_html import render_dump_html
         page = render_dump_html(report_data(d, max(args.top, 20), args.tree_share / 100,
@@ -211,5 +212,12 @@ def show(args: argparse.Namespace) -> int:
         except OSError as e:
             print("heaplens show: cannot write %s: %s" % (args.html, e), file=sys.stderr)
             return 2
-        print("\nwrote %s (%s)" % (args.html, human_size(len(page.encode("utf-8")))))
+        out.append("\nwrote %s (%s)" % (args.html, human_size(len(page.encode("utf-8")))))
+    try:
+        print("\n".join(out))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): not an error, and no
+        # traceback at exit either (the report, if any, is written).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
