@@ -313,3 +313,18 @@ def test_clicking_sorts_expands_and_shows_paths(tmp_path, probe_dump, driver):
     # Clicking again folds it.
     driver.find_element(By.CSS_SELECTOR, sel % ids["probes"]).click()
     assert not kids[0].is_displayed()
+
+
+def test_html_layer_imports_no_analysis_module():
+    """_dump_html renders plain data: it imports the formatting helpers only
+    (the package is being made acyclic)."""
+    import ast
+    import heaplens._dump_html as mod
+    tree = ast.parse(open(mod.__file__, encoding="utf-8").read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module)
+    assert {n for n in names if n.startswith("heaplens")} == {"heaplens._format"}, names
