@@ -130,13 +130,13 @@ def _tree(d: Any, share: float, max_nodes: int, leaves: int = TREE_LEAVES
         nodes[k][5] = [node(j) for j in order] + [node(j) for j in small]
         nodes[k][6] = r[0] - len(small)
         nodes[k][7] = r[1] - sum(retained(j) for j in small)
-        common = sorted(r[2].items(), key=lambda kv: -kv[1])
+        counts = dict(r[2])
         for j in small:       # the leaves are no longer "the rest"
-            t = record(j)[1]
-            common = [(tt, c - (tt == t)) for tt, c in common]
-        common = [(tt, c) for tt, c in common if c > 0][:3]
+            counts[record(j)[1]] -= 1
+        common = sorted(((tt, c) for tt, c in counts.items() if c > 0),
+                        key=lambda kv: (-kv[1], names[kv[0]]))[:3]
         nodes[k][8] = ", ".join("%s %s" % ("{:,}".format(c), names[tt]) for tt, c in common)
-        if nodes[k][6] > len(common) and sum(c for _t, c in common) < nodes[k][6]:
+        if sum(c for _t, c in common) < nodes[k][6]:
             nodes[k][8] += ", ..."
 
     fill(0, -1)
