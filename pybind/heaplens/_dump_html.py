@@ -26,8 +26,8 @@ table.hl-sort tbody tr{cursor:pointer}table.hl-sort tbody tr:hover{background:#e
 table.hl-sort tbody tr.hl-picked{background:#dbe8ff}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.t{max-width:28em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-#hl-path{position:sticky;top:0;background:#fffbe6;border:1px solid #e6d98c;padding:6px 10px;
-min-height:1.4em;font-family:ui-monospace,monospace;font-size:13px;white-space:pre-wrap}
+#hl-path{background:#fffbe6;border:1px solid #e6d98c;padding:6px 10px;margin:4px 0;
+font-family:ui-monospace,monospace;font-size:13px;white-space:pre-wrap;cursor:auto}
 ul.hl-tree{list-style:none;padding-left:1.3em;margin:0}
 ul.hl-tree li{margin:1px 0}
 .hl-node{cursor:pointer}.hl-node:hover{background:#eef4ff}
@@ -47,11 +47,25 @@ var D=JSON.parse(document.getElementById('hl-data').textContent);
 function hs(n){var u=['B','KiB','MiB','GiB','TiB','PiB'],v=n,i=0;
  while(v>=1024&&i<u.length-1){v/=1024;i++;}return i?v.toFixed(1)+' '+u[i]:n+' B';}
 function fmt(n){return String(n).replace(/\B(?=(\d{3})+(?!\d))/g,',');}
-var box=document.getElementById('hl-path');
-function showPath(id,what){
+var box=document.getElementById('hl-path'),home=document.getElementById('hl-home');
+// The path is shown right under what was clicked: a row of its own under a
+// table row, a line under a tree node; the box goes home before a sort.
+function unplace(){
+ var tr=document.getElementById('hl-pathrow');
+ home.appendChild(box);
+ if(tr)tr.parentNode.removeChild(tr);
+}
+function showPath(id,what,at){
  var p=D.paths[id];
  box.textContent=(what?what+' '+id+': ':id+': ')+(p===undefined?'(no path recorded for this object)':p);
  box.setAttribute('data-id',id);
+ var old=document.getElementById('hl-pathrow');
+ if(at.tagName==='TR'){
+  var tr=document.createElement('tr'),td=document.createElement('td');
+  tr.id='hl-pathrow';td.colSpan=at.cells.length;td.appendChild(box);tr.appendChild(td);
+  at.parentNode.insertBefore(tr,at.nextSibling);
+ }else{at.parentNode.insertBefore(box,at.nextSibling);}
+ if(old)old.parentNode.removeChild(old);
 }
 Array.prototype.forEach.call(document.querySelectorAll('table.hl-sort'),function(t){
  var ths=t.tHead.rows[0].cells;
@@ -60,6 +74,7 @@ Array.prototype.forEach.call(document.querySelectorAll('table.hl-sort'),function
    var desc=!th.classList.contains('hl-desc');
    Array.prototype.forEach.call(ths,function(h){h.classList.remove('hl-asc','hl-desc');});
    th.classList.add(desc?'hl-desc':'hl-asc');
+   unplace();
    var num=th.classList.contains('n'),b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
    rows.sort(function(x,y){
     var a=x.cells[col],c=y.cells[col],r;
@@ -73,7 +88,7 @@ Array.prototype.forEach.call(document.querySelectorAll('table.hl-sort'),function
   tr.addEventListener('click',function(){
    Array.prototype.forEach.call(document.querySelectorAll('tr.hl-picked'),function(o){o.classList.remove('hl-picked');});
    tr.classList.add('hl-picked');
-   showPath(tr.getAttribute('data-id'),tr.getAttribute('data-what'));
+   showPath(tr.getAttribute('data-id'),tr.getAttribute('data-what'),tr);
   });
  });
 });
@@ -97,7 +112,7 @@ function item(k){
  sp.className='hl-node';sp.setAttribute('data-id',x[0]);sp.appendChild(tg);
  sp.appendChild(document.createTextNode(label(k)));li.appendChild(sp);
  sp.addEventListener('click',function(){
-  if(D.paths[x[0]]!==undefined)showPath(x[0],x[1]);
+  if(D.paths[x[0]]!==undefined)showPath(x[0],x[1],sp);
   if(!kids)return;
   var ul=li.querySelector('ul');
   if(!ul){ul=document.createElement('ul');ul.className='hl-tree';build(ul,k);li.appendChild(ul);tg.textContent='-';}
@@ -159,8 +174,8 @@ def render_dump_html(data: Mapping[str, Any]) -> str:
             "<title>%s</title>" % html.escape(data["title"]), _STYLE, "</head><body>",
             "<h1>%s</h1>" % html.escape(data["title"]),
             '<p class="hl-dim">%s</p>' % html.escape(data["summary"]),
-            '<div id="hl-path">Click a row (or a tree node) to see its shortest path '
-            "to a root.</div>"]
+            '<div id="hl-home"><div id="hl-path">Click a row (or a tree node) to see its '
+            "shortest path to a root (shown under it).</div></div>"]
     body = ["<h2>Top retainers</h2>",
             '<p class="hl-note">The objects that retain most: <i>retained</i> is what would '
             "be freed if the object went (its own size and everything only it keeps "

@@ -253,7 +253,7 @@ def _column(drv, table, col):
     from selenium.webdriver.common.by import By
     return [tr.find_elements(By.TAG_NAME, "td")[col].get_attribute("data-v") or
             tr.find_elements(By.TAG_NAME, "td")[col].text
-            for tr in drv.find_elements(By.CSS_SELECTOR, "table.%s tbody tr" % table)]
+            for tr in drv.find_elements(By.CSS_SELECTOR, "table.%s tbody tr[data-id]" % table)]
 
 
 @needs_driver
@@ -289,6 +289,10 @@ def test_clicking_sorts_expands_and_shows_paths(tmp_path, probe_dump, driver):
     box = driver.find_element(By.ID, "hl-path")
     assert "dict['HOLDER']" in box.text and "module __main__" in box.text, box.text
     assert box.get_attribute("data-id") == "%#x" % ids["probes"]
+    # shown under the clicked row
+    assert driver.execute_script(
+        "return arguments[0].closest('tr').previousElementSibling.getAttribute('data-id')",
+        box) == "%#x" % ids["probes"]
     driver.find_element(By.CSS_SELECTOR, 'table.hl-types tr[data-what="largest '
                         '__main__.ShowProbe"]').click()
     assert "dict['HOLDER']" in box.text and box.text.rstrip().endswith(
@@ -313,6 +317,13 @@ def test_clicking_sorts_expands_and_shows_paths(tmp_path, probe_dump, driver):
     # Clicking again folds it.
     driver.find_element(By.CSS_SELECTOR, sel % ids["probes"]).click()
     assert not kids[0].is_displayed()
+    # A tree node with a recorded path shows it under the node.
+    assert box.find_element(By.XPATH, "..").get_attribute("data-id") == "%#x" % ids["probes"]
+    assert "dict['HOLDER']" in box.text
+    # Sorting after a click leaves no path row among the sorted rows.
+    driver.find_elements(By.CSS_SELECTOR, "table.hl-retainers th")[3].click()
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.hl-retainers tbody tr")
+    assert all(r.get_attribute("data-id") for r in rows)
 
 
 def test_html_layer_imports_no_analysis_module():
