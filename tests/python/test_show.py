@@ -60,7 +60,6 @@ def _make_dump(path, extra=0):
 
 @pytest.fixture(scope="module")
 def probe_dump(tmp_path_factory):
-    heaplens.capabilities()  # noqa - the dump needs the snapshot walk
     path = tmp_path_factory.mktemp("show") / "heap.hld"
     ids = _make_dump(path)
     return path, ids
