@@ -1,4 +1,4 @@
-"""``python -m heaplens demo | run | diff``: see heaplens.cli."""
+"""``python -m heaplens demo | run | diff | attach | show``: see heaplens.cli."""
 
 import sys
 

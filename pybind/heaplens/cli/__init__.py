@@ -1,5 +1,5 @@
 """The command line, ``python -m heaplens COMMAND``: one module per command
-(``demo``, ``run``, ``diff``, ``attach``). Each command module has ``HELP`` (its line in
+(``demo``, ``run``, ``diff``, ``attach``, ``show``). Each command module has ``HELP`` (its line in
 the command list), optionally ``USAGE``, ``add_arguments(parser)`` and
 ``main(args, parser) -> exit status``; adding a command is adding its module
 and one entry to ``_COMMANDS``. ``main()`` here only dispatches."""
@@ -12,8 +12,9 @@ from typing import List, Optional
 
 from heaplens.cli import demo as _demo, diff as _diff, run as _run
 from heaplens.cli import attach as _attach
+from heaplens.cli import show as _show
 
-_COMMANDS = {"demo": _demo, "run": _run, "diff": _diff, "attach": _attach}
+_COMMANDS = {"demo": _demo, "run": _run, "diff": _diff, "attach": _attach, "show": _show}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
