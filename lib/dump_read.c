@@ -19,6 +19,9 @@
  * truncated by another process while it is open: reading a page past the
  * new end raises SIGBUS (docs/dumps.md, "Memory").
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1 /* madvise, MADV_DONTNEED under -std=c11 too */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
