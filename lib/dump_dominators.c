@@ -59,6 +59,15 @@ out:
     return 0;
 }
 
+/* Enter a node of type t on the tree path: its retained size counts for t
+ * when no node of type t is above it (saturating). */
+static inline void
+add_once(uint64_t *out, uint32_t *active, uint32_t t, uint64_t r)
+{
+    if (active[t]++ == 0)
+        out[t] = out[t] > UINT64_MAX - r ? UINT64_MAX : out[t] + r;
+}
+
 /* Set-retained size per type: walk the dominator tree depth first keeping,
  * per type, how many objects of that type are on the current tree path; an
  * object adds its retained size to its type only when no ancestor has its
@@ -107,18 +116,14 @@ hl_dump_type_retained(uint64_t *out, hl_dump *d)
         stack[top] = r;
         next[r] = kfirst[r];
         top++;
-        if (active[(d->type[r] & HL_DUMP_TYPE_MASK)]++ == 0)
-            out[(d->type[r] & HL_DUMP_TYPE_MASK)] = out[(d->type[r] & HL_DUMP_TYPE_MASK)] > UINT64_MAX - ret[r] ? UINT64_MAX
-                                                                    : out[(d->type[r] & HL_DUMP_TYPE_MASK)] + ret[r];
+        add_once(out, active, d->type[r] & HL_DUMP_TYPE_MASK, ret[r]);
         while (top > 0) {
             uint32_t v = stack[top - 1];
             if (next[v] < kfirst[v + 1]) {
                 uint32_t c = kids[next[v]++];
                 next[c] = kfirst[c];
                 stack[top++] = c;
-                if (active[(d->type[c] & HL_DUMP_TYPE_MASK)]++ == 0)
-                    out[(d->type[c] & HL_DUMP_TYPE_MASK)] = out[(d->type[c] & HL_DUMP_TYPE_MASK)] > UINT64_MAX - ret[c]
-                                          ? UINT64_MAX : out[(d->type[c] & HL_DUMP_TYPE_MASK)] + ret[c];
+                add_once(out, active, d->type[c] & HL_DUMP_TYPE_MASK, ret[c]);
             }
             else {
                 active[(d->type[v] & HL_DUMP_TYPE_MASK)]--;

@@ -19,6 +19,9 @@
  * truncated by another process while it is open: reading a page past the
  * new end raises SIGBUS (docs/dumps.md, "Memory").
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1 /* madvise, MADV_DONTNEED under -std=c11 too */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -69,9 +72,9 @@ rd_u64(const unsigned char *p)
 
 /* ---- the mapping ----------------------------------------------------------- */
 
-#define DROP_CHUNK ((size_t)8 << 20)
+#define DROP_CHUNK ((size_t)1 << 20)
 
-/* Give back the pages of the mapping below p (whole pages, in chunks of 8
+/* Give back the pages of the mapping below p (whole pages, in chunks of 1
  * MiB) that a pass has finished reading: they are re-read from the page
  * cache if needed again. */
 static void
@@ -157,7 +160,7 @@ enum {
 };
 
 static int
-pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt)
+pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt, uint8_t *is_module)
 {
     cursor c = {d->data + d->start, d->data + d->end};
     uint64_t prev = 0, off = 0, nf = 0;
@@ -178,6 +181,7 @@ pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt)
             if (b > HL_DUMP_NAME_MAX || b > (uint64_t)(c.end - c.p))
                 return FAIL("a type name of %llu bytes", (unsigned long long)b);
             if (what & FILL_META) {
+                is_module[nt] = b == 6 && memcmp(c.p, "module", 6) == 0;
                 d->type_addr[nt] = a;
                 d->type_pos[nt] = (uint64_t)(c.p - d->data);
                 d->type_len[nt] = (uint32_t)b;
@@ -219,16 +223,18 @@ pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt)
                 c.p += tl - 1;
             if (what & FILL_OBJECTS) {
                 d->addr[nobj] = prev;
-                d->type[nobj] = (uint32_t)t; /* labels: or-ed in by the REFS record */
-                if (d->rec32)
-                    d->rec32[nobj] = (uint32_t)(at - d->data);
-                else
-                    d->rec64[nobj] = (uint64_t)(at - d->data);
+                if (d->type != NULL) {
+                    d->type[nobj] = (uint32_t)t; /* labels: or-ed in by the REFS record */
+                    if (d->rec32)
+                        d->rec32[nobj] = (uint32_t)(at - d->data);
+                    else
+                        d->rec64[nobj] = (uint64_t)(at - d->data);
+                }
             }
             if (what & FILL_SIZES)
                 sizes[nobj] = gs;
             if (what & FILL_REFCNT)
-                refcnt[nobj] = rc >= UINT32_MAX ? UINT32_MAX : (uint32_t)rc;
+                refcnt[nobj] = rc >= UINT32_MAX || is_module[t] ? UINT32_MAX : (uint32_t)rc;
             nobj++;
             break;
         }
@@ -255,7 +261,7 @@ pass_objects(hl_dump *d, int what, uint64_t *sizes, uint32_t *refcnt)
             if (what & FILL_FIRST)
                 while (filled <= (uint32_t)parent)
                     d->first[filled++] = off;
-            if (what & FILL_OBJECTS)
+            if ((what & FILL_OBJECTS) && d->type != NULL)
                 d->type[parent] |= (uint32_t)lab << HL_DUMP_TYPE_BITS;
             off += b;
             last_parent = parent;
@@ -351,11 +357,15 @@ hl_dump__free_objects(hl_dump *d)
     d->slots = NULL;
 }
 
+/* addr, and unless addr_only type and rec. */
 static int
-alloc_objects(hl_dump *d)
+alloc_objects(hl_dump *d, int addr_only)
 {
     size_t n = d->n ? d->n : 1;
-    d->addr = hl_mem__malloc(n * sizeof(uint64_t));
+    if (d->addr == NULL)
+        d->addr = hl_mem__malloc(n * sizeof(uint64_t));
+    if (d->addr != NULL && addr_only)
+        return 0;
     d->type = hl_mem__malloc(n * sizeof(uint32_t));
     if (d->size <= UINT32_MAX)
         d->rec32 = hl_mem__malloc(n * sizeof(uint32_t));
@@ -375,7 +385,8 @@ hl_dump__load_objects(hl_dump *d)
     if (d->slots != NULL)
         return 0;
     hl_dump__free_objects(d);
-    if ((rc = alloc_objects(d)) < 0 || (rc = pass_objects(d, FILL_OBJECTS, NULL, NULL)) < 0 ||
+    if ((rc = alloc_objects(d, 0)) < 0 ||
+        (rc = pass_objects(d, FILL_OBJECTS, NULL, NULL, NULL)) < 0 ||
         (rc = build_index(d)) < 0) {
         hl_dump__free_objects(d);
         return rc;
@@ -386,7 +397,7 @@ hl_dump__load_objects(hl_dump *d)
 int
 hl_dump__load_sizes(hl_dump *d, uint64_t *out)
 {
-    return pass_objects(d, FILL_SIZES, out, NULL);
+    return pass_objects(d, FILL_SIZES, out, NULL, NULL);
 }
 
 /* ---- pass 2: references as indices ----------------------------------------- */
@@ -491,7 +502,7 @@ hl_dump__load_graph(hl_dump *d)
         return 0;
     if ((rc = hl_dump__load_objects(d)) < 0)
         return rc;
-    if ((rc = alloc_graph(d)) < 0 || (rc = pass_objects(d, FILL_FIRST, NULL, NULL)) < 0 ||
+    if ((rc = alloc_graph(d)) < 0 || (rc = pass_objects(d, FILL_FIRST, NULL, NULL, NULL)) < 0 ||
         (rc = pass_refs(d)) < 0) {
         hl_dump__free_graph(d);
         return rc;
@@ -500,8 +511,9 @@ hl_dump__load_graph(hl_dump *d)
 }
 
 /* Roots: an object with more references than the dump holds to it (its
- * refcount minus one per reference in the graph stays above 0), a module,
- * or a thread's frame. refcnt is consumed. */
+ * refcount minus one per reference in the graph stays above 0), a module
+ * (an object of a type named "module": pass 1 set its count to
+ * UINT32_MAX), or a thread's frame. refcnt is consumed. */
 static int
 compute_roots(hl_dump *d, uint32_t *refcnt)
 {
@@ -510,11 +522,6 @@ compute_roots(hl_dump *d, uint32_t *refcnt)
         if (*r != 0 && *r != UINT32_MAX)
             --*r;
     }
-    for (uint32_t t = 0; t < d->ntypes; t++)
-        if (d->type_len[t] == 6 && memcmp(d->data + d->type_pos[t], "module", 6) == 0)
-            for (uint32_t i = 0; i < d->n; i++)
-                if ((d->type[i] & HL_DUMP_TYPE_MASK) == t)
-                    refcnt[i] = 1;
     for (uint64_t k = 0; k < d->nframes; k++) {
         int64_t j = hl_dump_find(d, d->frames[k]);
         if (j < 0)
@@ -541,6 +548,7 @@ hl_dump_open(hl_dump **out, const char *path)
 {
     hl_dump *d;
     uint32_t *refcnt = NULL;
+    uint8_t *is_module = NULL;
     int rc;
     hl_error_clear();
     *out = NULL;
@@ -627,22 +635,34 @@ hl_dump_open(hl_dump **out, const char *path)
         d->type_addr = hl_mem__malloc(nt * sizeof(uint64_t));
         d->frames = hl_mem__malloc((nframes ? nframes : 1) * sizeof(uint64_t));
         refcnt = hl_mem__malloc((nobj ? nobj : 1) * sizeof(uint32_t));
-        if (!d->type_pos || !d->type_len || !d->type_addr || !d->frames || !refcnt) {
+        is_module = hl_mem__malloc(nt);
+        if (!d->type_pos || !d->type_len || !d->type_addr || !d->frames || !refcnt ||
+            !is_module) {
             rc = hl_error__set(HL_ENOMEM, "out of memory for a dump of %u objects", d->n);
             goto fail;
         }
     }
-    if ((rc = alloc_objects(d)) < 0 || (rc = alloc_graph(d)) < 0 ||
-        (rc = pass_objects(d, FILL_META | FILL_OBJECTS | FILL_FIRST | FILL_REFCNT, NULL,
-                           refcnt)) < 0 ||
+    /* Pass 1 reads addresses, offsets and reference counts; pass 2 the
+     * references; the roots need the counts and the graph. Only then are
+     * the types and record offsets read (a third pass): the 4 B per object
+     * of counts and the 8 of types and offsets are never held together. */
+    if ((rc = alloc_objects(d, 1)) < 0 || (rc = alloc_graph(d)) < 0 ||
+        (rc = pass_objects(d, FILL_META | FILL_OBJECTS | FILL_FIRST | FILL_REFCNT, NULL, refcnt,
+                           is_module)) < 0 ||
         (rc = build_index(d)) < 0 || (rc = pass_refs(d)) < 0 ||
         (rc = compute_roots(d, refcnt)) < 0)
         goto fail;
     hl_mem__free(refcnt);
+    refcnt = NULL;
+    if ((rc = alloc_objects(d, 0)) < 0 ||
+        (rc = pass_objects(d, FILL_OBJECTS, NULL, NULL, NULL)) < 0)
+        goto fail;
+    hl_mem__free(is_module);
     *out = d;
     return 0;
 fail:
     hl_mem__free(refcnt);
+    hl_mem__free(is_module);
     hl_dump_close(d);
     return rc;
 }

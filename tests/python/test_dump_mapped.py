@@ -11,6 +11,8 @@ from heaplens import DumpFormatError, dump, open_dump
 
 
 class Node:
+    __slots__ = ("nxt", "payload")  # no instance dict between a node and its payload
+
     def __init__(self, nxt):
         self.nxt = nxt
         self.payload = ["p-%d" % id(self)]
