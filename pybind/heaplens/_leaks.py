@@ -581,6 +581,44 @@ def _young_counts() -> Dict[type, int]:
     return counts
 
 
+_HAVE_GC = 1 << 14   # Py_TPFLAGS_HAVE_GC
+
+
+def _untracked_kinds(all_types: List[type]) -> Tuple[type, ...]:
+    """The classes whose objects the cyclic GC may not track, which the
+    screen's count of new gc-tracked objects cannot see: those without GC
+    support (str, int, float, bytes...; heap classes with ``__slots__ =
+    ()``), and tuple and dict, whose objects the GC stops tracking when
+    they hold only atoms. Only these are tracked for the screen: a tracker
+    keeps a reference to the class of each object it tracked, so tracking
+    instances of a class made in each run would keep every such class, and
+    what it holds, alive: growth in every run that is the tracker's own."""
+    kinds = [t for t in all_types if not (t.__flags__ & _HAVE_GC)
+             and t is not object and not issubclass(t, type)]
+    return tuple(kinds) + (tuple, dict)
+
+
+def _young_types() -> List[type]:
+    """The types of the gc-tracked objects made since the heap was frozen
+    (gc.freeze) that are still alive, one entry per object, as a list of
+    types: kept from one run to the next, it holds no count (an int kept
+    between two reads of the tracker's counts would be born in one run and
+    die in another)."""
+    return [type(o) for o in gc.get_objects(2)]
+
+
+def _young_grown(prev: List[type], cur: List[type], into: set) -> None:
+    pc: Dict[type, int] = {}
+    for t in prev:
+        pc[t] = pc.get(t, 0) + 1
+    cc: Dict[type, int] = {}
+    for t in cur:
+        cc[t] = cc.get(t, 0) + 1
+    for t, n in cc.items():
+        if n > pc.get(t, 0):
+            into.add(t)
+
+
 class _TypeCounts:
     """Per-type counts of the objects born minus those died, from a
     lifetimes tracker's hooks (no heap walk), for the screen's counted runs.
@@ -603,10 +641,10 @@ class _TypeCounts:
         its records are held (starting ours would drop them), or tracking
         is not available (generic builds)."""
         try:
-            from heaplens._lifetimes import Tracker, current_tracker
+            from heaplens._lifetimes import Tracker, _all_types, current_tracker
             if current_tracker() is not None or _c.track_active():
                 return False
-            self.tracker = Tracker(frames=0).start()
+            self.tracker = Tracker(types=_untracked_kinds(_all_types()), frames=0).start()
         except Exception:
             self.tracker = None
             return False
@@ -640,13 +678,13 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
     In each counted run: the growth of the interpreter's allocated blocks
     and of malloc's bytes in use, measured just before and after it (the
     bookkeeping alive at both moments is the same, but for the ints of the
-    first measure: ``floor``), the types with more new gc-tracked objects
-    alive than after the run before, and (``by_type``) the types with more
-    objects born than died in the run, from a lifetimes tracker's hooks
-    (_TypeCounts: every object, gc-tracked or not, small or large). When
-    no tracker can run, something grew (the full count decides). Returns
-    (something grew in every run, the largest block and byte growths
-    seen)."""
+    first measure: ``floor``), and the types with more objects alive than
+    after the run before: with ``by_type``, from a lifetimes tracker's hooks
+    (_TypeCounts: every object, gc-tracked or not, small or large; when no
+    tracker can run, or a run raises under it, something grew and the full
+    count decides), else the new gc-tracked objects by type (only the
+    measure of ``floor`` runs so). Returns (something grew in every run,
+    the largest block and byte growths seen, without ``by_type``)."""
     # Everything this loop keeps across a measure is made before it.
     candidates: set = set()
     up: set = set()
@@ -668,7 +706,7 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
             prime = 1
         run_once()
         _collect_young(quiet)
-        prev = _young_counts() if types is None else None
+        prev = _young_counts() if types is None else _young_types()
         for i in range(runs + prime):
             _collect_young(quiet)
             blocks = sys.getallocatedblocks()
@@ -695,11 +733,15 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
             up.clear()
             if types is not None:
                 # Nothing this loop made is alive here but what is alive at
-                # every read (the bools of `state`, the sets): an int kept
-                # from one read to the next (a count, a maximum) would be
-                # born in one run and die in another, and could hide a
-                # leaked int. The gc-tracked types are counted here too.
+                # every read (the bools of `state`, the sets, the list of
+                # young types): an int kept from one read to the next (a
+                # count, a maximum) would be born in one run and die in
+                # another, and could hide a leaked int.
                 types.grown(up)
+                cur = _young_types()
+                _young_grown(prev, cur, up)
+                prev = cur
+                del cur
             else:
                 cur = _young_counts()
                 up.update(t for t, n in cur.items() if n > prev.get(t, 0))
@@ -989,16 +1031,13 @@ class no_leaks:
             if t is not None:
                 # Taken while the tracker runs: a record then proves its
                 # object alive (Tracker.survivors). What this check made
-                # (its innermost frame is ours) is not the block's.
+                # since the block ended is not the block's.
                 for sv in t.survivors():
-                    tb = sv.traceback
-                    if tb and tb[0].filename.startswith(_HERE):
-                        continue
                     o = sv.object()
-                    if o is not None:
+                    if o is not None and o is not quiet._saved and o is not born:
                         born.append(o)
-                    del o
-                sv = tb = None
+                    o = None
+                sv = None
                 t.stop()
             with quiet:
                 new_objs = before._census.new_objects(None, (before, self, quiet, born, t))
