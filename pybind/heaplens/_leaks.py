@@ -598,6 +598,26 @@ def _untracked_kinds(all_types: List[type]) -> Tuple[type, ...]:
     return tuple(kinds) + (tuple, dict)
 
 
+_kinds_cache: List[Any] = [None, None]   # (modules imported, kinds)
+
+
+def _kinds(all_types: Callable[[], List[type]]) -> Tuple[type, ...]:
+    """_untracked_kinds of the classes alive, with their subclasses,
+    found again when modules were imported since (a walk of every class
+    costs milliseconds: not for every test)."""
+    n = len(sys.modules)
+    if _kinds_cache[0] != n:
+        kinds = set(_untracked_kinds(all_types()))
+        todo = list(kinds)
+        while todo:
+            for sub in type.__subclasses__(todo.pop()):
+                if sub not in kinds:
+                    kinds.add(sub)
+                    todo.append(sub)
+        _kinds_cache[:] = [n, tuple(kinds)]
+    return _kinds_cache[1]
+
+
 def _young_types() -> List[type]:
     """The types of the gc-tracked objects made since the heap was frozen
     (gc.freeze) that are still alive, one entry per object, as a list of
@@ -644,7 +664,12 @@ class _TypeCounts:
             from heaplens._lifetimes import Tracker, _all_types, current_tracker
             if current_tracker() is not None or _c.track_active():
                 return False
-            self.tracker = Tracker(types=_untracked_kinds(_all_types()), frames=0).start()
+            kinds = _kinds(_all_types)
+            tracker = Tracker(types=kinds, frames=0)
+            # Only these are tracked: only they (and their subclasses,
+            # included) need learning at start, not every class alive.
+            tracker._known = list(kinds)
+            self.tracker = tracker.start()
         except Exception:
             self.tracker = None
             return False
