@@ -583,6 +583,25 @@ hl_track_stats(hl_track_type_stats **out, size_t *n)
     return 0;
 }
 
+int
+hl_track_counts(hl_track_type_stats **out, size_t *n)
+{
+    *n = 0;
+    *out = NULL;
+    settle_all();
+    *out = hl_mem__sys_calloc(T.nstats ? T.nstats : 1, sizeof(hl_track_type_stats));
+    if (*out == NULL)
+        return hl_error__set(HL_ENOMEM, "out of memory for tracker counts");
+    for (size_t i = 1; i <= T.nstats; i++) {
+        const tstats *s = T.stats[i];
+        hl_track_type_stats *o = &(*out)[(*n)++];
+        o->type = (PyObject *)s->ti->type;
+        o->born = s->born;
+        o->died = s->died;
+    }
+    return 0;
+}
+
 static void
 fill_record(hl_track_record *o, const record *r)
 {

@@ -119,6 +119,71 @@ py_track_stats(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* The last counts read by track_grown: born - died per type, in the order
+ * of the core's rows (a type keeps its row while the tracker's records
+ * last; a row's type is checked anyway). */
+static struct {
+    PyObject *type; /* borrowed: the tracker holds it */
+    int64_t net;
+} *grown_marks;
+static size_t grown_n;
+
+/* track_grown(mark): the types with more objects born than died since the
+ * last call (mark=True: none; only remember the counts), from the hooks'
+ * counts without the heap walk. Everything is compared in C: a count read
+ * into Python ints would itself be ints born between two reads. */
+static PyObject *
+py_track_grown(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int mark = 0;
+    if (!PyArg_ParseTuple(args, "|p:track_grown", &mark))
+        return NULL;
+    hl_track_type_stats *rows;
+    size_t n;
+    int rc = hl_track_counts(&rows, &n);
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *out = mark ? NULL : PyList_New(0);
+    if (!mark && out == NULL) {
+        hl_track_free(rows);
+        return NULL;
+    }
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        int64_t net = (int64_t)(rows[i].born - rows[i].died), was = 0;
+        if (i < grown_n && grown_marks[i].type == rows[i].type) {
+            was = grown_marks[i].net;
+        } else {
+            for (size_t j = 0; j < grown_n; j++)
+                if (grown_marks[j].type == rows[i].type) {
+                    was = grown_marks[j].net;
+                    break;
+                }
+        }
+        if (net > was && PyList_Append(out, rows[i].type) < 0)
+            Py_CLEAR(out);
+    }
+    if (mark || out != NULL) {
+        void *marks = n ? PyMem_RawMalloc(n * sizeof(*grown_marks)) : NULL;
+        if (n && marks == NULL) {
+            Py_XDECREF(out);
+            hl_track_free(rows);
+            return PyErr_NoMemory();
+        }
+        PyMem_RawFree(grown_marks);
+        grown_marks = marks;
+        grown_n = n;
+        for (size_t i = 0; i < n; i++) {
+            grown_marks[i].type = rows[i].type;
+            grown_marks[i].net = (int64_t)(rows[i].born - rows[i].died);
+        }
+    }
+    hl_track_free(rows);
+    if (mark)
+        Py_RETURN_NONE;
+    return out;
+}
+
 static PyObject *
 record_tuple(const hl_track_record *r)
 {
@@ -266,6 +331,8 @@ static PyMethodDef lifetimes_methods[] = {
     {"track_status", (PyCFunction)py_track_status, METH_NOARGS, "track_status() -> dict"},
     {"track_stats", (PyCFunction)py_track_stats, METH_NOARGS,
      "track_stats() -> [(type, born, died, alive, alive_bytes, p50_ns, p90_ns, max_ns)]"},
+    {"track_grown", (PyCFunction)py_track_grown, METH_VARARGS,
+     "track_grown(mark=False) -> [type]: born - died grew since the last call"},
     {"track_survivors", (PyCFunction)py_track_survivors, METH_VARARGS,
      "track_survivors(type=None) -> [(address, type, size, birth_ns, site)]"},
     {"track_site", (PyCFunction)py_track_site, METH_O,

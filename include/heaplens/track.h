@@ -119,6 +119,12 @@ typedef struct {
  * Python code (a __sizeof__ written in Python); needs the GIL. */
 int hl_track_stats(hl_track_type_stats **out, size_t *n);
 
+/* born and died per type only, from the hooks, without the heap walk
+ * (alive, alive_bytes and the lifetimes are left 0): cheap enough to read
+ * after every run of a leak check. Release *out with hl_track_free. Returns
+ * 0 or HL_ENOMEM. Needs the GIL. */
+int hl_track_counts(hl_track_type_stats **out, size_t *n);
+
 typedef struct {
     uintptr_t address;     /* the object's address (id()) */
     PyObject *type;        /* borrowed (the tracker holds it) */

@@ -90,11 +90,17 @@ def asized_html(a: Any) -> str:
             % (html.escape(human_size(a.size)), html.escape(human_size(a.flat)), node(a)))
 
 
+def _heaplens_type(tp: Any) -> bool:
+    mod = getattr(tp, "__module__", None)
+    return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
+
+
 def tracker_html(tracker: Any, limit: int = 20) -> str:
     """A Tracker's per-type table (what ``report()`` prints), or its state
     when it has no records."""
     try:
-        rows = tracker.stats()
+        # heaplens' own classes (what it made to measure) are left out
+        rows = [r for r in tracker.stats() if not _heaplens_type(r.type)]
         st = tracker.status()
     except RuntimeError as e:  # never started, or cleared
         return '<div class="heaplens heaplens-tracker">%s: %s</div>' % (

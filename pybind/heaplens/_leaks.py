@@ -121,10 +121,14 @@ class _quiet_gc_callbacks:
 
     def __enter__(self) -> None:
         self._saved = list(gc.callbacks)
-        gc.callbacks[:] = []
+        # (a running tracker's own entry stays: it must see our collections)
+        gc.callbacks[:] = [cb for cb in self._saved if cb is _TRACK_GC_PHASE]
 
     def __exit__(self, *exc: Any) -> None:
         gc.callbacks[:] = self._saved + [cb for cb in gc.callbacks if cb not in self._saved]
+
+
+_TRACK_GC_PHASE = getattr(_c, "track_gc_phase", None)
 
 
 # ---- the report ---------------------------------------------------------------
@@ -334,8 +338,120 @@ def _young_counts() -> Dict[type, int]:
     return counts
 
 
+_HAVE_GC = 1 << 14   # Py_TPFLAGS_HAVE_GC
+
+
+def _untracked_kinds(all_types: List[type]) -> Tuple[type, ...]:
+    """The classes whose objects the cyclic GC may not track, which the
+    screen's count of new gc-tracked objects cannot see: those without GC
+    support (str, int, float, bytes...; heap classes with ``__slots__ =
+    ()``), and tuple and dict, whose objects the GC stops tracking when
+    they hold only atoms. Only these are tracked for the screen: a tracker
+    keeps a reference to the class of each object it tracked, so tracking
+    instances of a class made in each run would keep every such class, and
+    what it holds, alive: growth in every run that is the tracker's own."""
+    kinds = [t for t in all_types if not (t.__flags__ & _HAVE_GC)
+             and t is not object and not issubclass(t, type)]
+    return tuple(kinds) + (tuple, dict)
+
+
+_kinds_cache: List[Any] = [None, None]   # (modules imported, kinds)
+
+
+def _kinds(all_types: Callable[[], List[type]]) -> Tuple[type, ...]:
+    """_untracked_kinds of the classes alive, with their subclasses,
+    found again when modules were imported since (a walk of every class
+    costs milliseconds: not for every test)."""
+    n = len(sys.modules)
+    if _kinds_cache[0] != n:
+        kinds = set(_untracked_kinds(all_types()))
+        todo = list(kinds)
+        while todo:
+            for sub in type.__subclasses__(todo.pop()):
+                if sub not in kinds:
+                    kinds.add(sub)
+                    todo.append(sub)
+        _kinds_cache[:] = [n, tuple(kinds)]
+    return _kinds_cache[1]
+
+
+def _young_types() -> List[type]:
+    """The types of the gc-tracked objects made since the heap was frozen
+    (gc.freeze) that are still alive, one entry per object, as a list of
+    types: kept from one run to the next, it holds no count (an int kept
+    between two reads of the tracker's counts would be born in one run and
+    die in another)."""
+    return [type(o) for o in gc.get_objects(2)]
+
+
+def _young_grown(prev: List[type], cur: List[type], into: set) -> None:
+    pc: Dict[type, int] = {}
+    for t in prev:
+        pc[t] = pc.get(t, 0) + 1
+    cc: Dict[type, int] = {}
+    for t in cur:
+        cc[t] = cc.get(t, 0) + 1
+    for t, n in cc.items():
+        if n > pc.get(t, 0):
+            into.add(t)
+
+
+class _TypeCounts:
+    """Per-type counts of the objects born minus those died, from a
+    lifetimes tracker's hooks (no heap walk), for the screen's counted runs.
+
+    Blocks cancel out where types do not: a leaked str in a list that
+    already existed takes a block that an older object freed in the same
+    run gave back, and the allocated-blocks count does not move. Per type,
+    only an object of the same type dying can offset one born, and the
+    full count's census would see no growth then either. Only the objects
+    made while the tracker runs have records, so an older object dying is
+    no death here. The full collection before each read empties the
+    interpreter's freelists, so an object that died into one is counted
+    dead and a reuse of one is no birth left unseen."""
+
+    def __init__(self) -> None:
+        self.tracker: Any = None
+
+    def start(self) -> bool:
+        """False when no tracker can be used here: another tracker runs or
+        its records are held (starting ours would drop them), or tracking
+        is not available (generic builds)."""
+        try:
+            from heaplens._lifetimes import Tracker, _all_types, current_tracker
+            if current_tracker() is not None or _c.track_active():
+                return False
+            kinds = _kinds(_all_types)
+            tracker = Tracker(types=kinds, frames=0)
+            # Only these are tracked: only they (and their subclasses,
+            # included) need learning at start, not every class alive.
+            tracker._known = list(kinds)
+            self.tracker = tracker.start()
+        except Exception:
+            self.tracker = None
+            return False
+        _c.track_grown(True)
+        return True
+
+    def grown(self, into: set) -> None:
+        """Add to ``into`` the types with more objects alive (born while
+        tracking) than at the read before. The comparison is made in C:
+        counts read into Python would be ints born between two reads."""
+        into.update(_c.track_grown())
+
+    def stop(self) -> None:
+        t, self.tracker = self.tracker, None
+        if t is not None:
+            try:
+                if t.active:
+                    t.stop()
+            finally:
+                t.clear()
+
+
 def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
-                 floor: Tuple[int, int] = (0, 0)) -> Tuple[bool, int, int]:
+                 floor: Tuple[int, int] = (0, 0), by_type: bool = False
+                 ) -> Tuple[bool, int, int]:
     """The every-run rule on cheap counts. The heap is frozen before a
     warm-up run, so that what the warm-up fills (caches, replaced globals)
     is counted before the counted runs start, and an object replaced in
@@ -344,37 +460,77 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
     In each counted run: the growth of the interpreter's allocated blocks
     and of malloc's bytes in use, measured just before and after it (the
     bookkeeping alive at both moments is the same, but for the ints of the
-    first measure: ``floor``), and the types with more new gc-tracked
-    objects alive than after the run before. Returns (something grew in
-    every run, the largest block and byte growths seen)."""
+    first measure: ``floor``), and the types with more objects alive than
+    after the run before: with ``by_type``, from a lifetimes tracker's hooks
+    (_TypeCounts: every object, gc-tracked or not, small or large; when no
+    tracker can run, or a run raises under it, something grew and the full
+    count decides), else the new gc-tracked objects by type (only the
+    measure of ``floor`` runs so). Returns (something grew in every run,
+    the largest block and byte growths seen, without ``by_type``)."""
     # Everything this loop keeps across a measure is made before it.
     candidates: set = set()
     up: set = set()
     state = [True, True, True, -(1 << 62), -(1 << 62)]  # first; blocks, mem grew; max b, m
     prev: Any = None
+    types = _TypeCounts() if by_type else None
     gc.freeze()
     try:
+        prime = 0
+        if types is not None:
+            if not types.start():
+                return True, 0, 0
+            # The warm-up runs tracked: what a run replaces (a global
+            # rebound, a cache entry) was then born tracked, and its death
+            # offsets its replacement's birth from the first counted run
+            # on. A first measured round runs nothing: from it on, each
+            # read of the counts sees the same bookkeeping alive as the
+            # one before.
+            prime = 1
         run_once()
         _collect_young(quiet)
-        prev = _young_counts()
-        for _ in range(runs):
+        prev = _young_counts() if types is None else _young_types()
+        for i in range(runs + prime):
             _collect_young(quiet)
             blocks = sys.getallocatedblocks()
             mem = _malloc_in_use()
-            run_once()
+            try:
+                if i >= prime:
+                    run_once()
+            except Exception:
+                if types is None:
+                    raise
+                # (code that runs a tracker of its own cannot under ours:
+                # the full count, which runs none, decides)
+                return True, 0, 0
             _collect_young(quiet)
             mem = _malloc_in_use() - mem
             blocks = sys.getallocatedblocks() - blocks
-            state[1] = state[1] and blocks > floor[0]
-            state[2] = state[2] and mem > floor[1]
-            state[3] = max(state[3], blocks)
-            state[4] = max(state[4], mem)
+            if i >= prime:
+                state[1] = state[1] and blocks > floor[0]
+                state[2] = state[2] and mem > floor[1]
+                if types is None:
+                    state[3] = max(state[3], blocks)
+                    state[4] = max(state[4], mem)
             del blocks, mem
-            cur = _young_counts()
             up.clear()
-            up.update(t for t, n in cur.items() if n > prev.get(t, 0))
-            prev = cur
-            del cur
+            if types is not None:
+                # Nothing this loop made is alive here but what is alive at
+                # every read (the bools of `state`, the sets, the list of
+                # young types): an int kept from one read to the next (a
+                # count, a maximum) would be born in one run and die in
+                # another, and could hide a leaked int.
+                types.grown(up)
+                cur = _young_types()
+                _young_grown(prev, cur, up)
+                prev = cur
+                del cur
+            else:
+                cur = _young_counts()
+                up.update(t for t, n in cur.items() if n > prev.get(t, 0))
+                prev = cur
+                del cur
+            if i < prime:
+                continue
             if state[0]:
                 candidates.update(up)
                 state[0] = False
@@ -385,6 +541,8 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
         return True, state[3], state[4]
     finally:
         prev = None
+        if types is not None:
+            types.stop()
         gc.unfreeze()
 
 
@@ -394,13 +552,15 @@ _floor: List[int] = []
 def _screen(run_once: Callable[[], Any], runs: int) -> bool:
     """True when something may have grown in every run (the full count then
     decides and describes); False (clean) as soon as one counted run left
-    nothing behind: no type with more new gc-tracked objects alive than
-    after the run before, no more allocated blocks, no more malloc'd
-    bytes. Most code does not leak, and this says so for the price of a
-    warm-up, one counted run and collections of what they made.
+    nothing behind: no type with more objects alive than after the run
+    before (per type: born minus died, from a lifetimes tracker's hooks,
+    and the new gc-tracked objects), no more allocated blocks, no more
+    malloc'd bytes. Most code does not leak, and this says so for the price
+    of a warm-up, one counted run and collections of what they made.
 
-    A user's own gc.freeze() (or a build without pymalloc) makes it answer
-    True, leaving the verdict to the full count."""
+    A user's own gc.freeze() (or a build without pymalloc), or a tracker of
+    the user's, makes it answer True, leaving the verdict to the full
+    count."""
     if sys.getallocatedblocks() == 0 or gc.get_freeze_count() != 0:
         return True
     quiet = _quiet_gc_callbacks()
@@ -412,7 +572,7 @@ def _screen(run_once: Callable[[], Any], runs: int) -> bool:
         # bytes there; less is a buffer that grew (a list's, a dict's), not
         # a new object.
         _floor[:] = [max(0, b), max(512, m)]
-    return _screen_runs(run_once, runs, quiet, (_floor[0], _floor[1]))[0]
+    return _screen_runs(run_once, runs, quiet, (_floor[0], _floor[1]), True)[0]
 
 
 def _describe(leaked: Dict[str, Tuple[int, ...]], new_objs: List[Any],
@@ -459,7 +619,7 @@ def _growth(counts: List[Dict[str, int]], runs: int, ignored: Callable[[str], bo
             if len(g) == runs and all(n > 0 for n in g) and not ignored(t)}
 
 
-def _new_tracker() -> Any:
+def _new_tracker(frames: int = 5) -> Any:
     """A lifetimes tracker for the last counted run's allocation sites, or
     None when one cannot be used here: another tracker's records are held
     (starting ours would drop them), or tracking is not available."""
@@ -467,9 +627,12 @@ def _new_tracker() -> Any:
         from heaplens._lifetimes import Tracker, current_tracker
         if current_tracker() is not None:
             return None
-        return Tracker(frames=5)
+        return Tracker(frames=frames)
     except Exception:
         return None
+
+
+_censused: List[bool] = []
 
 
 def _check(run_once: Callable[[], Any], warmups: int, runs: int,
@@ -505,6 +668,11 @@ def _check(run_once: Callable[[], Any], warmups: int, runs: int,
             # Made before the first count: its own objects are then old.
             tracker = _new_tracker()
             book.append(tracker)
+        if not _censused:
+            # The first census of a process leaves a str behind that dies
+            # at the next one: it would hide one str of the first run.
+            _census(book)
+            _censused.append(True)
         clear_caches()
         censuses.append(_census(book))
         for i in range(runs):
@@ -588,6 +756,7 @@ class no_leaks:
         self.ignore_types, self.ignore, self.sites = ignore_types, ignore, sites
         self._before = None
         self._started = False
+        self._tracker: Any = None
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -603,23 +772,67 @@ class no_leaks:
         return wrapper
 
     def __enter__(self) -> "no_leaks":
-        if self.sites and not tracemalloc.is_tracing():
-            tracemalloc.start(5)
-            self._started = True
-        with _quiet_gc_callbacks():
+        self._tracker = None
+        # Made before the snapshot: the tracker itself is no new object.
+        t = _new_tracker(5 if self.sites else 1)
+        quiet = _quiet_gc_callbacks()
+        with quiet:
             clear_caches()
             self._before = snapshot(addresses=True)
+        # A lifetimes tracker runs over the block: it tells where each
+        # leaked object was allocated (every version; tracemalloc cannot
+        # locate plain-class instances on 3.11), and which objects were
+        # allocated in the block even at the address of one that was alive
+        # at the snapshot and died since (the snapshot goes by addresses).
+        if t is not None:
+            try:
+                t.start()
+                self._tracker = t
+            except Exception:
+                pass
+        if self._tracker is None and self.sites and not tracemalloc.is_tracing():
+            tracemalloc.start(5)
+            self._started = True
+        # What died into the interpreter's freelists since the snapshot
+        # (our own temporaries among them) goes back to the allocator: a
+        # freelist's reuse is no allocation the tracker sees.
+        with quiet:
+            gc.collect()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        t, self._tracker = self._tracker, None
+        born: List[Any] = []
         try:
-            if exc_type is not None:
-                return
             before, self._before = self._before, None
             quiet = _quiet_gc_callbacks()
+            if exc_type is not None:
+                return
             with quiet:
                 clear_caches()
-                new_objs = before._census.new_objects(None, (before, self, quiet))
+            if t is not None:
+                # Taken while the tracker runs: a record then proves its
+                # object alive (Tracker.survivors). What this check made
+                # since the block ended is not the block's.
+                for sv in t.survivors():
+                    o = sv.object()
+                    if o is not None and o is not quiet._saved and o is not born:
+                        born.append(o)
+                    o = None
+                sv = None
+                t.stop()
+            with quiet:
+                new_objs = before._census.new_objects(None, (before, self, quiet, born, t))
+            # (a plain loop: a closure's cell would be made as this frame
+            # starts, at its caller's line for the tracker)
+            seen = set()
+            for o in new_objs:
+                seen.add(id(o))
+            for o in born:
+                if id(o) not in seen:
+                    new_objs.append(o)
+            o = seen = None
+            born.clear()
             ignored = _type_filter(self.ignore_types)
             # Frames of this very check, and our own snapshot, are not the
             # block's: leave them out, and whatever the caller ignores.
@@ -629,7 +842,7 @@ class no_leaks:
                 tname = (tp.__qualname__ if tp.__module__ == "builtins"
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
                 if isinstance(o, types.FrameType) or o is self or o is quiet._saved or \
-                        ignored(tname):
+                        o is before or o is t or ignored(tname):
                     continue
                 if tp.__module__.startswith("heaplens") or (
                         tp is types.MethodType and
@@ -647,9 +860,17 @@ class no_leaks:
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
                     counts[n] = counts.get(n, 0) + 1
                 leaked = {n: (c,) for n, c in counts.items()}
-                report = LeakReport(_describe(leaked, keep, None), 0, 1, "the with block")
+                report = LeakReport(_describe(leaked, keep, None, t if self.sites else None),
+                                    0, 1, "the with block")
                 raise LeakError(report)
         finally:
+            born.clear()
+            if t is not None:
+                try:
+                    if t.active:
+                        t.stop()
+                finally:
+                    t.clear()
             if self._started:
                 tracemalloc.stop()
                 self._started = False

@@ -218,6 +218,9 @@ class Tracker:
         self.lost = False        # events were missed (our hook was removed)
         self._state = "new"      # new, running, stopped, cleared
         self._sites: dict = {}
+        # (the leak screen's: the classes to learn at start when all that
+        # is tracked is known; None: every class alive)
+        self._known: Optional[List[type]] = None
 
     # -- running ------------------------------------------------------------
 
@@ -255,7 +258,8 @@ class Tracker:
             if self._state == "running":
                 raise RuntimeError("this tracker is already running")
             backend = self._choose_backend()
-            known = _all_types() if backend == "allocator" else None
+            known = ((self._known if self._known is not None else _all_types())
+                     if backend == "allocator" else None)
             self._sites = {}
             _c.track_start(backend=_BACKENDS[backend], frames=self.frames,
                            current_thread=self.threads == "current", types=self.types,

@@ -222,12 +222,13 @@ def lifetime_section(tracker: Any, top: int = 8, limit: int = 40) -> str:
     alive were born (per type, cumulative) and the per-type table."""
     st = tracker.status()
     rows = []
-    for r in tracker.stats()[:limit]:
+    for r in [r for r in tracker.stats() if not heaplens_type(r.type)][:limit]:
         rows.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(c)) for c in (
             r.type_name, human_count(r.born), human_count(r.died), human_count(r.alive),
             human_size(r.alive_size),
             *lifetime_times(r))) + "</tr>")
-    series = tracker.lifetime_series(top)
+    series = [(n, pts) for n, pts in tracker.lifetime_series(top + 8)
+              if not n.startswith("heaplens.")][:top]
     chart = (svg_chart(series, ylabel="objects") if series
              else "<p>No tracked object is alive.</p>")
     return """<h2>Object lifetimes</h2>
@@ -246,6 +247,13 @@ in {types} types &middot; tracker memory {mem}{lost}</p>
            lost=" &middot; <strong>EVENTS LOST</strong>" if st["lost"] else "",
            chart=chart,
            rows="\n".join(rows) or '<tr><td colspan="8">nothing tracked</td></tr>')
+
+
+def heaplens_type(tp: Any) -> bool:
+    """A class of heaplens' own (a Tracker, a Snapshot, a census row...):
+    what heaplens made to measure is left out of the tables it shows."""
+    mod = getattr(tp, "__module__", None)
+    return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
 
 
 def render_tracker_html(tracker: Any, title: str = "heaplens lifetimes", top: int = 8) -> str:

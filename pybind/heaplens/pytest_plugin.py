@@ -18,7 +18,10 @@ section.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
 import warnings
 from typing import Any, List, Optional
 
@@ -109,6 +112,84 @@ _SILENCED = frozenset((
 ))
 
 
+def _drop_record(record: Any) -> bool:
+    return False
+
+
+class _Mute:
+    """What a silent repetition would write to the terminal goes nowhere.
+
+    pytest's own capture (the default, ``--capture=fd``) keeps a test's
+    output in the item's sections, which _Silence trims. With ``-s`` (or
+    ``--capture=sys``/``tee-sys``) output reaches the terminal: the
+    repetition then runs with ``sys.stdout``/``sys.stderr`` and file
+    descriptors 1 and 2 pointed at the null device. The live-log handler
+    (``log_cli``) and the log-file handler (``log_file``) drop its records
+    whatever the capture."""
+
+    def __init__(self, config: Any) -> None:
+        try:
+            method = config.getoption("capture")
+        except (ValueError, AttributeError):
+            method = "fd"
+        self.fds = method != "fd"
+        plugin = config.pluginmanager.get_plugin("logging-plugin")
+        self.handlers = [h for h in (getattr(plugin, "log_cli_handler", None),
+                                     getattr(plugin, "log_file_handler", None))
+                         if isinstance(h, logging.Handler)]
+        self.saved: List[int] = []
+        self.streams: Any = None
+        self.sink: Any = None
+
+    @staticmethod
+    def _flush() -> None:
+        for f in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                if f is not None:
+                    f.flush()
+            except Exception:
+                pass
+
+    def __enter__(self) -> None:
+        for h in self.handlers:
+            h.addFilter(_drop_record)
+        if not self.fds:
+            return
+        self._flush()
+        try:
+            self.sink = open(os.devnull, "w")
+            self.saved = [os.dup(1), os.dup(2)]
+            os.dup2(self.sink.fileno(), 1)
+            os.dup2(self.sink.fileno(), 2)
+        except OSError:
+            self._restore_fds()
+            return
+        self.streams = (sys.stdout, sys.stderr)
+        sys.stdout = sys.stderr = self.sink
+
+    def _restore_fds(self) -> None:
+        for fd, saved in zip((1, 2), self.saved):
+            try:
+                os.dup2(saved, fd)
+            finally:
+                os.close(saved)
+        self.saved = []
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self.handlers:
+            h.removeFilter(_drop_record)
+        if self.streams is not None:
+            # What the repetition left in a buffer goes to the null device.
+            self._flush()
+            sys.stdout, sys.stderr = self.streams
+            self.streams = None
+        if self.saved:
+            self._restore_fds()
+
+
 class _Silence:
     """Runs the silent repetitions of one item so that pytest keeps no
     trace of them: no report reaches the terminal, xdist or junitxml; no
@@ -166,7 +247,7 @@ class _Silence:
         if orig is not None:
             self.pm._inner_hookexec = self._hookexec(orig)
         try:
-            with warnings.catch_warnings(record=True):
+            with warnings.catch_warnings(record=True), _Mute(item.config):
                 reports = runtestprotocol(item, nextitem=self.parents, log=False)
         finally:
             if orig is not None:

@@ -1,0 +1,212 @@
+"""The screen's former blind spot (issue 10, item 3): one leaked object of
+at most 512 bytes that the cyclic GC does not track (a str, an int, a float,
+bytes, a tuple of atoms), stored in a list or dict that existed before the
+check, in a run that also frees an older small block. The interpreter's
+count of allocated blocks then does not move (one block taken, one given
+back) and no gc-tracked object is new: a screen counting blocks called the
+code clean. Per-type counts from the tracker's hooks cannot cancel that way.
+
+Each case is checked with check_leaks, the no_leaks decorator, the no_leaks
+context manager and `pytest --leaks`."""
+
+import sys
+import textwrap
+
+import pytest
+
+import heaplens
+
+pytest_plugins = ["pytester"]
+
+# Holders that exist before any check, with room for every run (no resize
+# of the list's array or the dict's table while the checks run).
+_slots = [None] * 4000
+_table = dict.fromkeys(range(4000))
+_next = [0]
+# Older small blocks, one freed per run.
+_old = [object() for _ in range(20000)]
+
+
+def _store_in_list(obj):
+    i = _next[0]
+    _next[0] = i + 1
+    _slots[i] = obj
+
+
+def _store_in_dict(obj):
+    i = _next[0]
+    _next[0] = i + 1
+    _table[i] = obj
+
+
+# Each makes exactly one new object (one small block), from a counter that
+# stays a cached small int while one case runs.
+MAKERS = {
+    "str": lambda i: "item-%d" % (10 ** 6 + i),
+    "int": lambda i: 10 ** 6 + i,
+    "float": lambda i: i + 0.5,
+    "bytes": lambda i: b"b%d" % (10 ** 6 + i),
+    "tuple": lambda i: (None, i),
+}
+HOLDERS = {"list": (_store_in_list, "_slots"), "dict": (_store_in_dict, "_table")}
+CASES = [(t, h) for t in sorted(MAKERS) for h in sorted(HOLDERS)]
+
+
+def _leaker(type_name, holder):
+    make = MAKERS[type_name]
+    store = HOLDERS[holder][0]
+
+    def leak():
+        store(make(_next[0] % 200))
+        del _old[-1]          # an older block goes back: the counts cancel
+    return leak
+
+
+def _reset():
+    _slots[:] = [None] * len(_slots)
+    for k in _table:
+        _table[k] = None
+    _next[0] = 0
+
+
+def _assert_caught(report, type_name, holder):
+    assert report.leaked, "missed a %s leaked into a %s" % (type_name, holder)
+    g = next((g for g in report.groups if g.type_name == type_name), None)
+    assert g is not None, report.format()
+    assert g.growth == (1, 1, 1) and g.count == 1, report.format()
+    assert HOLDERS[holder][1] in g.chain and g.chain_kind == "module", report.format()
+    assert [x.type_name for x in report.groups] == [type_name], report.format()
+
+
+@pytest.mark.parametrize("type_name,holder", CASES)
+def test_check_leaks_catches_it(type_name, holder):
+    _reset()
+    report = heaplens.check_leaks(_leaker(type_name, holder))
+    _assert_caught(report, type_name, holder)
+    _reset()
+
+
+@pytest.mark.parametrize("type_name,holder", CASES)
+def test_decorator_catches_it(type_name, holder):
+    _reset()
+    checked = heaplens.no_leaks()(_leaker(type_name, holder))
+    with pytest.raises(heaplens.LeakError) as ei:
+        checked()
+    _assert_caught(ei.value.report, type_name, holder)
+    _reset()
+
+
+@pytest.mark.parametrize("type_name,holder", CASES)
+def test_context_manager_catches_it(type_name, holder):
+    _reset()
+    leak = _leaker(type_name, holder)
+    with pytest.raises(heaplens.LeakError) as ei:
+        with heaplens.no_leaks():
+            leak()
+    report = ei.value.report
+    g = next((g for g in report.groups if g.type_name == type_name), None)
+    assert g is not None and g.count == 1, report.format()
+    assert HOLDERS[holder][1] in g.chain, report.format()
+    _reset()
+
+
+@pytest.mark.parametrize("type_name,holder", CASES)
+def test_clean_twin_stays_clean(type_name, holder):
+    """The same code storing its object where the next run replaces it (no
+    growth) is clean: what the tracker adds does not raise false alarms."""
+    make = MAKERS[type_name]
+
+    def clean():
+        if holder == "list":
+            _slots[0] = make(_next[0] % 200)
+        else:
+            _table[0] = make(_next[0] % 200)
+        _next[0] += 1
+        del _old[-1]
+    _reset()
+    report = heaplens.check_leaks(clean)
+    assert not report.leaked, report.format()
+    _reset()
+
+
+def test_screen_sees_it_alone():
+    """The screen itself (not the full count) reports growth: it is what
+    used to say clean."""
+    from heaplens import _leaks
+    from heaplens._lifetimes import current_tracker
+    if heaplens.capabilities().get("track") is False:
+        pytest.skip("no tracker on this interpreter: the screen defers to the full count")
+    # The screen leaves another tracker's records alone (it then defers to
+    # the full count): clear what earlier tests left.
+    held = current_tracker()
+    if held is not None and not held.active:
+        held.clear()
+    for type_name, holder in CASES:
+        _reset()
+        assert _leaks._screen(_leaker(type_name, holder), 3), (type_name, holder)
+    _reset()
+
+
+@pytest.mark.xfail(sys.version_info >= (3, 12), strict=False,
+                   reason="KNOWN ISSUE, not yet diagnosed: on 3.12.1 the screen sees growth in "
+                          "every run of a no-op and leaves it to the full count (a cost, not a "
+                          "verdict: the clean twins above pass there)")
+def test_screen_calls_a_noop_clean():
+    from heaplens import _leaks
+    from heaplens._lifetimes import current_tracker
+    held = current_tracker()
+    if held is not None and not held.active:
+        held.clear()
+    assert not _leaks._screen(lambda: None, 3)
+    assert not _leaks._screen(lambda: None, 1)
+
+
+PLUGIN_SRC = '''
+    import pytest
+    _slots = [None] * 4000
+    _table = dict.fromkeys(range(4000))
+    _next = [0]
+    _old = [object() for _ in range(20000)]
+
+    MAKERS = {
+        "str": lambda i: "item-%d" % (10 ** 6 + i),
+        "int": lambda i: 10 ** 6 + i,
+        "float": lambda i: i + 0.5,
+        "bytes": lambda i: b"b%d" % (10 ** 6 + i),
+        "tuple": lambda i: (None, i),
+    }
+
+    @pytest.mark.parametrize("kind", sorted(MAKERS))
+    def test_into_list(kind):
+        i = _next[0]
+        _next[0] = i + 1
+        _slots[i] = MAKERS[kind](i % 200)
+        del _old[-1]
+
+    @pytest.mark.parametrize("kind", sorted(MAKERS))
+    def test_into_dict(kind):
+        i = _next[0]
+        _next[0] = i + 1
+        _table[i] = MAKERS[kind](i % 200)
+        del _old[-1]
+
+    @pytest.mark.parametrize("kind", sorted(MAKERS))
+    def test_clean(kind):
+        _slots[3999] = MAKERS[kind](_next[0] % 200)
+        _next[0] += 1
+        del _old[-1]
+'''
+
+
+def test_pytest_leaks_catches_it(pytester):
+    pytester.makepyfile(test_blind=textwrap.dedent(PLUGIN_SRC))
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", "--leaks")
+    out = r.stdout.str()
+    for kind in MAKERS:
+        for holder, name in (("list", "_slots"), ("dict", "_table")):
+            line = "LEAKED test_blind.py::test_into_%s[%s] - %s +1/1/1" % (holder, kind, kind)
+            assert line in out, out
+    assert out.count("dict['_slots']") >= len(MAKERS), out
+    assert out.count("dict['_table']") >= len(MAKERS), out
+    assert "10 leaked" in out and "5 passed" in out, out
+    assert "test_clean" not in "".join(l for l in out.splitlines() if l.startswith("LEAKED")), out

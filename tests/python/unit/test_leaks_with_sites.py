@@ -1,0 +1,121 @@
+"""The with-block check (``with heaplens.no_leaks():`` and the plugin's
+``with leak_check:``) takes its allocation sites from a lifetimes tracker,
+as check_leaks does (issue 9 item 4, issue 10): a plain-class instance,
+which tracemalloc cannot locate on 3.11, reports its file:line on every
+version."""
+
+import sys
+import textwrap
+
+import pytest
+
+import heaplens
+from heaplens._lifetimes import current_tracker
+
+pytest_plugins = ["pytester"]
+
+_keep = []
+
+
+class Plain:
+    pass
+
+
+class Slotted:
+    __slots__ = ("x",)
+
+
+def _no_held_tracker():
+    if heaplens.capabilities().get("track") is False:
+        pytest.skip("no tracker on this interpreter (generic mode): sites come from tracemalloc")
+    held = current_tracker()
+    if held is not None and not held.active:
+        held.clear()
+
+
+def _line_of(marker):
+    with open(__file__) as f:
+        for i, line in enumerate(f, 1):
+            if marker in line and "_line_of" not in line:
+                return i
+    raise AssertionError(marker)
+
+
+def test_plain_instance_in_with_block_has_its_site():
+    _no_held_tracker()
+    _keep.clear()
+    with pytest.raises(heaplens.LeakError) as ei:
+        with heaplens.no_leaks():
+            _keep.append(Plain())   # SITE-PLAIN
+    report = ei.value.report
+    g = next(g for g in report.groups if g.type_name.endswith(".Plain"))
+    assert g.site == "%s:%d" % (__file__, _line_of("SITE-PLAIN")), report.format()
+    assert g.traceback and g.traceback[-1] == g.site, report.format()
+    assert "heaplens/" not in "".join(g.traceback), report.format()
+    assert "dict['_keep']" in g.chain
+    # The tracker the check ran is gone: no records held, none running.
+    assert current_tracker() is None
+    _keep.clear()
+
+
+def test_slotted_instance_and_str_in_with_block_have_their_sites():
+    _no_held_tracker()
+    _keep.clear()
+    with pytest.raises(heaplens.LeakError) as ei:
+        with heaplens.no_leaks():
+            _keep.append(Slotted())   # SITE-SLOTTED
+            _keep.append("leaked-%d" % (10 ** 7 + len(_keep)))   # SITE-STR
+    groups = {g.type_name: g for g in ei.value.report.groups}
+    slotted = next(g for n, g in groups.items() if n.endswith(".Slotted"))
+    assert slotted.site == "%s:%d" % (__file__, _line_of("SITE-SLOTTED"))
+    assert groups["str"].site == "%s:%d" % (__file__, _line_of("SITE-STR"))
+    _keep.clear()
+
+
+def test_with_block_sites_false_names_no_site():
+    _no_held_tracker()
+    _keep.clear()
+    with pytest.raises(heaplens.LeakError) as ei:
+        with heaplens.no_leaks(sites=False):
+            _keep.append(Plain())
+    g = ei.value.report.groups[0]
+    assert g.site.startswith("unknown"), g.site
+    _keep.clear()
+
+
+def test_with_block_under_a_users_running_tracker():
+    """A tracker of the user's runs: the check leaves it alone (it cannot
+    start its own) and uses tracemalloc; the user's records survive."""
+    _no_held_tracker()
+    _keep.clear()
+    with heaplens.track() as t:
+        mine = [Plain() for _ in range(5)]
+        with pytest.raises(heaplens.LeakError) as ei:
+            with heaplens.no_leaks():
+                _keep.append(Plain())
+    assert current_tracker() is t
+    assert len(t.survivors(Plain)) >= 5
+    g = ei.value.report.groups[0]
+    assert g.type_name.endswith(".Plain") and "dict['_keep']" in g.chain
+    t.clear()
+    del mine
+    _keep.clear()
+
+
+def test_leak_check_fixture_block_has_the_site(pytester):
+    pytester.makepyfile(test_site=textwrap.dedent('''
+        _keep = []
+
+        class Thing:
+            pass
+
+        def test_block(leak_check):
+            with leak_check:
+                _keep.append(Thing())   # THE-LINE
+    '''))
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    out = r.stdout.str()
+    src = (pytester.path / "test_site.py").read_text().splitlines()
+    line = next(i for i, l in enumerate(src, 1) if "THE-LINE" in l)
+    assert "allocated at: %s:%d" % (pytester.path / "test_site.py", line) in out, out
+    assert "test_site.Thing: 1 alive" in out, out
