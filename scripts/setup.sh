@@ -13,7 +13,7 @@ for pkg in uthash-dev check pkg-config gcc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
-dpkg -s gdb >/dev/null 2>&1 || need+=(gdb)  # python -m heaplens attach (tests/python/test_attach.py)
+dpkg -s gdb >/dev/null 2>&1 || need+=(gdb)  # python -m heaplens attach (tests/python/integration/test_attach.py)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)  # ctest; pip builds get their own
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing system packages: ${need[*]}"
