@@ -42,19 +42,19 @@ call_size(Py_ssize_t *out, PyObject *fn, PyObject *o)
 }
 
 int
-hl_compat_getsizeof(Py_ssize_t *out, PyObject *o)
+hl_compat__getsizeof(Py_ssize_t *out, PyObject *o)
 {
     PyObject *fn = getsizeof_fn();
     return fn == NULL ? -1 : call_size(out, fn, o);
 }
 
 Py_ssize_t
-hl_compat_getsizeof_extra(PyObject *o)
+hl_compat__getsizeof_extra(PyObject *o)
 {
 #if !HL_KNOWN_LAYOUT
     /* No layout is known: ask getsizeof and __sizeof__ and subtract. */
     Py_ssize_t total;
-    if (hl_compat_getsizeof(&total, o) < 0)
+    if (hl_compat__getsizeof(&total, o) < 0)
         return -1;
     /* type(o).__sizeof__(o), as getsizeof calls it (never CallMethod with
      * "O": a tuple argument would be taken as the argument list). */
@@ -108,7 +108,7 @@ values_array_bytes(const uint8_t *values)
 #endif
 
 Py_ssize_t
-hl_compat_hidden_bytes(PyObject *o)
+hl_compat__hidden_bytes(PyObject *o)
 {
 #if !HL_KNOWN_LAYOUT
     /* Generic mode: what sys.getsizeof leaves out is not known here, so it
@@ -124,7 +124,7 @@ hl_compat_hidden_bytes(PyObject *o)
     const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
     Py_ssize_t cap = iv[0];
     Py_ssize_t bytes = 8 + cap * (Py_ssize_t)sizeof(PyObject *) + ((cap + 7) & ~(Py_ssize_t)7);
-    if (hl_compat_hidden_dict(o) != NULL)
+    if (hl_compat__hidden_dict(o) != NULL)
         bytes += (Py_ssize_t)sizeof(PyDictObject) + HL_GC_HEAD_SIZE;
     return bytes;
 #elif PY_VERSION_HEX >= 0x030C0000
@@ -148,7 +148,7 @@ hl_compat_hidden_bytes(PyObject *o)
 }
 
 PyObject *
-hl_compat_hidden_dict(PyObject *o)
+hl_compat__hidden_dict(PyObject *o)
 {
 #if PY_VERSION_HEX >= 0x030D0000 && HL_KNOWN_LAYOUT
     PyTypeObject *tp = Py_TYPE(o);
@@ -166,7 +166,7 @@ hl_compat_hidden_dict(PyObject *o)
 }
 
 int
-hl_compat_is_cached_singleton(PyObject *o)
+hl_compat__is_cached_singleton(PyObject *o)
 {
     if (o == Py_None || o == Py_True || o == Py_False || o == Py_Ellipsis ||
         o == Py_NotImplemented)
@@ -225,7 +225,7 @@ hl_compat_is_cached_singleton(PyObject *o)
 }
 
 Py_ssize_t
-hl_compat_allocator_adjust(PyObject *o)
+hl_compat__allocator_adjust(PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
     Py_ssize_t extra = 0;
@@ -288,7 +288,7 @@ visit_stored(PyObject *v, visitproc visit, void *arg)
 #endif
 
 int
-hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg)
+hl_compat__code_traverse(PyCodeObject *co, visitproc visit, void *arg)
 {
 #if !HL_KNOWN_LAYOUT
     /* Members (never getters) on every version from 3.11 on; 3.9/3.10 in
@@ -358,7 +358,7 @@ function_filter_visit(PyObject *o, void *arg)
 #endif
 
 int
-hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
+hl_compat__function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
 {
 #if !HL_KNOWN_LAYOUT
     /* The function's own traverse, less the module's globals and builtins
@@ -391,7 +391,7 @@ hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg)
 }
 
 int
-hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg)
+hl_compat__heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg)
 {
     if (!PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE))
         return 0;
@@ -421,7 +421,7 @@ gc_visit_trampoline(PyObject *obj, void *arg)
 #endif
 
 int
-hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg)
+hl_compat__gc_visit_objects(hl_gc_visit_fn cb, void *arg)
 {
 #if HL_HAVE_GC_VISIT_OBJECTS
     gc_visit_ctx ctx = {cb, arg};
@@ -448,7 +448,7 @@ hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg)
 
 #if HL_HAVE_TRACKER
 Py_ssize_t
-hl_compat_preheader(PyTypeObject *tp)
+hl_compat__preheader(PyTypeObject *tp)
 {
     Py_ssize_t n = PyType_IS_GC(tp) ? HL_GC_HEAD_SIZE : 0;
 #if PY_VERSION_HEX >= 0x030C0000
@@ -468,14 +468,14 @@ int hl_compat__frames_ok = -1;
 #endif
 
 int
-hl_compat_frames_selfcheck(void)
+hl_compat__frames_selfcheck(void)
 {
 #if PY_VERSION_HEX >= 0x030B0000
     hl_compat__frames_ok = 1; /* let the cursor run once, then judge it */
 #endif
     int ok = 1;
     hl_frame_cursor c;
-    hl_compat_frames_begin(&c, PyThreadState_Get());
+    hl_compat__frames_begin(&c, PyThreadState_Get());
     PyFrameObject *f = PyEval_GetFrame(); /* borrowed */
     Py_XINCREF(f);
     for (int depth = 0; depth < 2 && f != NULL && ok; depth++) {
@@ -489,7 +489,7 @@ hl_compat_frames_selfcheck(void)
 #else
         int want_lasti = f->f_lasti;
 #endif
-        if (!hl_compat_frames_next(&c, &code, &lasti) || code != want || lasti != want_lasti)
+        if (!hl_compat__frames_next(&c, &code, &lasti) || code != want || lasti != want_lasti)
             ok = 0;
         Py_DECREF(want);
         PyFrameObject *back = PyFrame_GetBack(f);

@@ -118,12 +118,12 @@
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
-hl_compat_newref(PyObject *o)
+hl_compat__newref(PyObject *o)
 {
     Py_INCREF(o);
     return o;
 }
-#define Py_NewRef(o) hl_compat_newref((PyObject *)(o))
+#define Py_NewRef(o) hl_compat__newref((PyObject *)(o))
 #endif
 
 /* ---- object layout ------------------------------------------------------ */
@@ -136,33 +136,33 @@ hl_compat_newref(PyObject *o)
  * Never fails with known layouts. In generic mode it is
  * sys.getsizeof(o) - type(o).__sizeof__(o), which runs Python code and
  * returns -1 with an exception set when either raises. */
-Py_ssize_t hl_compat_getsizeof_extra(PyObject *o);
+Py_ssize_t hl_compat__getsizeof_extra(PyObject *o);
 
 /* Generic mode's flat size: sys.getsizeof(o) itself, called through
  * Python. Returns 0, or -1 with an exception set (whatever getsizeof
  * raised: __sizeof__ raising, returning a negative number or a non-int). */
-int hl_compat_getsizeof(Py_ssize_t *out, PyObject *o);
+int hl_compat__getsizeof(Py_ssize_t *out, PyObject *o);
 
 /* Bytes an object owns that are no object and that sys.getsizeof() leaves
  * out: the values array of a plain instance on 3.11/3.12, its inline values
  * on 3.13, the dict that traverse hides on 3.13. 0 when there are none.
  * Borrowed reference; never fails, never runs Python code. */
-Py_ssize_t hl_compat_hidden_bytes(PyObject *o);
+Py_ssize_t hl_compat__hidden_bytes(PyObject *o);
 
 /* The managed __dict__ of `o` that tp_traverse does not report (3.13 with
  * valid inline values), or NULL. Borrowed reference. */
-PyObject *hl_compat_hidden_dict(PyObject *o);
+PyObject *hl_compat__hidden_dict(PyObject *o);
 
 /* Bytes the allocator holds for `o` beyond what sys.getsizeof() says,
  * measured per version with tracemalloc (docs/cpython-facts.md, section 5):
  * +4 for one-digit ints on 3.11+, +8 for 3.9/3.10 frames, one extra item
  * for var-sized heap subclasses, the member table of heap types. */
-Py_ssize_t hl_compat_allocator_adjust(PyObject *o);
+Py_ssize_t hl_compat__allocator_adjust(PyObject *o);
 
 #if HL_KNOWN_LAYOUT
 /* int.__sizeof__() of an exact int, without the call. */
 static inline Py_ssize_t
-hl_compat_int_sizeof(PyObject *o)
+hl_compat__int_sizeof(PyObject *o)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     /* lv_tag holds the digit count above _PyLong_NON_SIZE_BITS flag bits
@@ -182,7 +182,7 @@ hl_compat_int_sizeof(PyObject *o)
 /* str.__sizeof__() of an exact, compact ASCII str without other buffers,
  * or -1 when the string needs the full method. */
 static inline Py_ssize_t
-hl_compat_str_sizeof(PyObject *o)
+hl_compat__str_sizeof(PyObject *o)
 {
 #if PY_VERSION_HEX < 0x030C0000
     if (!PyUnicode_IS_READY(o) || ((PyASCIIObject *)o)->wstr != NULL)
@@ -197,23 +197,23 @@ hl_compat_str_sizeof(PyObject *o)
 /* Nonzero when `o` is a statically allocated or cached singleton that
  * building a structure never allocates: small ints, the empty tuple,
  * bytes and str, one-character latin-1 strings. */
-int hl_compat_is_cached_singleton(PyObject *o);
+int hl_compat__is_cached_singleton(PyObject *o);
 
 /* Visit what a code object refers to (it has no tp_traverse).
  * Returns what visit returned, or 0. */
-int hl_compat_code_traverse(PyCodeObject *co, visitproc visit, void *arg);
+int hl_compat__code_traverse(PyCodeObject *co, visitproc visit, void *arg);
 
 /* Visit what tp_traverse hides on a heap type: its __name__ and
  * __qualname__. */
-int hl_compat_heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg);
+int hl_compat__heaptype_traverse(PyTypeObject *tp, visitproc visit, void *arg);
 
 /* Visit what a function owns, leaving out __globals__ and __builtins__
  * (they belong to the module, not the function). */
-int hl_compat_function_traverse(PyFunctionObject *f, visitproc visit, void *arg);
+int hl_compat__function_traverse(PyFunctionObject *f, visitproc visit, void *arg);
 
 /* A weakref's referent, or NULL when it is dead. Borrowed reference. */
 static inline PyObject *
-hl_compat_weakref_target(PyObject *ref)
+hl_compat__weakref_target(PyObject *ref)
 {
 #if HL_KNOWN_LAYOUT
     PyObject *o = ((PyWeakReference *)ref)->wr_object;
@@ -239,7 +239,7 @@ hl_compat_weakref_target(PyObject *ref)
 /* Call `cb(obj, arg)` for every gc-tracked object; stops when cb returns 0.
  * Returns -1 with an exception set on failure. */
 typedef int (*hl_gc_visit_fn)(PyObject *obj, void *arg);
-int hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg);
+int hl_compat__gc_visit_objects(hl_gc_visit_fn cb, void *arg);
 
 /* ---- hooks -------------------------------------------------------------- */
 
@@ -250,11 +250,11 @@ int hl_compat_gc_visit_objects(hl_gc_visit_fn cb, void *arg);
 /* Bytes in front of an object of type `tp` in its allocation: the GC
  * header and, on 3.11+, the managed dict/weakref pre-header (CPython's
  * _PyType_PreHeaderSize). An object lives at block + this. */
-Py_ssize_t hl_compat_preheader(PyTypeObject *tp);
+Py_ssize_t hl_compat__preheader(PyTypeObject *tp);
 
 /* The calling thread's state, or NULL. Never fails; safe in a hook. */
 static inline PyThreadState *
-hl_compat_tstate(void)
+hl_compat__tstate(void)
 {
 #if PY_VERSION_HEX >= 0x030D0000
     return PyThreadState_GetUnchecked();
@@ -270,7 +270,7 @@ hl_compat_tstate(void)
  * interpreter is still setting up, and C-stack shim frames, are skipped as
  * tracemalloc skips them. The 3.11+ chain is private, so its few fields are
  * read at offsets checked against the debug builds (listed below), and
- * hl_compat_frames_selfcheck() verifies them at run time before use. */
+ * hl_compat__frames_selfcheck() verifies them at run time before use. */
 typedef struct {
     void *frame;
 } hl_frame_cursor;
@@ -310,7 +310,7 @@ typedef uint16_t hl_codeunit; /* _Py_CODEUNIT, not public in 3.13 */
 #endif
 
 static inline void
-hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts)
+hl_compat__frames_begin(hl_frame_cursor *c, PyThreadState *ts)
 {
     c->frame = NULL;
     if (ts == NULL)
@@ -327,12 +327,12 @@ hl_compat_frames_begin(hl_frame_cursor *c, PyThreadState *ts)
 }
 
 /* A cheap name for the cursor's next frame position, for a cache in front
- * of hl_compat_frames_next: (a, b) is (instruction address, code) on 3.11+
+ * of hl_compat__frames_next: (a, b) is (instruction address, code) on 3.11+
  * -- the address names the code and offset while that code object lives --
  * and (offset, code) on 3.9/3.10. 0 when there is no frame. Only the slow
  * path knows whether the frame is one to report. */
 static inline int
-hl_compat_frames_peek(const hl_frame_cursor *c, uintptr_t *a, uintptr_t *b)
+hl_compat__frames_peek(const hl_frame_cursor *c, uintptr_t *a, uintptr_t *b)
 {
     if (c->frame == NULL)
         return 0;
@@ -348,7 +348,7 @@ hl_compat_frames_peek(const hl_frame_cursor *c, uintptr_t *a, uintptr_t *b)
 
 /* The frame after the cursor's next one (to tell whether _next used it). */
 static inline void *
-hl_compat_frames_after(const hl_frame_cursor *c)
+hl_compat__frames_after(const hl_frame_cursor *c)
 {
 #if PY_VERSION_HEX >= 0x030B0000
     return c->frame ? HL_IF_FIELD(c->frame, HL_IF_PREVIOUS, void *) : NULL;
@@ -360,7 +360,7 @@ hl_compat_frames_after(const hl_frame_cursor *c)
 /* The next frame outwards: its code (borrowed) and the byte offset of its
  * current instruction (what PyCode_Addr2Line takes). 0 at the end. */
 static inline int
-hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
+hl_compat__frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
 {
 #if PY_VERSION_HEX >= 0x030B0000
     while (c->frame != NULL) {
@@ -403,7 +403,7 @@ hl_compat_frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
 /* Compare the cursor with the public frame API from the calling frame
  * (needs the GIL, not for hooks): 0 when they agree, -1 when this build
  * lays its frames out differently (then hooks must not use the cursor). */
-int hl_compat_frames_selfcheck(void);
+int hl_compat__frames_selfcheck(void);
 #endif /* HL_HAVE_TRACKER */
 
 #endif /* HL_COMPAT_H */

@@ -42,7 +42,7 @@ int
 hl_heap__roots(hl_heap__rootlist *r)
 {
     memset(r, 0, sizeof(*r));
-    if (hl_compat_gc_visit_objects(collect_root, r) < 0) {
+    if (hl_compat__gc_visit_objects(collect_root, r) < 0) {
         hl_heap__roots_free(r);
         return HL_EPYTHON;
     }

@@ -229,7 +229,7 @@ hl_track_start(const hl_track_options *opts)
     if (opts->backend == HL_BACKEND_REFTRACER)
         return hl_error__set(HL_EINVAL, "the reftracer backend needs Python 3.13 or later");
 #endif
-    if (opts->frames > 0 && hl_compat_frames_selfcheck() < 0)
+    if (opts->frames > 0 && hl_compat__frames_selfcheck() < 0)
         return hl_error__set(HL_ESTATE, "this Python build lays out its frames differently "
                                         "from what heaplens knows: use frames=0");
     release_all();
@@ -372,7 +372,7 @@ confirm_on_object(const hl_walk_event *ev, void *payload)
     PyTypeObject *tp = Py_TYPE(o);
     uintptr_t key = (uintptr_t)o;
     if (T.backend == HL_BACKEND_ALLOCATOR)
-        key -= (uintptr_t)hl_compat_preheader(tp);
+        key -= (uintptr_t)hl_compat__preheader(tp);
     record *r = rec_find(key);
     if (r == NULL)
         return 0;
@@ -405,7 +405,7 @@ confirm(void)
     confirm_ctx c = {0};
     opts.payload = &c;
     PyThreadState *was_quiet = T.quiet;
-    T.quiet = hl_compat_tstate(); /* the walk's own objects are not ours to count */
+    T.quiet = hl_compat__tstate(); /* the walk's own objects are not ours to count */
     int rc = hl_heap_walk(NULL, &opts, NULL, 0);
     T.quiet = was_quiet;
     /* A __sizeof__ run by the walk may have made objects in another thread. */
@@ -678,7 +678,7 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
     settle_all();
     uintptr_t key = (uintptr_t)obj;
     if (T.backend == HL_BACKEND_ALLOCATOR)
-        key -= (uintptr_t)hl_compat_preheader(Py_TYPE(obj));
+        key -= (uintptr_t)hl_compat__preheader(Py_TYPE(obj));
     size_t i = rt_find(&T.rt, key);
     if (i == SIZE_MAX)
         return HL_EINVAL;
@@ -692,7 +692,7 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
     Py_ssize_t flat;
     if (!(r->site & SITE_CONFIRMED)) {
         PyThreadState *was_quiet = T.quiet;
-        T.quiet = hl_compat_tstate();
+        T.quiet = hl_compat__tstate();
         int rc = hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1);
         T.quiet = was_quiet;
         if (rc == 0) {
@@ -717,7 +717,7 @@ hl_track_object(PyObject **out, uintptr_t address, PyTypeObject *type, uint64_t 
     reent = 0;
     uintptr_t key = address;
     if (T.backend == HL_BACKEND_ALLOCATOR)
-        key -= (uintptr_t)hl_compat_preheader(type);
+        key -= (uintptr_t)hl_compat__preheader(type);
     const record *r = rec_find(key);
     if (r == NULL)
         return 0;

@@ -164,7 +164,7 @@ typedef struct site {
 #define SITE_CACHE 4096
 #define LEAF_CACHE 1024
 
-/* frames=1: the site of a frame position (see hl_compat_frames_peek). */
+/* frames=1: the site of a frame position (see hl_compat__frames_peek). */
 typedef struct {
     uintptr_t a, b;
     uint32_t id;

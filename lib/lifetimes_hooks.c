@@ -35,7 +35,7 @@ watching(void)
     if (T.only == NULL && T.quiet == NULL)
         return 1;
 #endif
-    PyThreadState *ts = hl_compat_tstate();
+    PyThreadState *ts = hl_compat__tstate();
     return ts != NULL && ts != T.quiet && (T.only == NULL || ts == T.only)
 #if HL_HAVE_PER_INTERP_GIL
            && ts->interp == T.interp
@@ -50,7 +50,7 @@ static inline int
 ours(void)
 {
 #if HL_HAVE_PER_INTERP_GIL
-    PyThreadState *ts = hl_compat_tstate();
+    PyThreadState *ts = hl_compat__tstate();
     return ts != NULL && ts->interp == T.interp;
 #else
     return 1;
@@ -259,7 +259,7 @@ tracer(PyObject *op, PyRefTracerEvent event, void *data)
     }
     reent = 1;
     if (event == PyRefTracer_CREATE) {
-        PyThreadState *ts = hl_compat_tstate();
+        PyThreadState *ts = hl_compat__tstate();
         if ((T.only == NULL || ts == T.only) && ts != T.quiet) {
             settle_pending(0);
             {

@@ -29,19 +29,19 @@ site_now(void)
     if (T.frames == 0)
         return 0;
     hl_frame_cursor cur;
-    hl_compat_frames_begin(&cur, hl_compat_tstate());
+    hl_compat__frames_begin(&cur, hl_compat__tstate());
     PyCodeObject *codes[HL_TRACK_MAX_FRAMES];
     int lastis[HL_TRACK_MAX_FRAMES];
     if (T.frames == 1) {
         /* The common case: one frame, looked up by its position first. */
         uintptr_t a, b;
-        if (!hl_compat_frames_peek(&cur, &a, &b))
+        if (!hl_compat__frames_peek(&cur, &a, &b))
             return 0;
         leaf_entry *e = &T.leaf[((a >> 1) ^ (b >> 4) ^ (a >> 11)) & (LEAF_CACHE - 1)];
         if (e->a == a && e->b == b)
             return e->id;
-        void *after = hl_compat_frames_after(&cur);
-        if (!hl_compat_frames_next(&cur, &codes[0], &lastis[0]))
+        void *after = hl_compat__frames_after(&cur);
+        if (!hl_compat__frames_next(&cur, &codes[0], &lastis[0]))
             return 0;
         uint32_t id = site_intern(codes[0], lastis[0], 0);
         if (id != 0 && cur.frame == after) { /* that very frame was used: cache it */
@@ -52,7 +52,7 @@ site_now(void)
         return id;
     }
     int n = 0;
-    while (n < T.frames && hl_compat_frames_next(&cur, &codes[n], &lastis[n]))
+    while (n < T.frames && hl_compat__frames_next(&cur, &codes[n], &lastis[n]))
         n++;
     uint32_t id = 0;
     while (n-- > 0)

@@ -101,7 +101,7 @@ tinfo_settle_slow(tinfo *ti)
 {
     PyTypeObject *tp = ti->type;
     if (ti->preheader < 0)
-        ti->preheader = (int16_t)hl_compat_preheader(tp);
+        ti->preheader = (int16_t)hl_compat__preheader(tp);
     ti->min_size = (uint32_t)tinfo_min_size_of(tp);
     if (ti->wanted < 0) {
         int w = T.types == NULL;
@@ -373,7 +373,7 @@ learn(void)
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
     PyThreadState *was_quiet = T.quiet;
-    T.quiet = hl_compat_tstate();
+    T.quiet = hl_compat__tstate();
     /* A base may itself be a candidate: go on while something is learned.
      * Downwards, as a removal moves the last candidate into the gap. */
     for (int progress = 1; progress && T.nnewtypes > 0;) {

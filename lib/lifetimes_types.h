@@ -195,10 +195,10 @@ resolve_object(record *r)
     PyTypeObject *tp = Py_TYPE(op);
     uint64_t size = (uint64_t)tp->tp_basicsize;
     if (PyLong_CheckExact(op))
-        size = (uint64_t)hl_compat_int_sizeof(op);
+        size = (uint64_t)hl_compat__int_sizeof(op);
     else if (tp->tp_itemsize != 0 && Py_REFCNT(op) > 0)
         size += (uint64_t)tp->tp_itemsize * (uint64_t)Py_ABS(Py_SIZE(op));
-    size += (uint64_t)hl_compat_preheader(tp);
+    size += (uint64_t)hl_compat__preheader(tp);
     if (size > UINT32_MAX)
         size = UINT32_MAX;
     T.stats[t]->alive_bytes += size - r->size;

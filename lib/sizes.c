@@ -365,10 +365,10 @@ call_sizeof(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, PyO
         return 0;
 #if HL_KNOWN_LAYOUT
     case HL_SZ_INT:
-        *out = hl_compat_int_sizeof(o);
+        *out = hl_compat__int_sizeof(o);
         return 0;
     case HL_SZ_STR: {
-        Py_ssize_t n = hl_compat_str_sizeof(o);
+        Py_ssize_t n = hl_compat__str_sizeof(o);
         if (n >= 0) {
             *out = n;
             return 0;
@@ -378,7 +378,7 @@ call_sizeof(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, PyO
 #endif
     case HL_SZ_GETSIZEOF:
         types->python_calls++;
-        return hl_compat_getsizeof(out, o) < 0 ? HL_EPYTHON : 0;
+        return hl_compat__getsizeof(out, o) < 0 ? HL_EPYTHON : 0;
     case HL_SZ_CMETH:
         return sizeof_result(out, ti->sizeof_fn(o, NULL), tp);
     case HL_SZ_REGCALL:
@@ -409,7 +409,7 @@ hl_sizes__flat(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, 
 {
     Py_ssize_t n;
     if (types->model == HL_MODEL_ALLOCATOR && ti->alloc_special &&
-        hl_compat_is_cached_singleton(o)) {
+        hl_compat__is_cached_singleton(o)) {
         *out = 0;
         return 0;
     }
@@ -418,7 +418,7 @@ hl_sizes__flat(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, 
         return rc;
     Py_ssize_t extra;
     if (ti->extra_dynamic || ti->extra < 0) {
-        extra = hl_compat_getsizeof_extra(o);
+        extra = hl_compat__getsizeof_extra(o);
         if (!ti->extra_dynamic)
             ti->extra = extra;
     }
@@ -426,9 +426,9 @@ hl_sizes__flat(Py_ssize_t *out, hl_sizes__types *types, hl_sizes__typeinfo *ti, 
         extra = ti->extra;
     }
     if (ti->has_hidden)
-        extra += hl_compat_hidden_bytes(o);
+        extra += hl_compat__hidden_bytes(o);
     if (types->model == HL_MODEL_ALLOCATOR && ti->alloc_special)
-        extra += hl_compat_allocator_adjust(o);
+        extra += hl_compat__allocator_adjust(o);
     if (n > PY_SSIZE_T_MAX - extra - types->align) {
         PyErr_Format(PyExc_OverflowError, "the size of a %.100s overflows", ti->type->tp_name);
         return HL_EPYTHON;
@@ -453,7 +453,7 @@ hl_sizes__registered_referents(hl_sizes__types *types, hl_sizes__typeinfo *ti, P
 Py_ssize_t
 hl_size_header(PyObject *obj)
 {
-    return hl_compat_getsizeof_extra(obj);
+    return hl_compat__getsizeof_extra(obj);
 }
 
 int

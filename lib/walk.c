@@ -339,18 +339,18 @@ gather(PyObject *o, hl_sizes__typeinfo *ti, unsigned int xrefs, visitproc visit,
             return 0;
     }
     if (xrefs & HL_X_FUNCTION)
-        return hl_compat_function_traverse((PyFunctionObject *)o, visit, arg);
+        return hl_compat__function_traverse((PyFunctionObject *)o, visit, arg);
     if (ti->type->tp_traverse != NULL && !ti->no_traverse && PyObject_IS_GC(o)) {
         if ((rc = ti->type->tp_traverse(o, visit, arg)) != 0)
             return rc;
     }
     if ((xrefs & HL_X_HEAPTYPE) &&
-        (rc = hl_compat_heaptype_traverse((PyTypeObject *)o, visit, arg)) != 0)
+        (rc = hl_compat__heaptype_traverse((PyTypeObject *)o, visit, arg)) != 0)
         return rc;
-    if ((xrefs & HL_X_CODE) && (rc = hl_compat_code_traverse((PyCodeObject *)o, visit, arg)) != 0)
+    if ((xrefs & HL_X_CODE) && (rc = hl_compat__code_traverse((PyCodeObject *)o, visit, arg)) != 0)
         return rc;
     if (xrefs & HL_X_WEAKREF) {
-        PyObject *target = hl_compat_weakref_target(o);
+        PyObject *target = hl_compat__weakref_target(o);
         if (target != NULL && (rc = visit(target, arg)) != 0)
             return rc;
     }

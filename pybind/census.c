@@ -221,7 +221,7 @@ hl_py_gc_counts(PyObject *self, PyObject *Py_UNUSED(ignored))
     int rc = hl_census_new(&c);
     if (rc < 0)
         return hl_py_raise(rc);
-    if (hl_compat_gc_visit_objects(gc_count_one, c) < 0) {
+    if (hl_compat__gc_visit_objects(gc_count_one, c) < 0) {
         hl_census_free(c);
         return NULL;
     }

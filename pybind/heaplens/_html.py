@@ -9,7 +9,7 @@ says what it is in a caption, so a notebook cell reads without the code."""
 from __future__ import annotations
 
 import html
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 from heaplens._format import human_count, human_size, lifetime_times
 
@@ -90,31 +90,29 @@ def asized_html(a: Any) -> str:
             % (html.escape(human_size(a.size)), html.escape(human_size(a.flat)), node(a)))
 
 
-def _heaplens_type(tp: Any) -> bool:
-    mod = getattr(tp, "__module__", None)
-    return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
-
-
-def tracker_html(tracker: Any, limit: int = 20) -> str:
-    """A Tracker's per-type table (what ``report()`` prints), or its state
-    when it has no records."""
-    try:
-        # heaplens' own classes (what it made to measure) are left out
-        rows = [r for r in tracker.stats() if not _heaplens_type(r.type)]
-        st = tracker.status()
-    except RuntimeError as e:  # never started, or cleared
-        return '<div class="heaplens heaplens-tracker">%s: %s</div>' % (
-            html.escape(repr(tracker)), html.escape(str(e)))
+def tracker_html(rows: Sequence[Any], status: Mapping[str, Any], running: bool,
+                 limit: int = 20) -> str:
+    """A Tracker's per-type table (what ``report()`` prints): ``rows`` are
+    its per-type records (type_name, born, died, alive, alive_size,
+    lifetime_p50_ns, lifetime_p90_ns, lifetime_max_ns), heaplens' own types
+    left out; ``status`` gives records, backend and lost."""
     body = [(r.type_name, human_count(r.born), human_count(r.died), human_count(r.alive),
              human_size(r.alive_size),
              *lifetime_times(r)) for r in rows[:limit]]
     if len(rows) > limit:
         body.append(("(%d more types)" % (len(rows) - limit),) + ("",) * 7)
     caption = "heaplens Tracker (%s): %s objects alive in %d types; backend %s%s" % (
-        "running" if tracker.active else "stopped", human_count(st["records"]), len(rows),
-        st["backend"], "; EVENTS LOST" if st["lost"] else "")
+        "running" if running else "stopped", human_count(status["records"]), len(rows),
+        status["backend"], "; EVENTS LOST" if status["lost"] else "")
     return table_html(("type", "born", "died", "alive", "alive size", "life p50", "life p90",
                        "life max"), body, "heaplens-tracker", caption)
+
+
+def tracker_state_html(name: str, state: str) -> str:
+    """A Tracker that has no records to show (never started, or cleared):
+    its repr ``name`` and the ``state`` that says why."""
+    return '<div class="heaplens heaplens-tracker">%s: %s</div>' % (
+        html.escape(name), html.escape(state))
 
 
 def chain_html(chain: Any) -> str:
@@ -124,20 +122,19 @@ def chain_html(chain: Any) -> str:
             % html.escape(text).replace(" -&gt; ", " &rarr; "))
 
 
-def leak_report_html(report: Any) -> str:
-    """A LeakReport: the headline, then one row per leaked group with its
-    growth, sizes, allocation site, examples and the chain holding it."""
-    text = report.format()
-    head = text.split("\n", 1)[0]
-    if not report.groups:
-        return '<div class="heaplens heaplens-leaks">%s</div>' % html.escape(head)
+def leak_report_html(headline: str, groups: Sequence[Any]) -> str:
+    """A LeakReport: the ``headline``, then one row per leaked group (type_name,
+    growth, count, shallow, deep, site, reprs, chain) with its growth,
+    sizes, allocation site, examples and the chain holding it."""
+    if not groups:
+        return '<div class="heaplens heaplens-leaks">%s</div>' % html.escape(headline)
     rows = []
-    for g in report.groups:
+    for g in groups:
         rows.append((g.type_name, "+" + "/".join(str(n) for n in g.growth),
                      human_count(g.count), human_size(g.shallow), human_size(g.deep),
                      g.site, "; ".join(g.reprs), g.chain))
     return table_html(("type", "growth per run", "objects", "shallow", "deep",
-                       "allocated at", "e.g.", "held by"), rows, "heaplens-leaks", head,
+                       "allocated at", "e.g.", "held by"), rows, "heaplens-leaks", headline,
                       align="<>>>><<<")
 
 

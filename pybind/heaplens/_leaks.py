@@ -204,7 +204,7 @@ class LeakReport:
 
     def _repr_html_(self) -> str:
         from heaplens._html import leak_report_html
-        return leak_report_html(self)
+        return leak_report_html(self.format().split("\n", 1)[0], self.groups)
 
 
 class LeakError(AssertionError):

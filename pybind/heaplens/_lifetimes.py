@@ -184,6 +184,27 @@ def _forget_gc_phase() -> None:
     _c.track_gc_phase("stop", {})
 
 
+def heaplens_type(tp: Any) -> bool:
+    """A class of heaplens' own (a Tracker, a Snapshot, a census row...):
+    what heaplens made to measure is left out of the tables it shows."""
+    mod = getattr(tp, "__module__", None)
+    return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
+
+
+def lifetime_view(tracker: "Tracker", top: int = 8) -> dict:
+    """What the lifetimes section of an HTML report shows, as plain values
+    (heaplens._report.lifetime_section): the tracker's status, its frames,
+    its per-type rows and the births of the ``top`` types still alive,
+    heaplens' own types left out of both."""
+    st = tracker.status()
+    rows = [r for r in tracker.stats() if not heaplens_type(r.type)]
+    series = [(n, pts) for n, pts in tracker.lifetime_series(top + 8)
+              if not n.startswith("heaplens.")][:top]
+    return {"backend": st["backend"], "frames": tracker.frames, "records": st["records"],
+            "types": st["types"], "memory": st["memory"], "lost": st["lost"],
+            "rows": rows, "series": series}
+
+
 class Tracker:
     """Records the objects created while it runs. Use it as a context
     manager, or call ``start()`` and ``stop()``; one tracker runs at a time
@@ -425,8 +446,14 @@ class Tracker:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from heaplens._html import tracker_html
-        return tracker_html(self)
+        from heaplens._html import tracker_html, tracker_state_html
+        try:
+            # heaplens' own classes (what it made to measure) are left out
+            rows = [r for r in self.stats() if not heaplens_type(r.type)]
+            st = self.status()
+        except RuntimeError as e:  # never started, or cleared
+            return tracker_state_html(repr(self), str(e))
+        return tracker_html(rows, st, self.active)
 
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens lifetimes",
                     top: int = 8) -> None:
@@ -436,7 +463,7 @@ class Tracker:
         tracker=t)`` puts the same section under a Monitor's charts."""
         from heaplens._report import render_tracker_html
         self._check_readable()
-        text = render_tracker_html(self, title, top)
+        text = render_tracker_html(lifetime_view(self, top), title)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
 

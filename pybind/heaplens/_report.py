@@ -9,7 +9,7 @@ import html
 import math
 import sys
 import time
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from heaplens._format import human_count, human_size, lifetime_times, nice_ticks, tick_labels
 
@@ -217,18 +217,21 @@ td:not(:first-child) { text-align: right; }
 </style>"""
 
 
-def lifetime_section(tracker: Any, top: int = 8, limit: int = 40) -> str:
+def lifetime_section(view: Mapping[str, Any], limit: int = 40) -> str:
     """The HTML of a Tracker's lifetimes: a chart of when the objects still
-    alive were born (per type, cumulative) and the per-type table."""
-    st = tracker.status()
+    alive were born (per type, cumulative) and the per-type table. ``view``
+    holds plain values (what heaplens._lifetimes.lifetime_view() gathers):
+    backend, frames, records, types, memory, lost; ``rows``, the per-type
+    records (type_name, born, died, alive, alive_size, lifetime_p50_ns,
+    lifetime_p90_ns, lifetime_max_ns), heaplens' own types left out; and
+    ``series``, (type name, [(seconds, objects)]) per type to chart."""
     rows = []
-    for r in [r for r in tracker.stats() if not heaplens_type(r.type)][:limit]:
+    for r in view["rows"][:limit]:
         rows.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(c)) for c in (
             r.type_name, human_count(r.born), human_count(r.died), human_count(r.alive),
             human_size(r.alive_size),
             *lifetime_times(r))) + "</tr>")
-    series = [(n, pts) for n, pts in tracker.lifetime_series(top + 8)
-              if not n.startswith("heaplens.")][:top]
+    series = view["series"]
     chart = (svg_chart(series, ylabel="objects") if series
              else "<p>No tracked object is alive.</p>")
     return """<h2>Object lifetimes</h2>
@@ -241,23 +244,17 @@ in {types} types &middot; tracker memory {mem}{lost}</p>
 <th>life p50</th><th>life p90</th><th>life max</th></tr></thead><tbody>
 {rows}
 </tbody></table>
-""".format(backend=html.escape(str(st["backend"])), frames=tracker.frames,
-           alive=human_count(st["records"]), types=human_count(st["types"]),
-           mem=html.escape(human_size(st["memory"])),
-           lost=" &middot; <strong>EVENTS LOST</strong>" if st["lost"] else "",
+""".format(backend=html.escape(str(view["backend"])), frames=view["frames"],
+           alive=human_count(view["records"]), types=human_count(view["types"]),
+           mem=html.escape(human_size(view["memory"])),
+           lost=" &middot; <strong>EVENTS LOST</strong>" if view["lost"] else "",
            chart=chart,
            rows="\n".join(rows) or '<tr><td colspan="8">nothing tracked</td></tr>')
 
 
-def heaplens_type(tp: Any) -> bool:
-    """A class of heaplens' own (a Tracker, a Snapshot, a census row...):
-    what heaplens made to measure is left out of the tables it shows."""
-    mod = getattr(tp, "__module__", None)
-    return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
-
-
-def render_tracker_html(tracker: Any, title: str = "heaplens lifetimes", top: int = 8) -> str:
-    """The report of a Tracker (running or stopped)."""
+def render_tracker_html(view: Mapping[str, Any], title: str = "heaplens lifetimes") -> str:
+    """The report of a Tracker (running or stopped), from its
+    lifetime_section() ``view``."""
     return """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 {style}</head><body>
@@ -267,7 +264,7 @@ def render_tracker_html(tracker: Any, title: str = "heaplens lifetimes", top: in
 </body></html>
 """.format(title=html.escape(title), style=_STYLE, py=html.escape(sys.version.split()[0]),
            when=html.escape(time.strftime("%Y-%m-%d %H:%M:%S")),
-           section=lifetime_section(tracker, top))
+           section=lifetime_section(view))
 
 
 def sites_section(sites: Sequence[Tuple[str, str, int, int]]) -> str:
@@ -286,18 +283,19 @@ def sites_section(sites: Sequence[Tuple[str, str, int, int]]) -> str:
 """ % rows
 
 
-def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
-                tracker: Any = None, sites: Sequence[Tuple[str, str, int, int]] = ()) -> str:
-    """The report of a Monitor that has samples, with the lifetime section
-    of ``tracker`` when one is given and a table of allocation ``sites``."""
-    growth = monitor.growth()
-    last = monitor.samples[-1]
-    names = [n for n, _ in sorted(last.types.items(), key=lambda kv: -kv[1][1])][:top]
-    size_series = [(n, monitor.series(n, "size")) for n in names]
-    count_series = [(n, monitor.series(n, "count")) for n in names]
-    total_series = [("all objects", [(s.t, s.total_size) for s in monitor.samples])]
+def render_html(view: Mapping[str, Any], title: str = "heaplens report",
+                lifetimes: Optional[Mapping[str, Any]] = None,
+                sites: Sequence[Tuple[str, str, int, int]] = ()) -> str:
+    """The report of a Monitor from plain values (what
+    heaplens._snapshot.Monitor gathers in ``view``): samples (how many),
+    span (seconds), interval, model, total_count, total_size, count_diff,
+    size_diff (first to last sample); size_series, count_series and
+    total_series, (name, [(seconds, value)]) per line; rows, the changed
+    types (type_name, count, count_diff, size, size_diff). ``lifetimes``
+    adds a tracker's lifetime_section(); ``sites`` a table of allocation
+    sites."""
     rows = []
-    for r in growth.changed().rows[:40]:
+    for r in view["rows"][:40]:
         rows.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
             html.escape(r.type_name), human_count(r.count), human_count(r.count_diff, signed=True),
             html.escape(human_size(r.size)), html.escape(human_size(r.size_diff, signed=True))))
@@ -324,14 +322,15 @@ def render_html(monitor: Any, title: str = "heaplens report", top: int = 8,
 </body></html>
 """.format(
         title=html.escape(title), style=_STYLE, sites=sites_section(sites),
-        lifetimes=lifetime_section(tracker, top) if tracker is not None else "", n=len(monitor.samples), span=last.t,
-        interval=monitor.interval, model=html.escape(monitor.model),
+        lifetimes=lifetime_section(lifetimes) if lifetimes is not None else "",
+        n=view["samples"], span=view["span"],
+        interval=view["interval"], model=html.escape(view["model"]),
         py=html.escape(sys.version.split()[0]),
         when=html.escape(time.strftime("%Y-%m-%d %H:%M:%S")),
-        objs=human_count(last.total_count), size=html.escape(human_size(last.total_size)),
-        dobjs=human_count(growth.count_diff, signed=True),
-        dsize=html.escape(human_size(growth.size_diff, signed=True)),
-        chart=svg_chart(size_series, ylabel="size"),
-        chart2=svg_chart(count_series, ylabel="objects"),
-        chart3=svg_chart(total_series, ylabel="size"),
+        objs=human_count(view["total_count"]), size=html.escape(human_size(view["total_size"])),
+        dobjs=human_count(view["count_diff"], signed=True),
+        dsize=html.escape(human_size(view["size_diff"], signed=True)),
+        chart=svg_chart(view["size_series"], ylabel="size"),
+        chart2=svg_chart(view["count_series"], ylabel="objects"),
+        chart3=svg_chart(view["total_series"], ylabel="size"),
         rows="\n".join(rows) or '<tr><td colspan="5">no change</td></tr>')

@@ -609,6 +609,20 @@ class Monitor:
         i = 1 if what == "size" else 0
         return [(s.t, s.types.get(type_name, (0, 0))[i]) for s in self.samples]
 
+    def _report_view(self, top: int) -> dict:
+        # What report_html() shows, as plain values (heaplens._report.render_html).
+        growth = self.growth()
+        last = self.samples[-1]
+        names = [n for n, _ in sorted(last.types.items(), key=lambda kv: -kv[1][1])][:top]
+        return {"samples": len(self.samples), "span": last.t, "interval": self.interval,
+                "model": self.model, "total_count": last.total_count,
+                "total_size": last.total_size, "count_diff": growth.count_diff,
+                "size_diff": growth.size_diff,
+                "size_series": [(n, self.series(n, "size")) for n in names],
+                "count_series": [(n, self.series(n, "count")) for n in names],
+                "total_series": [("all objects", [(s.t, s.total_size) for s in self.samples])],
+                "rows": list(growth.changed().rows[:40])}
+
     def report_html(self, path: Union[str, "os.PathLike[str]"], title: str = "heaplens report",
                     top: int = 8, tracker: Any = None,
                     sites: Sequence[Tuple[str, str, int, int]] = ()) -> None:
@@ -628,6 +642,10 @@ class Monitor:
             raise TypeError("tracker must be a heaplens Tracker, not %r" % (type(tracker).__name__,))
         if not self.samples:
             raise RuntimeError("no samples yet: start() the Monitor first")
-        text = render_html(self, title, top, tracker, sites)
+        lifetimes = None
+        if tracker is not None:
+            from heaplens._lifetimes import lifetime_view
+            lifetimes = lifetime_view(tracker, top)
+        text = render_html(self._report_view(top), title, lifetimes, sites)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)

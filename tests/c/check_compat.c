@@ -23,9 +23,9 @@ START_TEST(getsizeof_extra_matches_python)
         PyObject *o = hl_test_eval(NULL, exprs[i]);
         snprintf(buf, sizeof(buf), "(lambda o: sys.getsizeof(o) - o.__sizeof__())(%s)",
                  exprs[i]);
-        ck_assert_int_eq(hl_compat_getsizeof_extra(o), python_extra(buf));
+        ck_assert_int_eq(hl_compat__getsizeof_extra(o), python_extra(buf));
         Py_ssize_t gs = 0;
-        ck_assert_int_eq(hl_compat_getsizeof(&gs, o), 0);
+        ck_assert_int_eq(hl_compat__getsizeof(&gs, o), 0);
         snprintf(buf, sizeof(buf), "sys.getsizeof(%s)", exprs[i]);
         ck_assert_int_eq(gs, python_extra(buf));
         Py_DECREF(o);
@@ -53,10 +53,10 @@ START_TEST(cached_singletons)
 {
     PyObject *small = PyLong_FromLong(5), *big = PyLong_FromLong(1 << 20);
     PyObject *empty = PyTuple_New(0);
-    ck_assert_int_eq(hl_compat_is_cached_singleton(small), 1);
-    ck_assert_int_eq(hl_compat_is_cached_singleton(big), 0);
-    ck_assert_int_eq(hl_compat_is_cached_singleton(Py_None), 1);
-    ck_assert_int_eq(hl_compat_is_cached_singleton(empty), 1);
+    ck_assert_int_eq(hl_compat__is_cached_singleton(small), 1);
+    ck_assert_int_eq(hl_compat__is_cached_singleton(big), 0);
+    ck_assert_int_eq(hl_compat__is_cached_singleton(Py_None), 1);
+    ck_assert_int_eq(hl_compat__is_cached_singleton(empty), 1);
     Py_DECREF(small);
     Py_DECREF(big);
     Py_DECREF(empty);
@@ -76,7 +76,7 @@ count_visit(PyObject *obj, void *arg)
 START_TEST(gc_visit_objects_sees_the_heap)
 {
     size_t n = 0;
-    ck_assert_int_eq(hl_compat_gc_visit_objects(count_visit, &n), 0);
+    ck_assert_int_eq(hl_compat__gc_visit_objects(count_visit, &n), 0);
     PyObject *v = hl_test_eval("import gc", "len(gc.get_objects())");
     size_t want = (size_t)PyLong_AsSsize_t(v);
     Py_DECREF(v);

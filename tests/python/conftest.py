@@ -1,10 +1,9 @@
 import os
 import sys
 
-# The standard workloads live in ../shared/bench beside the repository.
-_SHARED_BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "bench")
-if os.path.isdir(_SHARED_BENCH):
-    sys.path.insert(0, os.path.abspath(_SHARED_BENCH))
+# The test helpers beside this file (workloads.py: heaps of the standard
+# shapes) import as top-level modules.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---- generic mode (heaplens.capabilities()) --------------------------------

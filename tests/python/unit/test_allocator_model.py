@@ -7,9 +7,7 @@ import tracemalloc
 import pytest
 
 import heaplens
-
-workloads = pytest.importorskip(
-    "workloads", reason="shared/bench/workloads.py is not beside the repository")
+import workloads  # tests/python/workloads.py
 
 
 def _built_with_tracemalloc(name, scale):
