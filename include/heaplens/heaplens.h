@@ -27,5 +27,6 @@
 #include "graph.h"
 #include "track.h"
 #include "dominators.h"
+#include "dump.h"
 
 #endif /* HEAPLENS_H */
