@@ -19,6 +19,9 @@ _NEEDS_BY_MODULE = {
     "test_lifetimes.py": "track",
     "test_lifetimes_truth.py": "track",
     "test_allocator_model.py": "allocator_model",
+    # The screen's per-type counts come from the tracker; a generic build
+    # keeps the block-count screen and its blind spot (docs/leaks.md).
+    "test_leaks_blindspot.py": "track",
 }
 # Tests (by function name) whose expected figures count what generic mode
 # does not: the hidden memory of instances and ranges, the exact header.
@@ -37,6 +40,11 @@ _NEEDS_BY_TEST = {
     "test_repl_shows_tracker_report_once": ("track",),
     "test_hover_shows_values_and_legend_is_distinguishable": ("track",),
     "test_plain_instance_has_a_site": ("track",),
+    # The leak screen's per-type counts and the with-block's sites come from
+    # the tracker; without it the with-block compares censuses, which can
+    # miss an untracked object leaked into an old container (docs/leaks.md).
+    "test_leak_check_fixture_block_has_the_site": ("track",),
+    "test_plain_instance_in_with_block_has_its_site": ("track",),
     # The registry's sizes replace __sizeof__ calls that generic mode leaves
     # to sys.getsizeof().
     "test_pandas_asized_tree_sums": ("hidden_memory",),
