@@ -34,7 +34,7 @@ for py in $(find_pythons); do
     echo "==> valgrind: payloads $what on $ver"
     PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 \
       --suppressions=tests/c/valgrind.supp --leak-check=no --track-origins=no \
-      "$venv/bin/python" tests/python/lifetimes_payloads.py $what || status=1
+      "$venv/bin/python" tests/python/integration/lifetimes_payloads.py $what || status=1
   done
 done
 exit $status
