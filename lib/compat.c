@@ -502,4 +502,61 @@ hl_compat__frames_selfcheck(void)
 #endif
     return ok ? 0 : -1;
 }
+
+/* ---- the collector's flag (compat.h: offsets and why) ------------------- */
+
+#if HL_GC_IN_ALLOCATION
+#if PY_VERSION_HEX >= 0x030B0000
+#define HL_GCSTATE_AT 648
+#else
+#define HL_GCSTATE_AT 616
+#endif
+#define HL_GC_ENABLED 12
+#define HL_GC_THRESHOLD(g) (40 + 24 * (g))
+#define HL_GC_COLLECTING 200
+
+/* Whether the int at `at` equals the Python int `v` (a borrowed or NULL
+ * reference). */
+static int
+int_matches(const char *at, PyObject *v)
+{
+    if (v == NULL || !PyLong_Check(v))
+        return 0;
+    long want = PyLong_AsLong(v);
+    if (want == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    int got;
+    memcpy(&got, at, sizeof(got));
+    return (long)got == want;
+}
+#endif
+
+const int *
+hl_compat__gc_collecting_flag(PyInterpreterState *interp)
+{
+#if HL_GC_IN_ALLOCATION
+    const char *gcs = (const char *)interp + HL_GCSTATE_AT;
+    int ok = 0;
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *thr = gc != NULL ? PyObject_CallMethod(gc, "get_threshold", NULL) : NULL;
+    PyObject *en = gc != NULL ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
+    if (thr != NULL && en != NULL && PyTuple_Check(thr) && PyTuple_GET_SIZE(thr) == 3) {
+        int collecting;
+        memcpy(&collecting, gcs + HL_GC_COLLECTING, sizeof(collecting));
+        ok = int_matches(gcs + HL_GC_ENABLED, en) && (collecting == 0 || collecting == 1);
+        for (int g = 0; g < 3 && ok; g++)
+            ok = int_matches(gcs + HL_GC_THRESHOLD(g), PyTuple_GET_ITEM(thr, g));
+    }
+    Py_XDECREF(en);
+    Py_XDECREF(thr);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    return ok ? (const int *)(gcs + HL_GC_COLLECTING) : NULL;
+#else
+    (void)interp;
+    return NULL;
+#endif
+}
 #endif /* HL_HAVE_TRACKER */

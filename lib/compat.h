@@ -404,6 +404,34 @@ hl_compat__frames_next(hl_frame_cursor *c, PyCodeObject **code, int *lasti)
  * (needs the GIL, not for hooks): 0 when they agree, -1 when this build
  * lays its frames out differently (then hooks must not use the cursor). */
 int hl_compat__frames_selfcheck(void);
+
+/* ---- the collector's "collecting" flag -----------------------------------
+ * Before 3.12 a collection runs inside the allocation of a gc object: its
+ * block is malloc'd and its gc header zeroed, then the collection runs, and
+ * only then are its refcount and type written. Events during that
+ * collection must not read the block as an object (its words still hold
+ * what the block held before). The interpreter's GCState says when a
+ * collection runs; it is private (internal/pycore_gc.h), so its fields are
+ * read at offsets measured with offsetof() against the installed internal
+ * headers of 3.9.18, 3.10.13 and 3.11.7 (release and Py_DEBUG alike):
+ *            GCState in PyInterpreterState   enabled  gen0/1/2 threshold  collecting
+ *   3.9      @616                            +12      +40 / +64 / +88     +200
+ *   3.10     @616                            +12      +40 / +64 / +88     +200
+ *   3.11     @648                            +12      +40 / +64 / +88     +200
+ * hl_compat__gc_collecting_flag() checks them against gc.isenabled() and
+ * gc.get_threshold() before handing out the flag's address; 3.12+ only
+ * schedules a collection from an allocation (NULL there). */
+#if PY_VERSION_HEX < 0x030C0000
+#define HL_GC_IN_ALLOCATION 1
+#else
+#define HL_GC_IN_ALLOCATION 0
+#endif
+
+/* The address of `interp`'s collecting flag (an int, 1 while a collection
+ * runs), or NULL when this version has none to read or this build's layout
+ * did not pass the check. Needs the GIL; not for hooks (they read the flag
+ * through the address). Clears any exception it meets. */
+const int *hl_compat__gc_collecting_flag(PyInterpreterState *interp);
 #endif /* HL_HAVE_TRACKER */
 
 #endif /* HL_COMPAT_H */

@@ -87,6 +87,10 @@ void
 hl_track_gc_phase(int collecting)
 {
     T.collecting = collecting != 0;
+    /* Our gc.callbacks entry runs inside every collection: the flag read
+     * through compat.h's offsets must say so, or it is not trusted again. */
+    if (collecting && T.gc_flag != NULL && *T.gc_flag != 1)
+        T.gc_flag = NULL;
     if (collecting && !reent)
         learn();
 }
@@ -153,6 +157,10 @@ release_all(void)
     PyObject *subclasses = T.subclasses;
     T.subclasses = NULL;
     T.collecting = 0;
+    T.gc_flag = NULL;
+    T.pending_gc = 0;
+    T.parked = 0;
+    T.parked_n = 0;
     T.dropped = T.unresolved = 0;
     T.lost = 0;
     T.start_ns = T.stop_ns = 0;
@@ -279,6 +287,7 @@ hl_track_start(const hl_track_options *opts)
         return HL_EPYTHON;
     }
     T.interp = PyInterpreterState_Get();
+    T.gc_flag = opts->backend == HL_BACKEND_ALLOCATOR ? hl_compat__gc_collecting_flag(T.interp) : NULL;
     T.quiet = NULL;
     T.frames = opts->frames;
     T.only = opts->current_thread ? PyThreadState_Get() : NULL;
@@ -463,6 +472,14 @@ hl_track_stop(int *lost)
     settle_all();
     /* What still waits for a type now waits for nothing. */
     reent = 1;
+    if (T.parked != 0) { /* stopped inside a collection: it may be half made */
+        record *r = rec_find(T.parked);
+        T.parked = 0;
+        if (r != NULL && BT_TYPE(r->bt) == 0) {
+            T.unresolved++;
+            rec_drop(r);
+        }
+    }
     for (size_t i = 0; i < T.nwaiting; i++) {
         record *r = rec_find(T.waiting[i]);
         if (r != NULL && type_waiting(BT_TYPE(r->bt))) {

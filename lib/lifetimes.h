@@ -233,6 +233,15 @@ typedef struct {
     int ndeferred;
     int collecting;         /* a collection runs (3.9-3.11: see hl_track_gc_phase) */
 
+    /* 3.9-3.11: a collection runs inside a gc object's allocation, before
+     * its header is written (compat.h, "the collector's flag"). The block
+     * pending when a collection begins may be that object: it is parked,
+     * unread, until the flag says the collection is over. */
+    const int *gc_flag;     /* the interpreter's flag, or NULL (3.12+, or unverified) */
+    int pending_gc;         /* the flag's value when the pending block was made */
+    uintptr_t parked;       /* that block's key, or 0 */
+    size_t parked_n;        /* blocks parked so far (status) */
+
     /* New types (see THE INVARIANT): candidates not verified yet, the
      * records waiting for one, and what was given up. */
     struct {

@@ -68,6 +68,7 @@ on_alloc(void *p, size_t size, uint64_t raw)
     r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     r->site = site_now(); /* may add sites, never records: r stays put */
     T.pending = r;
+    T.pending_gc = gc_running();
     T.has_pending = 1;
 }
 

@@ -208,6 +208,17 @@ waiting_push(uintptr_t key)
     return 0;
 }
 
+void
+settle_parked(uintptr_t freeing)
+{
+    uintptr_t key = T.parked;
+    T.parked = 0;
+    record *r = rec_find(key);
+    if (r == NULL || BT_TYPE(r->bt) != 0)
+        return; /* freed, or the address holds a newer record */
+    resolve_block(r, key == freeing);
+}
+
 /* Try the deferred blocks again (at a malloc, never inside a free). */
 void
 retry_deferred(void)

@@ -165,17 +165,19 @@ resolve_block(record *r, int freeing)
             rec_drop(r);
             return;
         }
+        uintptr_t key = r->key; /* (r may move below: a parked record is
+                                   not always in the nursery) */
         if (T.ndeferred == DEFER_N) { /* full: the oldest gives up */
             record *o = rec_find(T.deferred[0]);
             if (o != NULL && o != r && BT_TYPE(o->bt) == 0) {
                 T.unresolved++;
-                rec_drop(o); /* r is in the nursery: it does not move */
+                rec_drop(o);
             }
             memmove(&T.deferred[0], &T.deferred[1], (DEFER_N - 1) * sizeof(uintptr_t));
             memmove(&T.deferred_tries[0], &T.deferred_tries[1], (DEFER_N - 1) * sizeof(uint16_t));
             T.ndeferred--;
         }
-        T.deferred[T.ndeferred] = r->key;
+        T.deferred[T.ndeferred] = key;
         T.deferred_tries[T.ndeferred++] = 0;
         return;
     }
@@ -205,15 +207,41 @@ resolve_object(record *r)
     r->size = (uint32_t)size;
 }
 
+/* The parked block (see `parked`), resolved now that its allocation has
+ * returned: it is whole, or being freed (`freeing`: its key). */
+void settle_parked(uintptr_t freeing);
+
+/* Whether the collector runs now (3.9-3.11; 0 when the flag is unknown). */
+static inline int
+gc_running(void)
+{
+    return T.gc_flag != NULL && *T.gc_flag != 0;
+}
+
 static inline void
 settle_pending(uintptr_t freeing)
 {
+    if (T.parked != 0 && (T.parked == freeing || !gc_running()))
+        settle_parked(freeing);
     if (!T.has_pending)
         return;
     T.has_pending = 0;
-    if (T.backend == HL_BACKEND_ALLOCATOR)
-        resolve_block(T.pending, T.pending->key == freeing);
-    else
+    if (T.backend == HL_BACKEND_ALLOCATOR) {
+        int freeing_it = T.pending->key == freeing;
+        /* Made before the running collection began: perhaps the object
+         * whose allocation runs it, its type not written yet. (Collections
+         * do not nest, so a block parked before belongs to one that ended,
+         * and its allocation has returned.) */
+        if (!freeing_it && !T.pending_gc && gc_running()) {
+            if (T.parked != 0)
+                settle_parked(0);
+            T.parked = T.pending->key;
+            T.parked_n++;
+            return;
+        }
+        resolve_block(T.pending, freeing_it);
+    } else {
         resolve_object(T.pending);
+    }
 }
 #endif

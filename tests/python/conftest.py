@@ -18,6 +18,7 @@ from heaplens import capabilities  # noqa: E402
 _NEEDS_BY_MODULE = {
     "test_lifetimes.py": "track",
     "test_lifetimes_truth.py": "track",
+    "test_lifetimes_gc_in_alloc.py": "track",
     "test_allocator_model.py": "allocator_model",
     # The screen's per-type counts come from the tracker; a generic build
     # keeps the block-count screen and its blind spot (docs/leaks.md).
