@@ -211,7 +211,7 @@ typedef struct {
     record *nursery;        /* NURSERY_N slots */
     size_t nn;              /* records in the nursery */
     record moving[MOVE_N];  /* evicted, on their way to the big table (see evict): */
-    int mv_head, nmoving;   /* a ring, oldest at mv_head */
+    unsigned mv_head, nmoving; /* a ring, oldest at mv_head (unsigned: % MOVE_N is a mask) */
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 

@@ -149,7 +149,8 @@ rt_rehash(rtable *t, size_t cap)
     return 0;
 }
 
-/* The slot for `key`, new (key set, the rest zero) or the one it had.
+/* The slot for `key`, new (only its key set: the caller writes the rest)
+ * or the one it had.
  * SIZE_MAX when the table is full and cannot grow. */
 static inline size_t
 rt_insert(rtable *t, uintptr_t key, int *existed)
@@ -167,7 +168,6 @@ rt_insert(rtable *t, uintptr_t key, int *existed)
         return i;
     }
     i = rt_place_from(t->bk, t->cap, home);
-    memset(&t->slots[i], 0, sizeof(record));
     t->slots[i].key = key;
     t->count++;
     return i;
@@ -248,7 +248,7 @@ in_nursery(const record *r)
 static inline record *
 moving_find(uintptr_t key)
 {
-    for (int k = 0; k < T.nmoving; k++) {
+    for (unsigned k = 0; k < T.nmoving; k++) {
         record *m = &T.moving[(T.mv_head + k) % MOVE_N];
         if (m->key == key)
             return m;
@@ -267,7 +267,7 @@ in_moving(const record *r)
 static inline void
 moving_remove(record *r)
 {
-    int k = ((int)(r - T.moving) - T.mv_head + MOVE_N) % MOVE_N;
+    unsigned k = ((unsigned)(r - T.moving) - T.mv_head + MOVE_N) % MOVE_N;
     for (; k + 1 < T.nmoving; k++)
         T.moving[(T.mv_head + k) % MOVE_N] = T.moving[(T.mv_head + k + 1) % MOVE_N];
     T.nmoving--;

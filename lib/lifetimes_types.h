@@ -205,7 +205,7 @@ resolve_object(record *r)
     r->size = (uint32_t)size;
 }
 
-static inline void
+static HOT void
 settle_pending(uintptr_t freeing)
 {
     if (!T.has_pending)
