@@ -6,7 +6,7 @@ object.
 
     python bench/lifetimes.py [--repeat N] [--scale X] [--n N] [--unit-ms MS] [--live N]
                               [--markdown] [--json PATH] [--progress]
-                              [--workloads DIR] [--only W1,churn]
+                              [--workloads DIR] [--only W1,churn] [--variants 'track(1)']
 
 The work:
 
@@ -182,6 +182,8 @@ def main(argv=None):
                     help="plain time of one timed unit (the work is repeated to fill it)")
     ap.add_argument("--workloads", metavar="DIR", help="where workloads.py is")
     ap.add_argument("--only", metavar="W,..", help="only these pieces of work (e.g. W1,churn)")
+    ap.add_argument("--variants", metavar="V,..",
+                    help="only these columns besides plain (e.g. 'track(1)'), for quick runs")
     ap.add_argument("--progress", action="store_true", help="a line on stderr per round")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", metavar="PATH")
@@ -192,6 +194,12 @@ def main(argv=None):
     items = work_items(import_workloads(args.workloads), args.scale, args.n, args.unit_ms,
                        args.only.split(",") if args.only else None)
     vs = variants()
+    if args.variants:
+        keep = set(args.variants.split(","))
+        unknown = keep - {v for v, _ in vs}
+        if unknown:
+            sys.exit("--variants: no column named %s" % ", ".join(sorted(unknown)))
+        vs = [(v, run) for v, run in vs if v == "plain" or v in keep]
     # samples[work][variant] = [ns, ...], one per round
     samples = {w: {v: [] for v, _ in vs} for w, _, _ in items}
     for k in range(args.repeat):

@@ -135,6 +135,7 @@ release_all(void)
     T.tinfos = NULL;
     T.ntinfos = 0;
     memset(T.tcache, 0, sizeof(T.tcache));
+    T.last_ti = NULL;
     memset(T.tfilter, 0, sizeof(T.tfilter));
     T.stats = NULL;
     T.nstats = T.capstats = 0;

@@ -94,6 +94,7 @@ typedef struct {
     record *slots; /* cap / RT_B buckets of RT_B slots */
     rbucket *bk;   /* one per bucket */
     size_t cap, count;
+    size_t grow_at; /* count above which an insertion grows it (load 0.85) */
     size_t removed; /* removals since the last resize (see rt_maybe_shrink) */
 } rtable;
 
@@ -211,13 +212,15 @@ typedef struct {
     record *nursery;        /* NURSERY_N slots */
     size_t nn;              /* records in the nursery */
     record moving[MOVE_N];  /* evicted, on their way to the big table (see evict): */
-    int mv_head, nmoving;   /* a ring, oldest at mv_head */
+    size_t mv_home[MOVE_N], mv_cap[MOVE_N]; /* each one's home_of, for that cap */
+    unsigned mv_head, nmoving; /* a ring, oldest at mv_head (unsigned: % MOVE_N is a mask) */
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 
     tinfo *tinfos;
     size_t ntinfos;
     tinfo *tcache[TYPE_CACHE];
+    tinfo *last_ti;         /* see try_resolve; NULL when its tinfo goes */
     uint64_t tfilter[(1u << TYPE_FILTER_BITS) / 64]; /* a bit per known type's hash */
     tstats **stats;         /* [1..nstats] */
     size_t nstats, capstats;

@@ -77,11 +77,13 @@ on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
     record *r = &T.nursery[nursery_of(key)];
-    if (r->key != key && T.rt.cap != 0) /* an older object: fetch its slot meanwhile */
-        __builtin_prefetch(&T.rt.slots[home_of(key, T.rt.cap)], 0, 3);
+    size_t home = SIZE_MAX, hcap = T.rt.cap;
+    if (r->key != key && hcap != 0) { /* an older object: fetch its slot meanwhile */
+        home = home_of(key, hcap);
+        __builtin_prefetch(&T.rt.slots[home], 0, 3);
+    }
     settle_pending(key);
     int young = r->key == key;
-    size_t home = 0;
     if (!young) {
         record *m = moving_find(key);
         if (m != NULL) {
@@ -89,7 +91,8 @@ on_free(void *p, uint64_t raw)
         } else {
             if (T.rt.cap == 0)
                 return;
-            home = home_of(key, T.rt.cap);
+            if (home == SIZE_MAX || T.rt.cap != hcap)
+                home = home_of(key, T.rt.cap);
             size_t i = rt_find_from(&T.rt, key, home);
             if (i == SIZE_MAX)
                 return;

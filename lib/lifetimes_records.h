@@ -145,29 +145,31 @@ rt_rehash(rtable *t, size_t cap)
     t->slots = slots;
     t->bk = bk;
     t->cap = cap;
+    t->grow_at = cap * 17 / 20; /* (count + 1) > grow_at iff load would pass 0.85 */
     t->removed = 0;
     return 0;
 }
 
-/* The slot for `key`, new (key set, the rest zero) or the one it had.
- * SIZE_MAX when the table is full and cannot grow. */
+/* The slot for `key`, new (only its key set: the caller writes the rest)
+ * or the one it had. SIZE_MAX when the table is full and cannot grow.
+ * `home`: home_of(key, hcap), computed earlier (SIZE_MAX: not known). */
 static inline size_t
-rt_insert(rtable *t, uintptr_t key, int *existed)
+rt_insert(rtable *t, uintptr_t key, size_t home, size_t hcap, int *existed)
 {
     *existed = 0;
-    if ((t->count + 1) * 20 > t->cap * 17) {             /* load > 0.85 */
+    if (__builtin_expect(t->count + 1 > t->grow_at, 0)) { /* load > 0.85 */
         size_t cap = (t->count + 1) * 20 / 11 + 64;       /* load 0.55 */
         if (rt_rehash(t, cap) < 0 && (t->count + 1) * 20 > t->cap * 19)
             return SIZE_MAX; /* could not grow and nearly full: drop */
     }
-    size_t home = home_of(key, t->cap);
+    if (home == SIZE_MAX || hcap != t->cap)
+        home = home_of(key, t->cap);
     size_t i = rt_find_from(t, key, home);
     if (i != SIZE_MAX) {
         *existed = 1;
         return i;
     }
     i = rt_place_from(t->bk, t->cap, home);
-    memset(&t->slots[i], 0, sizeof(record));
     t->slots[i].key = key;
     t->count++;
     return i;
@@ -248,7 +250,7 @@ in_nursery(const record *r)
 static inline record *
 moving_find(uintptr_t key)
 {
-    for (int k = 0; k < T.nmoving; k++) {
+    for (unsigned k = 0; k < T.nmoving; k++) {
         record *m = &T.moving[(T.mv_head + k) % MOVE_N];
         if (m->key == key)
             return m;
@@ -267,9 +269,13 @@ in_moving(const record *r)
 static inline void
 moving_remove(record *r)
 {
-    int k = ((int)(r - T.moving) - T.mv_head + MOVE_N) % MOVE_N;
-    for (; k + 1 < T.nmoving; k++)
-        T.moving[(T.mv_head + k) % MOVE_N] = T.moving[(T.mv_head + k + 1) % MOVE_N];
+    unsigned k = ((unsigned)(r - T.moving) - T.mv_head + MOVE_N) % MOVE_N;
+    for (; k + 1 < T.nmoving; k++) {
+        unsigned to = (T.mv_head + k) % MOVE_N, from = (T.mv_head + k + 1) % MOVE_N;
+        T.moving[to] = T.moving[from];
+        T.mv_home[to] = T.mv_home[from];
+        T.mv_cap[to] = T.mv_cap[from];
+    }
     T.nmoving--;
 }
 
@@ -307,11 +313,12 @@ rec_drop(record *r)
 static inline void
 move_in(void)
 {
-    record *m = &T.moving[T.mv_head];
-    T.mv_head = (T.mv_head + 1) % MOVE_N;
+    unsigned h = T.mv_head;
+    record *m = &T.moving[h];
+    T.mv_head = (h + 1) % MOVE_N;
     T.nmoving--;
     int existed;
-    size_t i = rt_insert(&T.rt, m->key, &existed);
+    size_t i = rt_insert(&T.rt, m->key, T.mv_home[h], T.mv_cap[h], &existed);
     if (i == SIZE_MAX) {
         unborn(m);
         return;
@@ -337,9 +344,15 @@ evict(record *n)
 {
     if (T.nmoving == MOVE_N)
         move_in();
-    T.moving[(T.mv_head + T.nmoving++) % MOVE_N] = *n;
-    if (T.rt.cap != 0)
-        __builtin_prefetch(&T.rt.slots[home_of(n->key, T.rt.cap)], 1, 3);
+    unsigned k = (T.mv_head + T.nmoving++) % MOVE_N;
+    T.moving[k] = *n;
+    size_t cap = T.rt.cap, home = SIZE_MAX;
+    if (cap != 0) {
+        home = home_of(n->key, cap);
+        __builtin_prefetch(&T.rt.slots[home], 1, 3);
+    }
+    T.mv_home[k] = home; /* move_in uses it if the table keeps its size */
+    T.mv_cap[k] = cap;
     n->key = 0;
     T.nn--;
 }

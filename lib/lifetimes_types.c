@@ -79,6 +79,7 @@ tinfo_forget(tinfo *ti)
 {
     HASH_DEL(T.tinfos, ti);
     memset(T.tcache, 0, sizeof(T.tcache)); /* its filter bit stays: a false hit at worst */
+    T.last_ti = NULL;
     T.ntinfos--;
     hl_mem__sys_free(ti);
 }
