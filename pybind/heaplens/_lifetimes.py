@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import warnings
-from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, List, NamedTuple, Optional, TextIO, Tuple, Union
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require

@@ -4,7 +4,6 @@ run in parallel under xdist) and checks that the child is intact afterwards:
 it still runs, answers over its pipe, and has no heaplens module, no extra
 thread, no changed sys.path and no new name in __main__."""
 
-import ctypes
 import glob
 import json
 import os

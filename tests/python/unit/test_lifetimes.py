@@ -6,7 +6,6 @@ import os
 import sys
 import threading
 import tracemalloc
-import warnings
 
 import pytest
 
