@@ -436,7 +436,7 @@ class Tracker:
             ["type", "born", "died", "alive", "alive size", "life p50", "life p90", "life max"],
             [(r.type_name, r.born, r.died, r.alive, human_size(r.alive_size),
               *lifetime_times(r)) for r in rows[:limit]],
-            align="lrrrrrrr")]
+            align="<>>>>>>>")]
         if len(rows) > limit:
             lines.append("... %d more types" % (len(rows) - limit))
         lines.append("%d objects alive in %d types; backend %s; tracker memory %s%s%s" % (

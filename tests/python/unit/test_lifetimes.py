@@ -345,6 +345,29 @@ def test_report_and_status():
     del objs
 
 
+class ANameLongerThanAnyOtherTypeInThisTrackersTable:
+    pass
+
+
+def test_format_aligns_type_names_left_and_figures_right():
+    # The type column reads left-aligned under its header whatever the
+    # longest name; each figure ends where its header ends.
+    with heaplens.track() as t:
+        objs = [Foo(i) for i in range(20)]
+        objs += [ANameLongerThanAnyOtherTypeInThisTrackersTable() for _ in range(3)]
+    lines = t.format(limit=1000).splitlines()
+    head = lines[0]
+    assert head.startswith("type ")
+    for tp in (Foo, ANameLongerThanAnyOtherTypeInThisTrackersTable):
+        r = row(t, tp)
+        line = next(x for x in lines[2:] if x.startswith(r.type_name + " "))
+        end = head.index("alive ") + len("alive")
+        assert line[:end].endswith(" %d" % r.alive), (head, line)
+        end = head.index("born") + len("born")
+        assert line[:end].endswith(" %d" % r.born), (head, line)
+    del objs
+
+
 def test_tracker_memory_per_object():
     """The record table stays within the figure the issue sets (48 B per
     live object); the bench measures the same at scale."""
