@@ -28,6 +28,7 @@ import workloads  # noqa: E402
 def timed(fn, repeat):
     times, result = [], None
     for _ in range(repeat):
+        previous = result  # the last run's result is freed after the clock stops
         gc.collect()
         gc.disable()
         try:
@@ -36,7 +37,7 @@ def timed(fn, repeat):
             times.append(time.perf_counter_ns() - t)
         finally:
             gc.enable()
-        result_keep = result  # noqa: F841 (kept until the next run)
+        del previous
     return statistics.median(times), result
 
 

@@ -150,6 +150,46 @@ node_or_marker(uint32_t d)
 }
 
 static PyObject *
+idom_item(const void *values, Py_ssize_t i)
+{
+    return node_or_marker(((const uint32_t *)values)[i]);
+}
+
+static PyObject *
+u32_item(const void *values, Py_ssize_t i)
+{
+    return PyLong_FromUnsignedLong(((const uint32_t *)values)[i]);
+}
+
+static PyObject *
+u64_item(const void *values, Py_ssize_t i)
+{
+    return PyLong_FromUnsignedLongLong(((const uint64_t *)values)[i]);
+}
+
+/* The result of a core call as a new list of item(values, i) for i < n, or
+ * NULL with an exception (the core's when rc < 0). */
+static PyObject *
+result_list(int rc, const void *values, Py_ssize_t n,
+            PyObject *(*item)(const void *values, Py_ssize_t i))
+{
+    if (rc < 0)
+        return hl_py_raise(rc);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = item(values, i);
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static PyObject *
 py_dominators(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -170,22 +210,7 @@ py_dominators(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    int rc = hl_dominators(idom, &c.g, roots, nroots);
-    if (rc < 0) {
-        hl_py_raise(rc);
-        goto done;
-    }
-    out = PyList_New(n);
-    if (out == NULL)
-        goto done;
-    for (Py_ssize_t v = 0; v < n; v++) {
-        PyObject *item = node_or_marker(idom[v]);
-        if (item == NULL) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, v, item);
-    }
+    out = result_list(hl_dominators(idom, &c.g, roots, nroots), idom, n, idom_item);
 done:
     PyMem_Free(idom);
     PyMem_Free(roots);
@@ -244,22 +269,7 @@ py_retained(PyObject *self, PyObject *args)
         if (size[v] == (unsigned long long)-1 && PyErr_Occurred())
             goto done;
     }
-    int rc = hl_dominators_retained(ret, idom, size, (uint32_t)n);
-    if (rc < 0) {
-        hl_py_raise(rc);
-        goto done;
-    }
-    out = PyList_New(n);
-    if (out == NULL)
-        goto done;
-    for (Py_ssize_t v = 0; v < n; v++) {
-        PyObject *item = PyLong_FromUnsignedLongLong(ret[v]);
-        if (item == NULL) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, v, item);
-    }
+    out = result_list(hl_dominators_retained(ret, idom, size, (uint32_t)n), ret, n, u64_item);
 done:
     PyMem_Free(idom);
     PyMem_Free(size);
@@ -288,21 +298,7 @@ py_path_to_root(PyObject *self, PyObject *args)
     if (roots_array(&roots, &nroots, roots_obj) < 0)
         goto done;
     int rc = hl_dominators_path_to_root(&path, &len, &c.g, roots, nroots, target);
-    if (rc < 0) {
-        hl_py_raise(rc);
-        goto done;
-    }
-    out = PyList_New((Py_ssize_t)len);
-    if (out == NULL)
-        goto done;
-    for (size_t i = 0; i < len; i++) {
-        PyObject *item = PyLong_FromUnsignedLong(path[i]);
-        if (item == NULL) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, (Py_ssize_t)i, item);
-    }
+    out = result_list(rc, path, (Py_ssize_t)len, u32_item);
 done:
     hl_dominators_path_free(path);
     PyMem_Free(roots);

@@ -393,6 +393,29 @@ dumpdata_retained(dumpdata_obj *self, PyObject *arg)
     return PyLong_FromUnsignedLongLong(ret[i]);
 }
 
+/* top()'s order: a retains less than b, or as much with a larger index. */
+#define LESS(a, b) (ret[a] < ret[b] || (ret[a] == ret[b] && (a) > (b)))
+
+/* Place v in the min-heap heap[0..size) whose root was just vacated: move
+ * it down past its smaller children. */
+static void
+sift_down(uint32_t *heap, Py_ssize_t size, uint32_t v, const uint64_t *ret)
+{
+    Py_ssize_t j = 0;
+    for (;;) {
+        Py_ssize_t c = 2 * j + 1;
+        if (c >= size)
+            break;
+        if (c + 1 < size && LESS(heap[c + 1], heap[c]))
+            c++;
+        if (!LESS(heap[c], v))
+            break;
+        heap[j] = heap[c];
+        j = c;
+    }
+    heap[j] = v;
+}
+
 /* The indices of the n objects retaining most, largest first (ties by
  * index), through a min-heap of n entries. */
 static PyObject *
@@ -415,12 +438,10 @@ dumpdata_top(dumpdata_obj *self, PyObject *arg)
     uint32_t *heap = PyMem_Malloc((size_t)(k ? k : 1) * sizeof(uint32_t));
     if (heap == NULL)
         return PyErr_NoMemory();
-#define LESS(a, b) (ret[a] < ret[b] || (ret[a] == ret[b] && (a) > (b)))
     Py_ssize_t size = 0;
     for (uint32_t v = 0; v < n && k > 0; v++) {
-        Py_ssize_t j;
         if (size < k) {
-            j = size++;
+            Py_ssize_t j = size++;
             while (j > 0 && LESS(v, heap[(j - 1) / 2])) {
                 heap[j] = heap[(j - 1) / 2];
                 j = (j - 1) / 2;
@@ -428,48 +449,24 @@ dumpdata_top(dumpdata_obj *self, PyObject *arg)
             heap[j] = v;
         }
         else if (LESS(heap[0], v)) {
-            j = 0;
-            for (;;) {
-                Py_ssize_t c = 2 * j + 1;
-                if (c >= size)
-                    break;
-                if (c + 1 < size && LESS(heap[c + 1], heap[c]))
-                    c++;
-                if (!LESS(heap[c], v))
-                    break;
-                heap[j] = heap[c];
-                j = c;
-            }
-            heap[j] = v;
+            sift_down(heap, size, v, ret);
         }
     }
     /* Pop smallest first into the list's tail. */
     PyObject *list = PyList_New(size);
     for (Py_ssize_t out = size - 1; list != NULL && out >= 0; out--) {
         uint32_t top = heap[0], last = heap[--size];
-        Py_ssize_t j = 0;
-        for (;;) {
-            Py_ssize_t c = 2 * j + 1;
-            if (c >= size)
-                break;
-            if (c + 1 < size && LESS(heap[c + 1], heap[c]))
-                c++;
-            if (!LESS(heap[c], last))
-                break;
-            heap[j] = heap[c];
-            j = c;
-        }
-        heap[j] = last;
+        sift_down(heap, size, last, ret);
         PyObject *v = PyLong_FromUnsignedLong(top);
         if (v == NULL)
             Py_CLEAR(list);
         else
             PyList_SET_ITEM(list, out, v);
     }
-#undef LESS
     PyMem_Free(heap);
     return list;
 }
+#undef LESS
 
 static PyObject *
 dumpdata_type_retained(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))

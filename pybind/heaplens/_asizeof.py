@@ -12,7 +12,7 @@ import gc
 import math
 import sys
 import types
-from typing import Any, Dict, IO, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, IO, List, Optional, Sequence, Tuple, Union
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
@@ -603,7 +603,7 @@ def _sizer(fname: str, opts: Dict[str, Any]) -> Asizer:
     a = Asizer.__new__(Asizer)
     try:
         a.reset(**opts)
-    except KeyError as e:
+    except KeyError:
         raise _invalid(fname, {k: opts[k] for k in opts if k not in _DEFAULTS}) from None
     except (TypeError, ValueError) as e:
         raise type(e)(str(e).replace("reset(", fname + "(")) from None

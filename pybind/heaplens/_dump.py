@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tu
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, table
+from heaplens._rows import RowSequence, TypeRows
 
 __all__ = ["DumpChain", "DumpDiff", "DumpFormatError", "DumpInfo", "DumpObject",
            "DumpTypeRow", "DumpTypeTable", "HeapDump", "RetainerRow", "RetainerTable", "dump",
@@ -360,21 +361,12 @@ class HeapDump:
         return DumpDiff(rows)
 
 
-class RetainerTable:
+class RetainerTable(RowSequence[RetainerRow]):
     """``HeapDump.top_retainers()``: rows of (id, type_name, size, retained,
     text), largest retained first."""
 
     def __init__(self, rows: List[RetainerRow]) -> None:
         self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
 
     def _table_rows(self) -> List[Tuple[str, ...]]:
         return [("%#x" % r.id, r.type_name, human_size(r.size), human_size(r.retained),
@@ -391,27 +383,12 @@ class RetainerTable:
                           "heaplens top retainers", align="<<>><")
 
 
-class DumpTypeTable:
+class DumpTypeTable(TypeRows[DumpTypeRow]):
     """``HeapDump.by_type()``: rows of (type_name, count, size, retained),
     largest retained first."""
 
     def __init__(self, rows: List[DumpTypeRow]) -> None:
         self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
-
-    def row(self, type_name: str) -> Optional[DumpTypeRow]:
-        for r in self.rows:
-            if r.type_name == type_name:
-                return r
-        return None
 
     def _table_rows(self, limit: Optional[int] = 20) -> List[Tuple[str, ...]]:
         shown = self.rows if limit is None else self.rows[:limit]
@@ -437,27 +414,12 @@ class DumpTypeTable:
                           "heaplens dump by type", foot=1)
 
 
-class DumpDiff:
+class DumpDiff(TypeRows[DumpDiffRow]):
     """Per-type changes between two dumps (``newer.diff(older)``), largest
     growth first: rows of (type_name, count, size, count_diff, size_diff)."""
 
     def __init__(self, rows: List[DumpDiffRow]) -> None:
         self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
-
-    def row(self, type_name: str) -> Optional[DumpDiffRow]:
-        for r in self.rows:
-            if r.type_name == type_name:
-                return r
-        return None
 
     def _table_rows(self, limit: int = 20) -> List[Tuple[str, ...]]:
         rows = [(r.type_name, "{:,}".format(r.count), "{:+,}".format(r.count_diff),

@@ -140,16 +140,27 @@ def clip_text(r: str, clip: int) -> str:
     return r
 
 
+def column_align(headers: Sequence[str], align: str = "") -> str:
+    """``align`` checked: one ``<`` (left) or ``>`` (right) per header; ""
+    gives the default, the first column left and the others right. Any
+    other letter would silently right-align its column: ValueError."""
+    if not align:
+        return "<" + ">" * (len(headers) - 1)
+    if len(align) != len(headers) or set(align) - {"<", ">"}:
+        raise ValueError("align must give '<' or '>' for each of the %d columns, not %r"
+                         % (len(headers), align))
+    return align
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
     """A plain-text table with aligned columns. ``align`` gives one of
     ``<`` or ``>`` per column (numbers right-aligned by default)."""
+    align = column_align(headers, align)
     rows = [[str(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
         for i, c in enumerate(r):
             widths[i] = max(widths[i], len(c))
-    if not align:
-        align = "<" + ">" * (len(headers) - 1)
     def line(cells):
         return "  ".join(
             c.ljust(widths[i]) if align[i] == "<" else c.rjust(widths[i])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any, List, Mapping, Optional, Sequence
 
-from heaplens._format import human_count, human_size, lifetime_times
+from heaplens._format import column_align, human_count, human_size, lifetime_times
 
 _NUM = "text-align:right;font-variant-numeric:tabular-nums"
 _MAX_TREE_NODES = 500
@@ -22,8 +22,7 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], cls: str,
     """An HTML table; ``align`` gives '<' or '>' per column (first column
     left, others right by default); the last ``foot`` rows are set apart
     (totals)."""
-    if not align:
-        align = "<" + ">" * (len(headers) - 1)
+    align = column_align(headers, align)
 
     def cell(tag: str, i: int, c: Any) -> str:
         style = ' style="%s"' % _NUM if align[i] == ">" else ' style="text-align:left"'

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import warnings
-from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, List, NamedTuple, Optional, TextIO, Tuple, Union
 
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
@@ -436,7 +436,7 @@ class Tracker:
             ["type", "born", "died", "alive", "alive size", "life p50", "life p90", "life max"],
             [(r.type_name, r.born, r.died, r.alive, human_size(r.alive_size),
               *lifetime_times(r)) for r in rows[:limit]],
-            align="lrrrrrrr")]
+            align="<>>>>>>>")]
         if len(rows) > limit:
             lines.append("... %d more types" % (len(rows) - limit))
         lines.append("%d objects alive in %d types; backend %s; tracker memory %s%s%s" % (

@@ -16,6 +16,7 @@ from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, S
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import human_count, human_size, table
+from heaplens._rows import TypeRows
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
@@ -259,7 +260,7 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     return since.new_objects(type)
 
 
-class SnapshotDiff:
+class SnapshotDiff(TypeRows[DiffRow]):
     """Per-type changes between two snapshots, largest growth first."""
 
     def __init__(self, rows: Sequence[DiffRow], older: Optional[Snapshot] = None,
@@ -289,22 +290,6 @@ class SnapshotDiff:
         """(groups, count_diff, size_diff) of the groups ``top(n)`` left
         out; (0, 0, 0) for a full diff."""
         return self._rest
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
-
-    def row(self, type_name: str) -> Optional[DiffRow]:
-        """The row of ``type_name``, or None."""
-        for r in self.rows:
-            if r.type_name == type_name:
-                return r
-        return None
 
     def top(self, n: int = 10) -> "SnapshotDiff":
         """The ``n`` groups that grew most (by bytes). Its totals (and the

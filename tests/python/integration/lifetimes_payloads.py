@@ -50,10 +50,10 @@ def crafted():
         gone = bytearray(64)
         gone_addr = addr(gone)
         del gone
-        dangling = bytearray(struct.pack("QQ", 1, gone_addr) + bytes(48))
+        keep.append(bytearray(struct.pack("QQ", 1, gone_addr) + bytes(48)))  # dangling
         keep.append([bytearray(64) for _ in range(200)])
         gc.collect()
-    rows = check(t)
+    check(t)
     st = t.status()
     # (whether the fake type became a candidate depends on the allocator the
     # payloads come from: pymalloc, or malloc under PYTHONMALLOC=malloc)
@@ -102,7 +102,7 @@ def random_stress(rounds=6, per_round=1500):
             gc.collect()
             rows = check(t)
     rows = check(t)
-    survivors = t.survivors()
+    t.survivors()
     assert rows
     print("ok", "rows=%d" % len(rows))
 
@@ -125,6 +125,7 @@ def fake_objects():
     # (and the payloads, born or not by version, are not alive)
     assert 100 <= rows["dict"].alive <= 200, rows["dict"]
     assert len(objs) == rows["dict"].alive
+    del real  # the real dicts stay alive up to here
     print("ok")
 
 

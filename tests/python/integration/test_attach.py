@@ -4,7 +4,6 @@ run in parallel under xdist) and checks that the child is intact afterwards:
 it still runs, answers over its pipe, and has no heaplens module, no extra
 thread, no changed sys.path and no new name in __main__."""
 
-import ctypes
 import glob
 import json
 import os
@@ -344,7 +343,6 @@ def test_preflight_reads_the_version_from_proc(child, tmp_path):
     assert preflight(c.pid) == tuple(sys.version_info[:2])
 
 
-@pytest.mark.skipif(not hasattr(heaplens, "dump"), reason="this build has no heaplens.dump")
 def test_cli_dump_of_a_child(child, tmp_path):
     """``attach PID dump`` runs heaplens.dump() in the child: the dump holds
     the child's 12,345 AttachProbe instances, and the list that holds them

@@ -26,7 +26,8 @@ needs_chromium = pytest.mark.skipif(
     "scripts/test.sh installs it where apt can)")
 
 try:
-    import selenium  # noqa: F401
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
     from PIL import Image
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - the test extras install both
@@ -157,8 +158,6 @@ def test_chart_lines_have_distinct_styles_and_hover_points():
 
 @pytest.fixture
 def driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

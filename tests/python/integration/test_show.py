@@ -21,7 +21,8 @@ CHROMEDRIVER = shutil.which("chromedriver")
 ENV = {k: v for k, v in os.environ.items()
        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")}
 try:
-    import selenium  # noqa: F401
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - the test extras install it
     HAVE_SELENIUM = False
@@ -234,8 +235,6 @@ def test_html_stays_small_on_a_big_dump(tmp_path):
 
 @pytest.fixture
 def driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

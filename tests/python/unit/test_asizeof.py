@@ -4,7 +4,6 @@ import gc
 import math
 import sys
 import tracemalloc
-import types
 
 import pytest
 

@@ -75,10 +75,10 @@ def test_larger_random_graphs_against_networkx():
 
 def test_real_object_graph_against_networkx():
     """The referent graph of real objects: the modules of a few packages."""
-    import email.message  # noqa: F401  (a few thousand objects of real code)
-    import json  # noqa: F401
+    import email.message  # a few thousand objects of real code
+    import json
 
-    roots_objs = [sys.modules[name] for name in ("json", "email.message", "collections")]
+    roots_objs = [json, email.message, sys.modules["collections"]]
     index, order, edges = {}, [], []
     for o in roots_objs:
         if id(o) not in index:

@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 import heaplens
-from heaplens import DumpFormatError, HeapDump, dump, open_dump
+from heaplens import DumpFormatError, HeapDump, _heaplens, dump, open_dump
 
 
 class Holder:
@@ -333,6 +333,19 @@ def test_top_retainers_and_by_type(tmp_path):
     with pytest.raises(ValueError):
         d.top_retainers(-1)
     del big
+
+
+def test_top_is_exactly_the_largest_retainers_ties_by_index(tmp_path):
+    # DumpData.top(k) keeps a min-heap of k entries: it must give the same
+    # indices as a full sort, for k at and around the heap's edge cases.
+    path, _ = _dump_to(tmp_path)
+    data = _heaplens.open_dump_data(path)
+    n = len(data)
+    ret = [data.retained(i) for i in range(n)]
+    want = sorted(range(n), key=lambda i: (-ret[i], i))
+    assert len(set(ret)) < n  # ties exist, so their order is checked too
+    for k in (0, 1, 2, 3, 7, 100, 1001, n - 1, n, n + 5):
+        assert data.top(k) == want[:k], k
 
 
 def test_dominators_agree_with_networkx_on_a_real_dump(tmp_path):

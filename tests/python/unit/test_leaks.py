@@ -3,7 +3,6 @@
 import gc
 import os
 import sys
-import types
 import unittest
 
 import pytest

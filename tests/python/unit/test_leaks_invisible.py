@@ -3,7 +3,6 @@ is counted, named as a site, or shown in a chain, a graph, a referrers list
 or a by-site snapshot row; and one leaked object of any type per run is
 caught with its holder."""
 
-import gc
 import os
 import re
 import sys
@@ -12,7 +11,6 @@ import types
 import pytest
 
 import heaplens
-from heaplens import _leaks
 
 HERE = os.path.dirname(heaplens.__file__)
 

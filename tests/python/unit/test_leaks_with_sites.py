@@ -4,7 +4,6 @@ as check_leaks does (issue 9 item 4, issue 10): a plain-class instance,
 which tracemalloc cannot locate on 3.11, reports its file:line on every
 version."""
 
-import sys
 import textwrap
 
 import pytest

@@ -6,7 +6,6 @@ import os
 import sys
 import threading
 import tracemalloc
-import warnings
 
 import pytest
 
@@ -343,6 +342,29 @@ def test_report_and_status():
     assert st["records"] >= 20 and st["dropped"] == 0 and not st["lost"]
     series = t.lifetime_series()
     assert any(name.endswith("Foo") and pts[-1][1] == 20 for name, pts in series)
+    del objs
+
+
+class ANameLongerThanAnyOtherTypeInThisTrackersTable:
+    pass
+
+
+def test_format_aligns_type_names_left_and_figures_right():
+    # The type column reads left-aligned under its header whatever the
+    # longest name; each figure ends where its header ends.
+    with heaplens.track() as t:
+        objs = [Foo(i) for i in range(20)]
+        objs += [ANameLongerThanAnyOtherTypeInThisTrackersTable() for _ in range(3)]
+    lines = t.format(limit=1000).splitlines()
+    head = lines[0]
+    assert head.startswith("type ")
+    for tp in (Foo, ANameLongerThanAnyOtherTypeInThisTrackersTable):
+        r = row(t, tp)
+        line = next(x for x in lines[2:] if x.startswith(r.type_name + " "))
+        end = head.index("alive ") + len("alive")
+        assert line[:end].endswith(" %d" % r.alive), (head, line)
+        end = head.index("born") + len("born")
+        assert line[:end].endswith(" %d" % r.born), (head, line)
     del objs
 
 

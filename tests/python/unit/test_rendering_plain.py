@@ -7,6 +7,7 @@ from collections import namedtuple
 import pytest
 
 from heaplens import _html, _report
+from heaplens._format import table
 
 LifeRow = namedtuple("LifeRow", "type_name born died alive alive_size lifetime_p50_ns "
                      "lifetime_p90_ns lifetime_max_ns")
@@ -72,6 +73,18 @@ def test_leak_report_html_lays_out_plain_groups():
     assert ">+3/3/3</td>" in out and ">app.py:7</td>" in out and ">cache -&gt; Widget</td>" in out
     assert _html.leak_report_html("no leaks in f", []) == \
         '<div class="heaplens heaplens-leaks">no leaks in f</div>'
+
+
+def test_tables_refuse_an_align_string_they_cannot_follow():
+    # Tracker.format once passed "lrrrrrrr": every letter that is not '<'
+    # right-aligned its column, the type names included, without a word.
+    assert table(("type", "n"), [("a", 1)], align="<>").splitlines()[2] == "a     1"
+    assert table(("type", "n"), [("a", 1)], align=">>").splitlines()[2] == "   a  1"
+    for bad in ("lr", "<", "<>>", "<^"):
+        with pytest.raises(ValueError, match="align"):
+            table(("type", "n"), [("a", 1)], align=bad)
+        with pytest.raises(ValueError, match="align"):
+            _html.table_html(("type", "n"), [("a", 1)], "c", align=bad)
 
 
 @pytest.mark.parametrize("module", [_html, _report], ids=lambda m: m.__name__)

@@ -1,7 +1,5 @@
 """Heap snapshots, diffs, saved files and the Monitor."""
 
-import gc
-import os
 import struct
 import subprocess
 import sys
@@ -245,7 +243,6 @@ _CACHE = {}
 def _valid_small():
     s = Snapshot([("a", 1, 16), ("pkg.B", 20, 4000), ("str", 300, 20000)], 1.5e9,
                  python="3.x")
-    import io
     from heaplens._snapshot import _encode
     return _encode(s)
 
