@@ -39,8 +39,27 @@ LEAKERS = {
 }
 
 
+@pytest.fixture
+def no_foreign_gc_callbacks():
+    """Known gap (docs/leaks.md): a gc.callbacks entry of another tool
+    that stores a fresh object at each collection - hypothesis keeps
+    perf_counter() floats in its junkdrawer module, once a hypothesis test
+    ran in the process - puts that object among the last run's new objects.
+    These tests are about heaplens' own objects, so such entries are set
+    aside while they run."""
+    import gc
+    saved = list(gc.callbacks)
+    gc.callbacks[:] = [cb for cb in saved
+                       if getattr(cb, "__module__", "") and
+                       str(getattr(cb, "__module__", "")).startswith("heaplens")]
+    try:
+        yield
+    finally:
+        gc.callbacks[:] = saved
+
+
 @pytest.mark.parametrize("name", sorted(LEAKERS))
-def test_one_object_of_any_type_per_run_is_caught(name):
+def test_one_object_of_any_type_per_run_is_caught(name, no_foreign_gc_callbacks):
     fn, type_name = LEAKERS[name]
     _keep.clear()
     report = heaplens.check_leaks(fn)
