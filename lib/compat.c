@@ -541,7 +541,7 @@ hl_compat__gc_collecting_flag(PyInterpreterState *interp)
     int ok = 0;
     PyObject *gc = PyImport_ImportModule("gc");
     PyObject *thr = gc != NULL ? PyObject_CallMethod(gc, "get_threshold", NULL) : NULL;
-    PyObject *en = gc != NULL ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
+    PyObject *en = thr != NULL ? PyObject_CallMethod(gc, "isenabled", NULL) : NULL;
     if (thr != NULL && en != NULL && PyTuple_Check(thr) && PyTuple_GET_SIZE(thr) == 3) {
         int collecting;
         memcpy(&collecting, gcs + HL_GC_COLLECTING, sizeof(collecting));

@@ -161,7 +161,6 @@ release_all(void)
     T.gc_flag = NULL;
     T.pending_gc = 0;
     T.parked = 0;
-    T.parked_n = 0;
     T.dropped = T.unresolved = 0;
     T.lost = 0;
     T.start_ns = T.stop_ns = 0;

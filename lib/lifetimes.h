@@ -243,7 +243,6 @@ typedef struct {
     const int *gc_flag;     /* the interpreter's flag, or NULL (3.12+, or unverified) */
     int pending_gc;         /* the flag's value when the pending block was made */
     uintptr_t parked;       /* that block's key, or 0 */
-    size_t parked_n;        /* blocks parked so far (status) */
 
     /* New types (see THE INVARIANT): candidates not verified yet, the
      * records waiting for one, and what was given up. */

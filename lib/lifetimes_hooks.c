@@ -141,6 +141,8 @@ on_realloc(void *old, void *p, size_t size)
     keep.key = (uintptr_t)p;
     keep.size = nsize;
     *r = keep;
+    if (T.parked == (uintptr_t)old) /* (resized inside the collection) */
+        T.parked = (uintptr_t)p;
 }
 
 /* ---- the allocator hook --------------------------------------------------- */

@@ -215,7 +215,7 @@ settle_parked(uintptr_t freeing)
     uintptr_t key = T.parked;
     T.parked = 0;
     record *r = rec_find(key);
-    if (r == NULL || BT_TYPE(r->bt) != 0)
+    if (r == NULL || BT_TYPE(r->bt) != 0 || (T.has_pending && r == T.pending))
         return; /* freed, or the address holds a newer record */
     resolve_block(r, key == freeing);
 }

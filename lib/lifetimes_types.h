@@ -254,7 +254,6 @@ settle_pending(uintptr_t freeing)
             if (T.parked != 0)
                 settle_parked(0);
             T.parked = T.pending->key;
-            T.parked_n++;
             return;
         }
         resolve_block(T.pending, freeing_it);

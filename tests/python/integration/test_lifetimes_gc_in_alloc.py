@@ -55,3 +55,37 @@ def test_objects_made_while_a_collection_runs_in_their_allocation_are_all_seen()
         # (a handful come from the interpreter's own work).
         tuples = rows["tuple"].born if "tuple" in rows else 0
         assert tuples < 50, (callback_first, tuples)
+
+
+class _Finalized:
+    """Garbage with a finalizer: it resizes the parked buffer during the
+    collection and makes a bytes object in that buffer's old size class."""
+
+    state = {}
+
+    def __del__(self):
+        st = _Finalized.state
+        st["buf"].extend(b"y" * 1000)   # the parked block moves (PyObject_Realloc)
+        t = b"z" * st["n"]              # pymalloc hands out the freed block: same address
+        st["made"] += 1
+        del t
+
+
+def test_a_parked_block_resized_during_the_collection_is_followed():
+    """The block pending when gc.collect() starts (a bytearray's buffer) is
+    parked; a finalizer resizes it, and a bytes object is then made at its
+    old address. Before the parked address followed the resize, that bytes
+    object was counted born twice (201 births for 200 objects; a crash
+    inside the hook was possible when the newcomer was dropped)."""
+    _Finalized.state = st = {"n": 70, "made": 0}
+    with heaplens.track(types=bytes, frames=0) as t:
+        for _ in range(200):
+            a = _Finalized()
+            a.me = a
+            del a
+            st["buf"] = bytearray(b"x" * 100)   # the last allocation before the collection
+            gc.collect()
+    rows = {r.type_name: r for r in t.stats()}
+    b = rows["bytes"]
+    assert (b.born, b.died, b.alive) == (st["made"], st["made"], 0)
+    st.clear()
