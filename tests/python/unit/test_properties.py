@@ -522,7 +522,12 @@ def test_refcounts_leave_out_the_type_cache():
     objs = [sys.intern("attr_name_%d" % os.getpid())]
     base = _refcounts(objs)
     getattr(Plain, objs[0], None)  # a miss is cached too
-    assert [sys.getrefcount(o) for o in objs] > base  # what made the test flaky
+    after_lookup = [sys.getrefcount(o) for o in objs]
+    if base[0] >= 2 ** 29:
+        # 3.12 makes every interned str immortal: no count moves there
+        assert after_lookup == base
+    else:
+        assert after_lookup > base  # what made the test flaky
     assert _refcounts(objs) == base
 
 
