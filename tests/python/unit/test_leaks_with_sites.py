@@ -96,13 +96,17 @@ def test_with_block_under_a_users_running_tracker():
         mine = [Plain() for _ in range(5)]
         with pytest.raises(heaplens.LeakError) as ei:
             with heaplens.no_leaks():
-                _keep.append(Plain())
+                # Three: with the user's tracker running, the block compares
+                # addresses only, and an object made at the address of one
+                # that died in the block goes unseen (docs/leaks.md; one in
+                # one leaked was missed on 3.12 under -n 2).
+                _keep.extend([Plain(), Plain(), Plain()])
     assert current_tracker() is t
     assert len(t.survivors(Plain)) >= 5
     # (the Plain group, not the first: under xdist, objects another test's
     # threads make during the block are new objects of the block too)
     g = next(g for g in ei.value.report.groups if g.type_name.endswith(".Plain"))
-    assert g.count == 1 and "dict['_keep']" in g.chain, ei.value.report.format()
+    assert 1 <= g.count <= 3 and "dict['_keep']" in g.chain, ei.value.report.format()
     t.clear()
     del mine
     _keep.clear()
