@@ -24,7 +24,7 @@ import pytest
 
 import heaplens as hl
 
-pa = pytest.importorskip("pympler.asizeof")
+pa = pytest.importorskip("pympler.asizeof", reason="pympler is in the [test] extra")
 
 PY = sys.version_info[:2]
 GC_HEAD = 16

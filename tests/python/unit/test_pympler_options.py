@@ -12,7 +12,7 @@ import pytest
 
 import heaplens as hl
 
-pa = pytest.importorskip("pympler.asizeof")
+pa = pytest.importorskip("pympler.asizeof", reason="pympler is in the [test] extra")
 
 
 # ---- option errors: pympler's exception types -----------------------------

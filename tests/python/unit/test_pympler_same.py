@@ -18,7 +18,7 @@ import pytest
 
 import heaplens as hl
 
-pa = pytest.importorskip("pympler.asizeof")
+pa = pytest.importorskip("pympler.asizeof", reason="pympler is in the [test] extra")
 
 
 def al(n, a=8):

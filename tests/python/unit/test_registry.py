@@ -20,7 +20,7 @@ import pytest
 
 import heaplens
 
-np = pytest.importorskip("numpy", reason="numpy has no wheel for this Python")
+np = pytest.importorskip("numpy", reason="numpy is in the [test] extra (pip install -e .[test])")
 
 N = 100_000
 
@@ -99,7 +99,7 @@ pd = None
 
 def _pandas():
     global pd
-    pd = pytest.importorskip("pandas", reason="pandas has no wheel for this Python")
+    pd = pytest.importorskip("pandas", reason="pandas is in the [test] extra (pip install -e .[test])")
     return pd
 
 
