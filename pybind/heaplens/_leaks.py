@@ -632,6 +632,53 @@ def _new_tracker(frames: int = 5) -> Any:
         return None
 
 
+def _users_tracker_mark() -> Any:
+    """With a tracker of the user's running, the ``with`` block cannot run
+    its own; the user's then tells what the block made: everything born
+    after a marker object made here. None when there is no such tracker or
+    it does not record the marker (its types or threads leave it out):
+    the block then goes by addresses only."""
+    try:
+        from heaplens._lifetimes import current_tracker
+        u = current_tracker()
+        if u is None or not u.active:
+            return None
+        marker = _Marker()
+        rec = _c.track_lookup(marker)
+        if rec is None:
+            return None
+        return (u, marker, rec[3])
+    except Exception:
+        return None
+
+
+class _Marker:
+    """The object whose birth marks the start of a ``with no_leaks()``
+    block in a user's tracker."""
+    __slots__ = ()
+
+
+def _users_tracker_born(user: Any, born: List[Any], quiet: Any) -> None:
+    """Add to ``born`` the objects the user's tracker saw born after the
+    block's marker and still alive (the tracker must still be running: its
+    records then prove their objects alive)."""
+    u, marker, since = user
+    try:
+        if not u.active:
+            return
+        for sv in u.survivors():
+            if sv.birth < since or sv.address == id(marker):
+                continue
+            o = sv.object()
+            if o is not None and o is not quiet._saved and o is not born and o is not user:
+                born.append(o)
+            o = None
+        sv = None
+    except Exception:
+        # (the tracker was stopped or cleared meanwhile: addresses only)
+        return
+
+
 _censused: List[bool] = []
 
 
@@ -757,6 +804,7 @@ class no_leaks:
         self._before = None
         self._started = False
         self._tracker: Any = None
+        self._user: Any = None   # (a tracker of the user's, its marker, the marker's birth)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -798,10 +846,13 @@ class no_leaks:
         # freelist's reuse is no allocation the tracker sees.
         with quiet:
             gc.collect()
+        if self._tracker is None:
+            self._user = _users_tracker_mark()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         t, self._tracker = self._tracker, None
+        user, self._user = self._user, None
         born: List[Any] = []
         try:
             before, self._before = self._before, None
@@ -821,8 +872,10 @@ class no_leaks:
                     o = None
                 sv = None
                 t.stop()
+            elif user is not None:
+                _users_tracker_born(user, born, quiet)
             with quiet:
-                new_objs = before._census.new_objects(None, (before, self, quiet, born, t))
+                new_objs = before._census.new_objects(None, (before, self, quiet, born, t, user))
             # (a plain loop: a closure's cell would be made as this frame
             # starts, at its caller's line for the tracker)
             seen = set()
@@ -842,7 +895,9 @@ class no_leaks:
                 tname = (tp.__qualname__ if tp.__module__ == "builtins"
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
                 if isinstance(o, types.FrameType) or o is self or o is quiet._saved or \
-                        o is before or o is t or ignored(tname):
+                        o is before or o is t or o is user or \
+                        (user is not None and (o is user[1] or o is user[2])) or \
+                        ignored(tname):
                     continue
                 if tp.__module__.startswith("heaplens") or (
                         tp is types.MethodType and
@@ -860,7 +915,9 @@ class no_leaks:
                          else "%s.%s" % (tp.__module__, tp.__qualname__))
                     counts[n] = counts.get(n, 0) + 1
                 leaked = {n: (c,) for n, c in counts.items()}
-                report = LeakReport(_describe(leaked, keep, None, t if self.sites else None),
+                sites_from = t if t is not None else (user[0] if user is not None else None)
+                report = LeakReport(_describe(leaked, keep, None,
+                                              sites_from if self.sites else None),
                                     0, 1, "the with block")
                 raise LeakError(report)
         finally:
