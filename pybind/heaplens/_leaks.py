@@ -548,6 +548,40 @@ def _screen_runs(run_once: Callable[[], Any], runs: int, quiet: Any,
 
 _floor: List[int] = []
 
+_HEAPTYPE = 1 << 9       # Py_TPFLAGS_HEAPTYPE
+_IMMORTAL = 1 << 31      # an immortal object's reference count reads at least this (3.12+)
+
+
+def _only_the_interpreters_frozen(n: int) -> bool:
+    """Whether the n objects of the cyclic GC's permanent generation are
+    the interpreter's own: 3.12 puts the static types' immortal
+    ``__bases__`` and ``__mro__`` tuples there at startup (375 on 3.12.1),
+    so ``gc.get_freeze_count()`` is never 0 there. Those are found (tracked,
+    immortal, and not among ``gc.get_objects()``, which leaves the
+    permanent generation out) and counted: only if they are all of it is
+    nothing of the user's frozen. The screen's ``gc.unfreeze()`` then moves
+    them to the oldest generation, where they stay (immortal: never
+    collected), so this runs once."""
+    if sys.version_info < (3, 12):
+        return False
+    try:
+        from heaplens._lifetimes import _all_types
+    except Exception:
+        return False
+    listed = set()
+    for o in gc.get_objects():
+        listed.add(id(o))
+    o = None
+    found = set()
+    for t in _all_types():
+        if t.__flags__ & _HEAPTYPE:
+            continue
+        for tup in (t.__bases__, t.__mro__):
+            if id(tup) not in listed and gc.is_tracked(tup) and \
+                    sys.getrefcount(tup) >= _IMMORTAL:
+                found.add(id(tup))
+    return len(found) == n
+
 
 def _screen(run_once: Callable[[], Any], runs: int) -> bool:
     """True when something may have grown in every run (the full count then
@@ -560,8 +594,12 @@ def _screen(run_once: Callable[[], Any], runs: int) -> bool:
 
     A user's own gc.freeze() (or a build without pymalloc), or a tracker of
     the user's, makes it answer True, leaving the verdict to the full
-    count."""
-    if sys.getallocatedblocks() == 0 or gc.get_freeze_count() != 0:
+    count. (What 3.12 freezes itself is told apart: see
+    _only_the_interpreters_frozen.)"""
+    if sys.getallocatedblocks() == 0:
+        return True
+    frozen = gc.get_freeze_count()
+    if frozen != 0 and not _only_the_interpreters_frozen(frozen):
         return True
     quiet = _quiet_gc_callbacks()
     if not _floor:
