@@ -18,9 +18,12 @@
  * changes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "dump_format.h"
@@ -555,10 +558,61 @@ write_frames(writer *w, hl_addrset *seen)
 #endif
 }
 
+/* The file a dump is written to. A new file beside `path` (*tmp names
+ * it), renamed over `path` once complete: a dump of that file open in this
+ * or another process keeps its own, unchanged (rewriting it in place would
+ * make that reader's mapping fault), and a failed write leaves the old file
+ * as it was. The new file takes the old one's permission bits. A path that
+ * exists and is not a regular file (a device, a FIFO, a symbolic link) is
+ * written in place, *tmp NULL. NULL with errno set on failure. */
+static FILE *
+open_target(const char *path, char **tmp)
+{
+    struct stat st;
+    int have = lstat(path, &st) == 0;
+    *tmp = NULL;
+    if (have && !S_ISREG(st.st_mode))
+        return fopen(path, "wb");
+    size_t n = strlen(path) + 48;
+    char *name = hl_mem__malloc(n);
+    if (name == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    static unsigned counter;
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        snprintf(name, n, "%s.%ld.%u.tmp", path, (long)getpid(), counter++);
+        fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        int e = errno;
+        hl_mem__free(name);
+        errno = e;
+        return NULL;
+    }
+    if (have)
+        (void)fchmod(fd, st.st_mode & 07777);
+    FILE *f = fdopen(fd, "wb");
+    if (f == NULL) {
+        int e = errno;
+        close(fd);
+        unlink(name);
+        hl_mem__free(name);
+        errno = e;
+        return NULL;
+    }
+    *tmp = name;
+    return f;
+}
+
 int
 hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, size_t nexclude)
 {
     writer w;
+    char *tmp = NULL; /* open_target: the new file, renamed over path at the end */
     hl_walk_options opts = HL_WALK_OPTIONS_INIT;
     hl_walk_stats ws;
     hl_addrset *seen = NULL;
@@ -585,7 +639,7 @@ hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, 
         hl_sizes__types_free(&w.alloc_types);
         return hl_error__set(HL_ENOMEM, "out of memory for the dump buffer");
     }
-    w.f = fopen(path, "wb");
+    w.f = open_target(path, &tmp);
     if (w.f == NULL) {
         rc = hl_error__set(HL_EINVAL, "cannot open %s for writing: %s", path, strerror(errno));
         goto done;
@@ -663,6 +717,13 @@ hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, 
 done:
     if (w.f != NULL && fclose(w.f) != 0 && rc == 0)
         rc = hl_error__set(HL_EINVAL, "cannot close the dump: %s", strerror(errno));
+    if (tmp != NULL) {
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = hl_error__set(HL_EINVAL, "cannot write %s: %s", path, strerror(errno));
+        if (rc < 0)
+            unlink(tmp);
+        hl_mem__free(tmp);
+    }
     hl_addrset_free(seen);
     hl_addrset_free(w.excluded);
     hl_mem__free(w.buf);

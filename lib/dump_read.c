@@ -133,13 +133,30 @@ map_file(hl_dump *d, const char *path)
     }
     void *m = mmap(NULL, d->size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);
     if (m == MAP_FAILED) {
+        close(fd);
         d->size = 0;
         return hl_error__set(e == ENOMEM ? HL_ENOMEM : HL_EINVAL, "cannot map %s: %s", path,
                              strerror(e));
     }
     d->data = m;
+    d->fd = fd;
+    d->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+int
+hl_dump_check(const hl_dump *d)
+{
+    struct stat st;
+    if (d->fd < 0)
+        return 0;
+    if (fstat(d->fd, &st) != 0)
+        return hl_error__set(HL_EFORMAT, "cannot check the file: %s", strerror(errno));
+    if ((uint64_t)st.st_size != (uint64_t)d->size ||
+        (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != d->mtime_ns)
+        return hl_error__set(HL_EFORMAT, "the file changed while open (written over in "
+                                         "place or truncated): open it again");
     return 0;
 }
 
@@ -555,6 +572,7 @@ hl_dump_open(hl_dump **out, const char *path)
     d = hl_mem__calloc(1, sizeof(*d));
     if (d == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for a dump");
+    d->fd = -1;
     if ((rc = map_file(d, path)) < 0)
         goto fail;
     const unsigned char *p = d->data;
@@ -680,6 +698,8 @@ hl_dump_close(hl_dump *d)
         hl_mem__free(arrays[i]);
     if (d->data != NULL)
         munmap((void *)d->data, d->size);
+    if (d->fd >= 0)
+        close(d->fd);
     hl_mem__free(d);
 }
 

@@ -18,6 +18,8 @@
 struct hl_dump {
     const unsigned char *data; /* the file, mapped read-only */
     size_t size;
+    int fd;            /* the file, kept open to see it change (hl_dump_check); -1 */
+    int64_t mtime_ns;  /* its modification time when opened */
     size_t start, end; /* the records: data[start] .. data[end] (HL_REC_END) */
     double timestamp;
     char python[65];

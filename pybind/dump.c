@@ -30,6 +30,19 @@ raise_rc(int rc, PyObject *path)
     return hl_py_raise(rc);
 }
 
+/* -1 with an exception once the file was changed since it was opened:
+ * reading its mapping then could fault (hl_dump_check). */
+static int
+intact(dumpdata_obj *self)
+{
+    int rc = hl_dump_check(self->d);
+    if (rc < 0) {
+        raise_rc(rc, self->path);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 py_dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -154,6 +167,8 @@ text_of(const char *p, size_t n)
 static PyObject *
 dumpdata_record(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
         return NULL;
@@ -195,6 +210,8 @@ index_list(const uint32_t *a, size_t n)
 static PyObject *
 dumpdata_referents(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
         return NULL;
@@ -209,6 +226,8 @@ dumpdata_referents(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_roots(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 {
+    if (intact(self) < 0)
+        return NULL;
     size_t n;
     const uint32_t *a = hl_dump_roots(self->d, &n);
     return index_list(a, n);
@@ -217,6 +236,8 @@ dumpdata_roots(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 dumpdata_types(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 {
+    if (intact(self) < 0)
+        return NULL;
     uint32_t nt = hl_dump_ntypes(self->d);
     PyObject *list = PyList_New(nt);
     for (uint32_t t = 0; list != NULL && t < nt; t++) {
@@ -235,6 +256,8 @@ dumpdata_types(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 dumpdata_find(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     unsigned long long a = PyLong_AsUnsignedLongLong(arg);
     if (a == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
@@ -244,6 +267,8 @@ dumpdata_find(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_of_types(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     /* Indices of the objects whose type index is in the given set. */
     PyObject *list = PyList_New(0);
     uint32_t nt = hl_dump_ntypes(self->d);
@@ -291,6 +316,8 @@ fail:
 static PyObject *
 dumpdata_path(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
         return NULL;
@@ -315,6 +342,8 @@ dumpdata_path(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_type_totals(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 {
+    if (intact(self) < 0)
+        return NULL;
     uint32_t nt = hl_dump_ntypes(self->d), n = hl_dump_count(self->d);
     uint64_t *acc = PyMem_Calloc((size_t)(nt ? nt : 1) * 3, sizeof(uint64_t));
     if (acc == NULL)
@@ -348,6 +377,8 @@ dumpdata_type_totals(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 static int
 dominators(dumpdata_obj *self, const uint32_t **idom, const uint64_t **ret)
 {
+    if (intact(self) < 0)
+        return -1;
     int rc;
     rc = hl_dump_dominators(idom, ret, self->d);
     if (rc < 0) {
@@ -360,6 +391,8 @@ dominators(dumpdata_obj *self, const uint32_t **idom, const uint64_t **ret)
 static PyObject *
 dumpdata_dominators(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 {
+    if (intact(self) < 0)
+        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     if (dominators(self, &idom, &ret) < 0)
@@ -370,6 +403,8 @@ dumpdata_dominators(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 dumpdata_idom(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     int64_t i = index_arg(self, arg);
@@ -385,6 +420,8 @@ dumpdata_idom(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_retained(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     int64_t i = index_arg(self, arg);
@@ -421,6 +458,8 @@ sift_down(uint32_t *heap, Py_ssize_t size, uint32_t v, const uint64_t *ret)
 static PyObject *
 dumpdata_top(dumpdata_obj *self, PyObject *arg)
 {
+    if (intact(self) < 0)
+        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     Py_ssize_t k = PyLong_AsSsize_t(arg);
@@ -471,6 +510,8 @@ dumpdata_top(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_type_retained(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 {
+    if (intact(self) < 0)
+        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     if (dominators(self, &idom, &ret) < 0)

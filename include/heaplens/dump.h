@@ -87,9 +87,17 @@ typedef struct {
  * checksum, every length, count and reference in range. Computes the roots
  * (see hl_dump_roots). Returns 0, HL_EFORMAT, HL_EINVAL (cannot read the
  * file) or HL_ENOMEM. Needs no GIL. The file stays mapped until
- * hl_dump_close; every later read of it is checked again, but a file
- * truncated by another process while open raises SIGBUS (docs/dumps.md). */
+ * hl_dump_close; every later read of it is checked again. A file that is
+ * written over in place or truncated while open would make the mapping
+ * fault (SIGBUS): call hl_dump_check before each use (hl_dump_write itself
+ * replaces a file by renaming a new one over it, which an open dump does
+ * not see; docs/dumps.md). */
 int hl_dump_open(hl_dump **out, const char *path);
+
+/* 0 while the file is the one opened, unchanged (same size and
+ * modification time, by the descriptor kept open); HL_EFORMAT with a
+ * message once it was truncated or written in place since. */
+int hl_dump_check(const hl_dump *d);
 
 /* Release it. NULL is accepted. */
 void hl_dump_close(hl_dump *d);

@@ -371,3 +371,81 @@ def test_dominators_agree_with_networkx_on_a_real_dump(tmp_path):
         else:
             assert mine == ref[i], i
     del data
+
+
+# ---- the file changing under an open dump ------------------------------------
+# The dump is mapped: a file written over in place or truncated while open
+# made the next read fault (SIGBUS, the interpreter killed). Each case runs
+# in a child, so that the old behaviour fails the test instead of the run.
+
+_CHANGED = r'''
+import os, sys, heaplens
+path = sys.argv[1]
+keep = [str(i) for i in range(50000)]
+heaplens.dump(path)
+d = heaplens.open_dump(path)
+n = len(d)
+del keep
+if sys.argv[2] == "redump":
+    heaplens.dump(path)                 # a smaller dump to the same path
+    assert sum(1 for _ in d.objects()) == n
+    assert d.top_retainers(3) is not None
+    assert len(heaplens.open_dump(path)) < n
+    print("kept")
+else:
+    os.truncate(path, 100)              # someone else truncates it
+    for call in (lambda: sum(1 for _ in d.objects()), lambda: d.top_retainers(3),
+                 lambda: d.find("str"), lambda: d.by_type()):
+        try:
+            call()
+        except heaplens.DumpFormatError as e:
+            assert "changed while open" in str(e), e
+        else:
+            raise AssertionError("no error")
+    print("refused")
+'''
+
+
+@pytest.mark.parametrize("how,expect", [("redump", "kept"), ("truncate", "refused")])
+def test_file_changed_while_open_never_faults(tmp_path, how, expect):
+    import subprocess
+    r = subprocess.run([sys.executable, "-c", _CHANGED, str(tmp_path / "h.hld"), how],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.split() == [expect]
+
+
+def test_dump_replaces_a_file_and_keeps_its_mode(tmp_path):
+    p = tmp_path / "h.hld"
+    p.write_bytes(b"old")
+    os.chmod(p, 0o640)
+    dump(p)
+    assert os.stat(p).st_mode & 0o777 == 0o640
+    assert len(open_dump(p)) > 0
+    assert sorted(os.listdir(tmp_path)) == ["h.hld"]   # no temporary file left
+
+
+def test_dump_through_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "real.hld"
+    link = tmp_path / "link.hld"
+    os.symlink(target, link)
+    dump(link)
+    assert os.path.islink(link)
+    assert len(open_dump(target)) > 0
+    assert sorted(os.listdir(tmp_path)) == ["link.hld", "real.hld"]
+
+
+def test_failed_dump_leaves_no_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot open"):
+        dump(tmp_path / "missing-dir" / "h.hld")
+    d = tmp_path / "ro"
+    d.mkdir()
+    os.chmod(d, 0o500)
+    try:
+        if os.access(d, os.W_OK):   # (root writes anywhere: nothing to test then)
+            return
+        with pytest.raises(ValueError):
+            dump(d / "h.hld")
+        assert os.listdir(d) == []
+    finally:
+        os.chmod(d, 0o700)
