@@ -52,6 +52,13 @@ for py in $(find_pythons); do
   echo "==> pytest on $py ($("$py" --version 2>&1))"
   venv=".venv-$ver"
   make_venv "$venv" "$py" "[test]" || { status=1; continue; }
+  if [ -z "${linted-}" ]; then
+    # Unused imports and names, undefined names, shadowed tests: pyflakes
+    # (the [test] extra), once, on the first version's venv.
+    echo "==> pyflakes"
+    "$venv/bin/python" -m pyflakes pybind/heaplens tests/python bench scripts || status=1
+    linted=1
+  fi
   "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2 tests/python || status=1
 done
 
