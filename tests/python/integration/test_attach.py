@@ -365,3 +365,32 @@ def test_cli_dump_of_a_child(child, tmp_path):
     after = c.assert_intact(before)
     time.sleep(0.2)
     assert c.state()["n"] > after["n"]
+
+
+def _system_python():
+    """Debian's own python3.X of this minor version: a stripped binary
+    (symbols only in its dynamic table), as users' interpreters are."""
+    p = "/usr/bin/python%d.%d" % sys.version_info[:2]
+    if not os.path.exists(p) or os.path.realpath(p) == os.path.realpath(sys.executable):
+        return None
+    return p
+
+
+@pytest.mark.parametrize("mode", ["sleep", "loop"])
+def test_attach_to_a_stripped_system_python(child, tmp_path, mode):
+    p = _system_python()
+    if p is None:
+        pytest.skip("no system python%d.%d beside this one (Debian's is 3.11)"
+                    % sys.version_info[:2])
+    r = subprocess.run(["file", "-L", p], capture_output=True, text=True) \
+        if shutil.which("file") else None
+    if r is not None and r.returncode == 0:
+        assert ", stripped" in r.stdout, r.stdout      # the case is made
+    c = child(mode, python=p)
+    before = c.state()
+    out = tmp_path / "sys.snap"
+    r = subprocess.run([sys.executable, "-m", "heaplens", "attach", str(c.pid), "snapshot",
+                        "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _probe_count(heaplens.load(str(out))) == PROBES
+    c.assert_intact(before)
