@@ -165,6 +165,108 @@ hl_compat__hidden_dict(PyObject *o)
 #endif
 }
 
+#if PY_VERSION_HEX >= 0x030B0000 && HL_KNOWN_LAYOUT
+/* The shared keys of a class's instances (pycore_dict.h, 3.11-3.13 without
+ * Py_GIL_DISABLED): the hash indices, then the entries. */
+typedef struct {
+    Py_ssize_t dk_refcnt;
+    uint8_t dk_log2_size, dk_log2_index_bytes, dk_kind;
+    uint32_t dk_version;
+    Py_ssize_t dk_usable, dk_nentries;
+    char dk_indices[];
+} hl_dictkeys;
+#define HL_DICT_KEYS_SPLIT 2
+
+typedef struct {
+    PyObject *me_key, *me_value;
+} hl_unicode_entry;
+#endif
+
+PyObject *
+hl_compat__inline_attr_name(PyObject *o, PyObject *child)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && HL_KNOWN_LAYOUT
+    PyTypeObject *tp = Py_TYPE(o);
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT) ||
+        !PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE))
+        return NULL;
+    const hl_dictkeys *keys = (const hl_dictkeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (keys == NULL || keys->dk_kind != HL_DICT_KEYS_SPLIT)
+        return NULL;
+    PyObject *const *values;
+    const uint8_t *order; /* the used slots, in insertion order */
+    Py_ssize_t used;
+    int step;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
+        return NULL;
+    /* struct _dictvalues { capacity, size, embedded, valid; values[] },
+     * its insertion order after values[capacity]. */
+    const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
+    if (!iv[3])
+        return NULL; /* not valid: the dict holds the values */
+    values = (PyObject *const *)(iv + 8);
+    order = (const uint8_t *)&values[iv[0]];
+    used = iv[1];
+    step = 1;
+#else
+#if PY_VERSION_HEX >= 0x030C0000
+    uintptr_t tagged = ((uintptr_t *)o)[-3];
+    if (!(tagged & 1))
+        return NULL;
+    values = (PyObject *const *)(tagged + 1);
+#else
+    values = ((PyObject *const **)o)[-4];
+    if (values == NULL)
+        return NULL;
+#endif
+    /* The byte at values[-2] counts the used slots; their indices precede
+     * it, the first inserted nearest. */
+    used = ((const uint8_t *)values)[-2];
+    order = (const uint8_t *)values - 3;
+    step = -1;
+#endif
+    const hl_unicode_entry *entries =
+        (const hl_unicode_entry *)(keys->dk_indices + ((size_t)1 << keys->dk_log2_index_bytes));
+    for (Py_ssize_t k = 0; k < used; k++) {
+        Py_ssize_t ix = order[k * step];
+        if (ix >= keys->dk_nentries)
+            continue;
+        if (values[ix] == child) {
+            PyObject *name = entries[ix].me_key;
+            return name != NULL && PyUnicode_Check(name) ? name : NULL;
+        }
+    }
+    return NULL;
+#else
+    (void)o;
+    (void)child;
+    return NULL;
+#endif
+}
+
+PyObject *
+hl_compat__existing_dict(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT)) {
+#if !HL_KNOWN_LAYOUT
+        return NULL;
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+        uintptr_t tagged = ((uintptr_t *)o)[-3];
+        return (tagged & 1) ? NULL : (PyObject *)tagged;
+#else
+        return ((PyObject **)o)[-3];
+#endif
+    }
+#endif
+    if (tp->tp_dictoffset == 0)
+        return NULL;
+    PyObject **p = _PyObject_GetDictPtr(o); /* (no managed dict here: makes nothing) */
+    return p != NULL ? *p : NULL;
+}
+
 int
 hl_compat__is_cached_singleton(PyObject *o)
 {

@@ -153,6 +153,18 @@ Py_ssize_t hl_compat__hidden_bytes(PyObject *o);
  * valid inline values), or NULL. Borrowed reference. */
 PyObject *hl_compat__hidden_dict(PyObject *o);
 
+/* The name under which instance `o` holds `child` among the attribute
+ * values kept in the object itself (3.11+: its values array or inline
+ * values, keyed by its class's shared keys), or NULL. Borrowed reference.
+ * Reads the interpreter's own structures, compares `child` by address,
+ * makes nothing: asking Python for `o.__dict__` would make the dict there
+ * (and change the object's size). NULL on 3.9/3.10 and in generic mode. */
+PyObject *hl_compat__inline_attr_name(PyObject *o, PyObject *child);
+
+/* The __dict__ that `o` already has, or NULL when it has none yet (or its
+ * attributes are still kept inline, 3.11+). Borrowed; never makes one. */
+PyObject *hl_compat__existing_dict(PyObject *o);
+
 /* Bytes the allocator holds for `o` beyond what sys.getsizeof() says,
  * measured per version with tracemalloc (docs/cpython-facts.md, section 5):
  * +4 for one-digit ints on 3.11+, +8 for 3.9/3.10 frames, one extra item

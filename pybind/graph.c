@@ -2,6 +2,7 @@
  * (heaplens.why_alive, heaplens.graph): arguments in, lib/graph*.c, lists out. */
 #include "graph.h"
 
+#include "compat.h"
 #include "errors.h"
 
 static const char *kind_names[] = {"none", "module", "class", "frame", "external"};
@@ -233,7 +234,25 @@ done:
     return result;
 }
 
+/* How instance `obj` holds `child`, for a chain's label, without making
+ * anything: (attribute name or None, the __dict__ it already has or None).
+ * Python's obj.__dict__ would make the dict on 3.11+ (attributes kept in
+ * the object) and on every version for an instance that has none yet. */
+static PyObject *
+hl_py_instance_holder(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *obj, *child;
+    if (!PyArg_ParseTuple(args, "OO:instance_holder", &obj, &child))
+        return NULL;
+    PyObject *name = hl_compat__inline_attr_name(obj, child);
+    PyObject *dict = hl_compat__existing_dict(obj);
+    return Py_BuildValue("(OO)", name != NULL ? name : Py_None,
+                         dict != NULL && PyDict_Check(dict) ? dict : Py_None);
+}
+
 static PyMethodDef graph_methods[] = {
+    {"instance_holder", (PyCFunction)hl_py_instance_holder, METH_VARARGS,
+     "instance_holder(obj, child) -> (attribute name or None, existing __dict__ or None)"},
     {"referrer_chains", (PyCFunction)(void (*)(void))hl_py_referrer_chains,
      METH_VARARGS | METH_KEYWORDS,
      "referrer_chains(targets, exclude=(), max_hops=64) -> [(kind, chain, external)]"},

@@ -63,10 +63,13 @@ def _label(parent: Any, child: Any) -> str:
                     except AttributeError:
                         pass
         if getattr(tp, "__dictoffset__", 0):
-            try:
-                d = object.__getattribute__(parent, "__dict__")
-            except Exception:
-                d = None
+            # (never parent.__dict__: on 3.11+ that makes the dict of an
+            # instance whose attributes are kept in the object, and on every
+            # version an empty one where there was none; the chain would
+            # change the heap it describes)
+            attr, d = _c.instance_holder(parent, child)
+            if attr is not None:
+                return "%s.%s" % (name, attr)
             if d is child:
                 return "%s.__dict__" % name
             if isinstance(d, dict):

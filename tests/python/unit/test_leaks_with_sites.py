@@ -4,6 +4,7 @@ as check_leaks does (issue 9 item 4, issue 10): a plain-class instance,
 which tracemalloc cannot locate on 3.11, reports its file:line on every
 version."""
 
+import sys
 import textwrap
 
 import pytest
@@ -137,7 +138,11 @@ def test_with_block_under_a_users_running_tracker_sees_a_reused_address():
                 del s, died, old
     t.clear()
     # pymalloc hands the block just freed out again: the case is made.
-    assert reused, "the new object did not reuse the freed block"
+    # (Without pymalloc - the sanitizers' PYTHONMALLOC=malloc, whose
+    # quarantine never hands a freed block out again soon - the leak must
+    # still be caught, at a new address.)
+    if sys.getallocatedblocks() != 0:
+        assert reused, "the new object did not reuse the freed block"
     g = next((g for g in ei.value.report.groups if g.type_name.endswith(".Slotted")), None)
     assert g is not None and g.count == 1, ei.value.report.format()
     assert "dict['_keep']" in g.chain, ei.value.report.format()
