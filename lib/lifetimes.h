@@ -9,7 +9,10 @@
  * - lifetimes_types.c (+ .h): which block is an object of which type, and
  *   THE INVARIANT that keeps the hooks from following a word read from a
  *   block; new classes verified at safe points.
- * - lifetimes_records.h: the record tables (nursery, ring, big table).
+ * - lifetimes_pages.h: the page store, where the allocator backend keeps
+ *   the records of blocks of at most 512 bytes.
+ * - lifetimes_records.h: the fallback record tables (nursery, ring, big
+ *   table) and the functions that find and drop a record in either store.
  * - lifetimes_sites.c (+ .h): allocation sites, a trie of frames.
  * - lifetimes.c: the public API: start, stop, figures (from a heap walk),
  *   survivors, lookups; the clock.
@@ -110,6 +113,31 @@ typedef struct {
  * one store. A record still alive when another birth wants its slot moves
  * to the big table (evict), so only the objects that live a while ever
  * touch it. */
+
+/* ---- the page store (allocator backend, blocks of at most PG_MAX bytes) --
+ * The address space is cut in 4 KiB pages. A page record holds the class
+ * of its page (a request size rounded up to 16: the class of the first
+ * block seen there) and one record slot per possible block of that class:
+ * block X goes to slot (X & 4095) / class, so two live blocks at least a
+ * class apart never share a slot, and pymalloc gives every block of a pool
+ * (4 or 16 KiB, so every block of a page) the same class. Page records are
+ * found through a hash map of pointers with a one-entry cache in front
+ * (lifetimes_pages.h). What does not fit (bigger blocks, a slot holding
+ * another key, a page of another class) goes to the nursery and the big
+ * table, the fallback; the tracer backend uses the fallback only. */
+
+#define PG_BITS 12
+#define PG_MAX 512 /* pymalloc's small requests */
+
+typedef struct pagerec {
+    uintptr_t page;  /* address >> PG_BITS */
+    uint32_t recip;  /* ceil(2^16 / (cls / 16)): see pg_slot */
+    uint16_t cls;    /* 16..PG_MAX; 0: no slots (a page seen for the fallback) */
+    uint16_t live;   /* records in slots (key != 0) */
+    uint16_t cap;    /* slots allocated (>= pg_nslots(cls)) */
+    uint8_t fb;      /* a record of this page may be in the fallback */
+    record slots[];
+} pagerec;
 
 #define MOVE_N 8 /* evicted records waiting for their big-table slot */
 #define NURSERY_BITS 11
@@ -214,6 +242,12 @@ typedef struct {
     record moving[MOVE_N];  /* evicted, on their way to the big table (see evict): */
     size_t mv_home[MOVE_N], mv_cap[MOVE_N]; /* each one's home_of, for that cap */
     unsigned mv_head, nmoving; /* a ring, oldest at mv_head (unsigned: % MOVE_N is a mask) */
+    pagerec **pm;           /* the page map: pm_cap (a power of two) pointers */
+    size_t pm_cap, pm_count;
+    unsigned pm_shift;      /* 64 - log2(pm_cap) */
+    pagerec *pg_last;       /* the page record found last, or NULL */
+    int pg_fb_all;          /* a fallback record's page may have no record
+                               (out of memory): every birth checks the fallback */
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 

@@ -63,7 +63,7 @@ on_alloc(void *p, size_t size, uint64_t raw)
     settle_pending(0);
     if (T.ndeferred)
         retry_deferred();
-    record *r = rec_birth((uintptr_t)p);
+    record *r = rec_birth_block((uintptr_t)p, size);
     r->bt = ticks_of(raw);
     r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     r->site = site_now(); /* may add sites, never records: r stays put */
@@ -72,10 +72,40 @@ on_alloc(void *p, size_t size, uint64_t raw)
     T.has_pending = 1;
 }
 
+/* The figures of a death (record r of block key, still in its store). */
+static HOT void
+free_record(const record *r, uintptr_t key, uint64_t raw)
+{
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == TYPE_HIDDEN) {
+        type_died(key);
+    } else if (type_waiting(t)) {
+        waiting_died(r, ticks_of(raw));
+    } else if (type_real(t)) {
+        tstats *s = T.stats[t];
+        if (s->is_meta)
+            type_died(key);
+        count_death(s, r, ticks_of(raw));
+    }
+}
+
 static HOT void
 on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
+    pagerec *g = pg_lookup(key >> PG_BITS);
+    if (g != NULL && g->live != 0) {
+        record *s = &g->slots[pg_slot(g, key)];
+        if (s->key == key) { /* (a key is in one store only: nothing elsewhere) */
+            settle_pending(key); /* (may drop s: the pending block freed) */
+            if (s->key == key) {
+                free_record(s, key, raw);
+                s->key = 0;
+                g->live--; /* (settle_pending births nothing: g stays) */
+            }
+            return;
+        }
+    }
     record *r = &T.nursery[nursery_of(key)];
     size_t home = SIZE_MAX, hcap = T.rt.cap;
     if (r->key != key && hcap != 0) { /* an older object: fetch its slot meanwhile */
@@ -99,17 +129,7 @@ on_free(void *p, uint64_t raw)
             r = &T.rt.slots[i];
         }
     }
-    uint32_t t = BT_TYPE(r->bt);
-    if (t == TYPE_HIDDEN) {
-        type_died(key);
-    } else if (type_waiting(t)) {
-        waiting_died(r, ticks_of(raw));
-    } else if (type_real(t)) {
-        tstats *s = T.stats[t];
-        if (s->is_meta)
-            type_died(key);
-        count_death(s, r, ticks_of(raw));
-    }
+    free_record(r, key, raw);
     if (young) {
         r->key = 0;
         T.nn--;
@@ -137,15 +157,13 @@ on_realloc(void *old, void *p, size_t size)
     }
     record keep = *r;
     rec_drop(r);
-    r = rec_birth((uintptr_t)p);
+    r = rec_birth_block((uintptr_t)p, size);
     keep.key = (uintptr_t)p;
     keep.size = nsize;
     *r = keep;
     if (T.parked == (uintptr_t)old) /* (resized inside the collection) */
         T.parked = (uintptr_t)p;
 }
-
-/* ---- the allocator hook --------------------------------------------------- */
 
 /* ---- the allocator hook --------------------------------------------------- */
 

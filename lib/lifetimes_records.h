@@ -1,15 +1,21 @@
 /*
  * lifetimes_records.h - the records of the tracker: one per tracked block
- * (allocator backend) or object (tracer), in three places (internal).
+ * (allocator backend) or object (tracer) (internal).
  *
- * Records are born in a small nursery and move to a big table only if they
- * outlive it (see "the nursery"): most objects die young, and then cost a
- * few cache-resident stores. Everything here is on the hooks' hot path, so
- * it is inline. Figures are counted here too (count_death, died, unborn).
+ * Two stores. The allocator backend keeps the record of a block of at most
+ * 512 bytes in the page store (lifetimes_pages.h) when its slot there is
+ * free; everything else goes to the fallback, owned here: records are born
+ * in a small nursery and move to a big table only if they outlive it (see
+ * "the nursery"): most objects die young, and then cost a few
+ * cache-resident stores. rec_birth_block, rec_find and rec_drop (at the
+ * end) see both stores and keep one record per key. Everything here is on
+ * the hooks' hot path, so it is inline. Figures are counted here too
+ * (count_death, died, unborn).
  */
 #ifndef HL_LIFETIMES_RECORDS_H
 #define HL_LIFETIMES_RECORDS_H
 #include "lifetimes.h"
+#include "lifetimes_pages.h"
 
 /* ---- the big table: buckets of RT_B slots -----------------------------
  * The table is an array of buckets of RT_B records each (cap is a multiple
@@ -279,10 +285,10 @@ moving_remove(record *r)
     T.nmoving--;
 }
 
-/* The record for `key`, in the nursery, on its way or in the big table,
- * or NULL. */
+/* The record for `key` in the fallback: in the nursery, on its way or in
+ * the big table, or NULL. */
 static inline record *
-rec_find(uintptr_t key)
+fb_find(uintptr_t key)
 {
     record *n = &T.nursery[nursery_of(key)];
     if (n->key == key)
@@ -294,10 +300,11 @@ rec_find(uintptr_t key)
     return i == SIZE_MAX ? NULL : &T.rt.slots[i];
 }
 
-/* Forget a record. A big-table removal moves another record of that table:
- * pointers into it are stale afterwards (nursery pointers stay valid). */
+/* Forget a record of the fallback. A big-table removal moves another record
+ * of that table: pointers into it are stale afterwards (nursery pointers
+ * stay valid). */
 static inline void
-rec_drop(record *r)
+fb_drop(record *r)
 {
     if (in_moving(r)) {
         moving_remove(r);
@@ -374,14 +381,167 @@ rec_birth(uintptr_t key)
     return n;
 }
 
+static inline int
+in_fallback(const record *r)
+{
+    return in_nursery(r) || in_moving(r) || (r >= T.rt.slots && r < T.rt.slots + T.rt.cap);
+}
+
+/* ---- both stores ---------------------------------------------------------
+ * One record per key, in one store. A key changes store only through a
+ * missed free (the block was freed out of our sight and handed out again),
+ * so every birth checks the place where a stale record of its key could be:
+ * - born in a page: the slot (same key: died unseen, as in rec_birth); and
+ *   the fallback, when the page's `fb` says a record of the page went there
+ *   (or pg_fb_all: a fallback record's page had no record, out of memory).
+ * - born in the fallback: the key's slot in its page record, if any, and
+ *   the page is marked `fb` (a page record with no slots is made for it if
+ *   needed), so that a later page birth looks in the fallback.
+ * `fb` is set in the hooks and recomputed exactly outside them (pg_reclaim),
+ * so a page marked by a conflict long gone costs a fallback lookup per
+ * birth only until then. */
+
+/* Forget the record of `key` in page g's slot, if there is one: the block
+ * died unseen (g may be NULL). */
+static inline void
+pg_forget_stale(pagerec *g, uintptr_t key)
+{
+    if (g == NULL || g->live == 0)
+        return;
+    record *s = &g->slots[pg_slot(g, key)];
+    if (s->key != key)
+        return;
+    died(s, ticks_now());
+    s->key = 0;
+    g->live--;
+}
+
+/* A fresh record for block `key` of `size` bytes (key set, the rest zero),
+ * in the page store or the fallback (allocator backend). */
+static HOT record *
+rec_birth_block(uintptr_t key, size_t size)
+{
+    uintptr_t pn = key >> PG_BITS;
+    pagerec *g = pg_lookup(pn);
+    if (__builtin_expect(size <= PG_MAX, 1)) {
+        unsigned cls = pg_class(size);
+        if (g == NULL) {
+            g = pg_new(pn, cls);
+        } else if (g->cls != cls && g->live == 0) {
+            pagerec *n = pg_reclass(g, cls); /* (NULL: out of memory, g stays) */
+            if (n != NULL)
+                g = n;
+        }
+        if (g != NULL && g->cls == cls) {
+            record *s = &g->slots[pg_slot(g, key)];
+            if (s->key == key) {
+                died(s, ticks_now()); /* we missed its free */
+            } else if (s->key == 0) {
+                g->live++;
+            } else {
+                goto fallback; /* another live block there (not pymalloc's spacing) */
+            }
+            if (__builtin_expect(g->fb | T.pg_fb_all, 0)) {
+                record *o = fb_find(key);
+                if (o != NULL) { /* born there, freed unseen */
+                    died(o, ticks_now());
+                    fb_drop(o);
+                }
+            }
+            memset(s, 0, sizeof(*s));
+            s->key = key;
+            return s;
+        }
+    }
+fallback:
+    if (g == NULL)
+        g = pg_new(pn, 0);
+    if (g == NULL) {
+        T.pg_fb_all = 1;
+    } else {
+        pg_forget_stale(g, key);
+        g->fb = 1;
+    }
+    return rec_birth(key);
+}
+
+/* The record for `key`, in either store, or NULL. */
+static inline record *
+rec_find(uintptr_t key)
+{
+    if (T.pm_count != 0) {
+        pagerec *g = pg_lookup(key >> PG_BITS);
+        if (g != NULL && g->live != 0) {
+            record *s = &g->slots[pg_slot(g, key)];
+            if (s->key == key)
+                return s;
+        }
+    }
+    return fb_find(key);
+}
+
+/* Forget a record (of either store; see fb_drop for stale pointers). A page
+ * record's slots never move while it has records. */
+static inline void
+rec_drop(record *r)
+{
+    if (in_fallback(r)) {
+        fb_drop(r);
+        return;
+    }
+    pagerec *g = pg_lookup(r->key >> PG_BITS);
+    r->key = 0;
+    g->live--;
+}
+
+/* Outside the hooks: make `fb` exact (a page record for the page of every
+ * fallback record, which is all in the big table now), then free the empty
+ * page records with no fallback record, so that the memory figures show no
+ * stale peak. A page record kept empty between two API calls is what a
+ * churn reuses (and reclasses) at no cost. */
+static inline void
+pg_reclaim(void)
+{
+    if (T.backend != HL_BACKEND_ALLOCATOR || (T.pm_cap == 0 && T.rt.count == 0))
+        return;
+    for (size_t i = 0; i < T.pm_cap; i++)
+        if (T.pm[i] != NULL)
+            T.pm[i]->fb = 0;
+    int all = 0;
+    for (size_t i = 0; i < T.rt.cap; i++) {
+        uintptr_t key = T.rt.slots[i].key;
+        if (key == 0)
+            continue;
+        pagerec *g = pg_lookup(key >> PG_BITS);
+        if (g == NULL)
+            g = pg_new(key >> PG_BITS, 0);
+        if (g == NULL)
+            all = 1;
+        else
+            g->fb = 1;
+    }
+    T.pg_fb_all = all || T.nn != 0 || T.nmoving != 0; /* (those are never left here) */
+    size_t keep = 0;
+    for (size_t i = 0; i < T.pm_cap; i++)
+        if (T.pm[i] != NULL && (T.pm[i]->live != 0 || T.pm[i]->fb))
+            keep++;
+    if (keep == T.pm_count)
+        return;
+    size_t cap = 64;
+    while (cap * 3 < keep * 4 + 4) /* load <= 0.75 */
+        cap *= 2;
+    (void)pm_resize(cap, 1); /* out of memory: they stay, to be reused */
+}
+
 /* Every nursery record to the big table (outside hooks: before the API
- * walks the records). */
+ * walks the records); then see pg_reclaim. */
 static inline void
 nursery_flush(void)
 {
     if (T.nursery == NULL || T.nn == 0) {
         move_in_all();
         rt_shrink_sparse(&T.rt);
+        pg_reclaim();
         return;
     }
     for (size_t k = 0; k < NURSERY_N; k++)
@@ -389,5 +549,6 @@ nursery_flush(void)
             evict(&T.nursery[k]);
     move_in_all();
     rt_shrink_sparse(&T.rt);
+    pg_reclaim();
 }
 #endif
