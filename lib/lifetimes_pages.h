@@ -92,12 +92,25 @@ pm_put(pagerec **pm, size_t cap, unsigned shift, pagerec *g)
     pm[i] = g;
 }
 
-/* Give the map `cap` entries (rounded up to a power of two) with the page
- * records it has, less the empty ones with nothing in the fallback when
- * `drop_empty` (freed: outside the hooks only, see pg_reclaim); -1 out of
- * memory (nothing changed). */
+static inline size_t
+pg_bytes(const pagerec *g)
+{
+    return sizeof(pagerec) + (size_t)g->cap * sizeof(record);
+}
+
+/* Whether a page record holds nothing: no record, none in the fallback. */
 static inline int
-pm_resize(size_t cap, int drop_empty)
+pg_empty(const pagerec *g)
+{
+    return g->live == 0 && !g->fb;
+}
+
+/* Give the map `cap` entries (rounded up to a power of two) with the page
+ * records it has, less the empty ones past the first `keep_empty` bytes of
+ * them (freed: outside the hooks only, see pg_reclaim; SIZE_MAX keeps all);
+ * -1 out of memory (nothing changed). */
+static inline int
+pm_resize(size_t cap, size_t keep_empty)
 {
     unsigned bits = 0;
     while (((size_t)1 << bits) < cap)
@@ -112,9 +125,12 @@ pm_resize(size_t cap, int drop_empty)
         pagerec *g = T.pm[i];
         if (g == NULL)
             continue;
-        if (drop_empty && g->live == 0 && !g->fb) {
-            hl_mem__sys_free(g);
-            continue;
+        if (keep_empty != SIZE_MAX && pg_empty(g)) {
+            if (pg_bytes(g) > keep_empty) {
+                hl_mem__sys_free(g);
+                continue;
+            }
+            keep_empty -= pg_bytes(g);
         }
         pm_put(pm, cap, shift, g);
         n++;
@@ -148,7 +164,7 @@ static inline pagerec *
 pg_new(uintptr_t pn, unsigned cls)
 {
     if ((T.pm_count + 1) * 4 > T.pm_cap * 3) { /* load 0.75 */
-        if (pm_resize(T.pm_cap < 64 ? 64 : T.pm_cap * 2, 0) < 0 &&
+        if (pm_resize(T.pm_cap < 64 ? 64 : T.pm_cap * 2, SIZE_MAX) < 0 &&
             (T.pm_count + 1) * 16 > T.pm_cap * 15)
             return NULL; /* could not grow and nearly full */
     }
@@ -206,7 +222,7 @@ pg_memory(void)
     size_t n = T.pm_cap * sizeof(pagerec *);
     for (size_t i = 0; i < T.pm_cap; i++)
         if (T.pm[i] != NULL)
-            n += sizeof(pagerec) + (size_t)T.pm[i]->cap * sizeof(record);
+            n += pg_bytes(T.pm[i]);
     return n;
 }
 

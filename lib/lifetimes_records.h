@@ -494,11 +494,16 @@ rec_drop(record *r)
     g->live--;
 }
 
+/* Empty page records kept by pg_reclaim, in bytes. */
+#define PG_KEEP_EMPTY (128u * 1024u)
+
 /* Outside the hooks: make `fb` exact (a page record for the page of every
  * fallback record, which is all in the big table now), then free the empty
- * page records with no fallback record, so that the memory figures show no
- * stale peak. A page record kept empty between two API calls is what a
- * churn reuses (and reclasses) at no cost. */
+ * page records with no fallback record past the first PG_KEEP_EMPTY bytes
+ * of them, so that the memory figures show no stale peak. The ones kept
+ * are what code run again and again (a churn, a test screened for leaks
+ * between reads of the figures) reuses, and reclasses, without a malloc of
+ * ours growing the process's heap in every run. */
 static inline void
 pg_reclaim(void)
 {
@@ -521,16 +526,23 @@ pg_reclaim(void)
             g->fb = 1;
     }
     T.pg_fb_all = all || T.nn != 0 || T.nmoving != 0; /* (those are never left here) */
-    size_t keep = 0;
-    for (size_t i = 0; i < T.pm_cap; i++)
-        if (T.pm[i] != NULL && (T.pm[i]->live != 0 || T.pm[i]->fb))
+    size_t keep = 0, empty = 0; /* (the same walk as pm_resize's) */
+    for (size_t i = 0; i < T.pm_cap; i++) {
+        if (T.pm[i] == NULL)
+            continue;
+        if (!pg_empty(T.pm[i])) {
             keep++;
+        } else if (empty + pg_bytes(T.pm[i]) <= PG_KEEP_EMPTY) {
+            empty += pg_bytes(T.pm[i]);
+            keep++;
+        }
+    }
     if (keep == T.pm_count)
         return;
     size_t cap = 64;
-    while (cap * 3 < keep * 4 + 4) /* load <= 0.75 */
+    while (cap * 3 < keep * 4) /* load <= 0.75 */
         cap *= 2;
-    (void)pm_resize(cap, 1); /* out of memory: they stay, to be reused */
+    (void)pm_resize(cap, PG_KEEP_EMPTY); /* out of memory: they stay, to be reused */
 }
 
 /* Every nursery record to the big table (outside hooks: before the API
