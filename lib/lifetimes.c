@@ -362,17 +362,19 @@ purge_freelist_dead(void)
     }
     for (size_t p = 0; p < T.pm_cap; p++) {
         pagerec *g = T.pm[p];
-        for (unsigned j = 0; g != NULL && g->live != 0 && j < g->cap; j++) {
-            record *r = &g->slots[j];
+        unsigned j = 0;
+        while (g != NULL && j < g->live) {
+            record *r = &g->recs[j];
             uint32_t t = BT_TYPE(r->bt);
-            if (r->key == 0 || !type_real(t) ||
-                Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0)
+            if (!type_real(t) ||
+                Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
+                j++;
                 continue;
+            }
             tstats *s = T.stats[t];
             s->died++;
             s->alive_bytes -= r->size;
-            r->key = 0;
-            g->live--;
+            pg_remove(g, r); /* the last record moves into place j: look again */
         }
     }
 }
@@ -423,8 +425,8 @@ confirm(void)
     for (size_t i = 0; i < T.rt.cap; i++)
         T.rt.slots[i].site &= ~SITE_CONFIRMED;
     for (size_t p = 0; p < T.pm_cap; p++)
-        for (unsigned j = 0; T.pm[p] != NULL && j < T.pm[p]->cap; j++)
-            T.pm[p]->slots[j].site &= ~SITE_CONFIRMED;
+        for (unsigned j = 0; T.pm[p] != NULL && j < T.pm[p]->live; j++)
+            T.pm[p]->recs[j].site &= ~SITE_CONFIRMED;
     hl_walk_options opts = HL_WALK_OPTIONS_INIT;
     opts.model = HL_MODEL_GETSIZEOF;
     opts.align = 1;
@@ -672,8 +674,8 @@ hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
     /* The big table's records, then the page store's (p == SIZE_MAX: the
      * big table). */
     for (size_t p = SIZE_MAX, n_in; p == SIZE_MAX || p < T.pm_cap; p++) {
-        const record *rs = p == SIZE_MAX ? T.rt.slots : T.pm[p] ? T.pm[p]->slots : NULL;
-        n_in = p == SIZE_MAX ? T.rt.cap : T.pm[p] ? T.pm[p]->cap : 0;
+        const record *rs = p == SIZE_MAX ? T.rt.slots : T.pm[p] ? T.pm[p]->recs : NULL;
+        n_in = p == SIZE_MAX ? T.rt.cap : T.pm[p] ? T.pm[p]->live : 0;
         for (size_t i = 0; i < n_in; i++) {
             const record *r = &rs[i];
             uint32_t t = BT_TYPE(r->bt);

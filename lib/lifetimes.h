@@ -117,26 +117,33 @@ typedef struct {
 /* ---- the page store (allocator backend, blocks of at most PG_MAX bytes) --
  * The address space is cut in 4 KiB pages. A page record holds the class
  * of its page (a request size rounded up to 16: the class of the first
- * block seen there) and one record slot per possible block of that class:
- * block X goes to slot (X & 4095) / class, so two live blocks at least a
- * class apart never share a slot, and pymalloc gives every block of a pool
- * (4 or 16 KiB, so every block of a page) the same class. Page records are
+ * block seen there), a byte per slot and the page's records, packed: block
+ * X has slot (X & 4095) / class, and the slot's byte is 0 or 1 + the index
+ * of the record there. Two live blocks at least a class apart never share
+ * a slot, and pymalloc gives every block of a pool (4 or 16 KiB, so every
+ * block of a page) the same class. Packed records cost 24 bytes per live
+ * block however sparse the page (a direct array of slots cost 48 B per
+ * live int when a build kept one int in two of a page). Page records are
  * found through a hash map of pointers with a one-entry cache in front
  * (lifetimes_pages.h). What does not fit (bigger blocks, a slot holding
- * another key, a page of another class) goes to the nursery and the big
- * table, the fallback; the tracer backend uses the fallback only. */
+ * another key, a page of another class, a 256th record) goes to the
+ * nursery and the big table, the fallback; the tracer backend uses the
+ * fallback only. */
 
 #define PG_BITS 12
 #define PG_MAX 512 /* pymalloc's small requests */
+#define PG_LIVE_MAX 255 /* records per page (a slot's byte holds 1 + index) */
 
 typedef struct pagerec {
     uintptr_t page;  /* address >> PG_BITS */
+    record *recs;    /* cap records, the first `live` in use */
     uint32_t recip;  /* ceil(2^16 / (cls / 16)): see pg_slot */
     uint16_t cls;    /* 16..PG_MAX; 0: no slots (a page seen for the fallback) */
-    uint16_t live;   /* records in slots (key != 0) */
-    uint16_t cap;    /* slots allocated (>= pg_nslots(cls)) */
+    uint16_t live;
+    uint16_t cap;
+    uint16_t nslots; /* bytes of idx (>= pg_nslots(cls)) */
     uint8_t fb;      /* a record of this page may be in the fallback */
-    record slots[];
+    uint8_t idx[];   /* per slot: 0 (none) or 1 + its record's index */
 } pagerec;
 
 #define MOVE_N 8 /* evicted records waiting for their big-table slot */

@@ -94,17 +94,15 @@ on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
     pagerec *g = pg_lookup(key >> PG_BITS);
-    if (g != NULL && g->live != 0) {
-        record *s = &g->slots[pg_slot(g, key)];
-        if (s->key == key) { /* (a key is in one store only: nothing elsewhere) */
-            settle_pending(key); /* (may drop s: the pending block freed) */
-            if (s->key == key) {
-                free_record(s, key, raw);
-                s->key = 0;
-                g->live--; /* (settle_pending births nothing: g stays) */
-            }
-            return;
+    if (g != NULL && g->live != 0 && pg_find(g, key) != NULL) {
+        /* (a key is in one store only: nothing elsewhere) */
+        settle_pending(key); /* (may drop a record of g, moving another) */
+        record *s = pg_find(g, key); /* (settle_pending births nothing: g stays) */
+        if (s != NULL) {
+            free_record(s, key, raw);
+            pg_remove(g, s);
         }
+        return;
     }
     record *r = &T.nursery[nursery_of(key)];
     size_t home = SIZE_MAX, hcap = T.rt.cap;

@@ -49,6 +49,7 @@ pg_recip(unsigned cls)
     return k == 0 ? 0u : (65536u + k - 1u) / k;
 }
 
+/* The slot of `key` in page record g (< pg_nslots(g->cls)). */
 static inline unsigned
 pg_slot(const pagerec *g, uintptr_t key)
 {
@@ -95,7 +96,7 @@ pm_put(pagerec **pm, size_t cap, unsigned shift, pagerec *g)
 static inline size_t
 pg_bytes(const pagerec *g)
 {
-    return sizeof(pagerec) + (size_t)g->cap * sizeof(record);
+    return sizeof(pagerec) + g->nslots + (size_t)g->cap * sizeof(record);
 }
 
 /* Whether a page record holds nothing: no record, none in the fallback. */
@@ -103,6 +104,13 @@ static inline int
 pg_empty(const pagerec *g)
 {
     return g->live == 0 && !g->fb;
+}
+
+static inline void
+pg_free(pagerec *g)
+{
+    hl_mem__sys_free(g->recs);
+    hl_mem__sys_free(g);
 }
 
 /* Give the map `cap` entries (rounded up to a power of two) with the page
@@ -127,7 +135,7 @@ pm_resize(size_t cap, size_t keep_empty)
             continue;
         if (keep_empty != SIZE_MAX && pg_empty(g)) {
             if (pg_bytes(g) > keep_empty) {
-                hl_mem__sys_free(g);
+                pg_free(g);
                 continue;
             }
             keep_empty -= pg_bytes(g);
@@ -148,13 +156,13 @@ static inline pagerec *
 pg_alloc(uintptr_t pn, unsigned cls)
 {
     unsigned n = pg_nslots(cls);
-    pagerec *g = hl_mem__sys_calloc(1, sizeof(pagerec) + (size_t)n * sizeof(record));
+    pagerec *g = hl_mem__sys_calloc(1, sizeof(pagerec) + n);
     if (g == NULL)
         return NULL;
     g->page = pn;
     g->cls = (uint16_t)cls;
     g->recip = pg_recip(cls);
-    g->cap = (uint16_t)n;
+    g->nslots = (uint16_t)n;
     return g;
 }
 
@@ -177,18 +185,19 @@ pg_new(uintptr_t pn, unsigned cls)
     return g;
 }
 
-/* Give an empty page record (live == 0: no pointer into its slots is in
- * use) the class `cls`. It is replaced by a bigger one if it has too few
- * slots: the returned pointer is the page's record; NULL out of memory (g
- * stays as it was). */
+/* Give an empty page record (live == 0: every slot's byte is 0) the class
+ * `cls`. It is replaced by a bigger one if it has too few slots: the
+ * returned pointer is the page's record; NULL out of memory (g stays). */
 static inline pagerec *
 pg_reclass(pagerec *g, unsigned cls)
 {
-    if (pg_nslots(cls) > g->cap) {
+    if (pg_nslots(cls) > g->nslots) {
         pagerec *n = pg_alloc(g->page, cls);
         if (n == NULL)
             return NULL;
         n->fb = g->fb;
+        n->recs = g->recs; /* (kept for reuse) */
+        n->cap = g->cap;
         size_t mask = T.pm_cap - 1;
         for (size_t i = pg_hash(g->page);; i = (i + 1) & mask)
             if (T.pm[i] == g) {
@@ -199,9 +208,80 @@ pg_reclass(pagerec *g, unsigned cls)
         T.pg_last = n;
         return n;
     }
-    g->cls = (uint16_t)cls; /* (every key is 0: live is) */
+    g->cls = (uint16_t)cls;
     g->recip = pg_recip(cls);
     return g;
+}
+
+/* The records of g moved from `old` to `now`: the pending record with them. */
+static inline void
+pg_moved(const record *old, size_t n, record *now)
+{
+    if (T.pending >= old && T.pending < old + n)
+        T.pending = now + (T.pending - old);
+}
+
+/* Give g room for `cap` records (>= live); -1 out of memory (g stays). */
+static inline int
+pg_resize_recs(pagerec *g, unsigned cap)
+{
+    record *n = NULL;
+    if (cap != 0) {
+        n = hl_mem__sys_malloc((size_t)cap * sizeof(record));
+        if (n == NULL)
+            return -1;
+        memcpy(n, g->recs, (size_t)g->live * sizeof(record));
+    }
+    pg_moved(g->recs, g->live, n);
+    hl_mem__sys_free(g->recs);
+    g->recs = n;
+    g->cap = (uint16_t)cap;
+    return 0;
+}
+
+/* The record in g for `key`, or NULL. */
+static inline record *
+pg_find(const pagerec *g, uintptr_t key)
+{
+    unsigned i = g->idx[pg_slot(g, key)];
+    if (i != 0 && g->recs[i - 1].key == key)
+        return &g->recs[i - 1];
+    return NULL;
+}
+
+/* A record for empty slot `slot` of g (its content is the caller's); NULL
+ * when g is full or out of memory. Records grow by a quarter (a record is
+ * 24 bytes, and at most 30 per live block after growth); pg_reclaim trims
+ * them. */
+static inline record *
+pg_take(pagerec *g, unsigned slot)
+{
+    if (__builtin_expect(g->live == g->cap, 0)) {
+        unsigned most = g->nslots < PG_LIVE_MAX ? g->nslots : PG_LIVE_MAX;
+        unsigned cap = g->cap + g->cap / 4 + 4;
+        if (cap > most)
+            cap = most;
+        if (cap <= g->live || pg_resize_recs(g, cap) < 0)
+            return NULL;
+    }
+    g->idx[slot] = (uint8_t)(g->live + 1);
+    return &g->recs[g->live++];
+}
+
+/* Take record r out of g: the last record moves into its place (a pointer
+ * to that one is stale afterwards, but for T.pending, which follows). */
+static inline void
+pg_remove(pagerec *g, record *r)
+{
+    g->idx[pg_slot(g, r->key)] = 0;
+    record *last = &g->recs[--g->live];
+    if (r != last) {
+        *r = *last;
+        g->idx[pg_slot(g, r->key)] = (uint8_t)(r - g->recs + 1);
+        if (T.pending == last)
+            T.pending = r;
+    }
+    last->key = 0;
 }
 
 /* Records in the page store. */
@@ -230,7 +310,8 @@ static inline void
 pg_release_all(void)
 {
     for (size_t i = 0; i < T.pm_cap; i++)
-        hl_mem__sys_free(T.pm[i]);
+        if (T.pm[i] != NULL)
+            pg_free(T.pm[i]);
     hl_mem__sys_free(T.pm);
     T.pm = NULL;
     T.pm_cap = T.pm_count = 0;

@@ -408,12 +408,11 @@ pg_forget_stale(pagerec *g, uintptr_t key)
 {
     if (g == NULL || g->live == 0)
         return;
-    record *s = &g->slots[pg_slot(g, key)];
-    if (s->key != key)
+    record *s = pg_find(g, key);
+    if (s == NULL)
         return;
     died(s, ticks_now());
-    s->key = 0;
-    g->live--;
+    pg_remove(g, s);
 }
 
 /* A fresh record for block `key` of `size` bytes (key set, the rest zero),
@@ -433,13 +432,17 @@ rec_birth_block(uintptr_t key, size_t size)
                 g = n;
         }
         if (g != NULL && g->cls == cls) {
-            record *s = &g->slots[pg_slot(g, key)];
-            if (s->key == key) {
-                died(s, ticks_now()); /* we missed its free */
-            } else if (s->key == 0) {
-                g->live++;
+            unsigned slot = pg_slot(g, key), i = g->idx[slot];
+            record *s;
+            if (i == 0) {
+                s = pg_take(g, slot);
+                if (s == NULL)
+                    goto fallback; /* full, or out of memory */
             } else {
-                goto fallback; /* another live block there (not pymalloc's spacing) */
+                s = &g->recs[i - 1];
+                if (s->key != key)
+                    goto fallback; /* another live block there (not pymalloc's spacing) */
+                died(s, ticks_now()); /* we missed its free */
             }
             if (__builtin_expect(g->fb | T.pg_fb_all, 0)) {
                 record *o = fb_find(key);
@@ -472,16 +475,17 @@ rec_find(uintptr_t key)
     if (T.pm_count != 0) {
         pagerec *g = pg_lookup(key >> PG_BITS);
         if (g != NULL && g->live != 0) {
-            record *s = &g->slots[pg_slot(g, key)];
-            if (s->key == key)
+            record *s = pg_find(g, key);
+            if (s != NULL)
                 return s;
         }
     }
     return fb_find(key);
 }
 
-/* Forget a record (of either store; see fb_drop for stale pointers). A page
- * record's slots never move while it has records. */
+/* Forget a record (of either store). Another record of its table or page
+ * may move into its place: pointers to records are stale afterwards, but
+ * for T.pending (see pg_remove) and nursery pointers. */
 static inline void
 rec_drop(record *r)
 {
@@ -489,9 +493,7 @@ rec_drop(record *r)
         fb_drop(r);
         return;
     }
-    pagerec *g = pg_lookup(r->key >> PG_BITS);
-    r->key = 0;
-    g->live--;
+    pg_remove(pg_lookup(r->key >> PG_BITS), r);
 }
 
 /* Empty page records kept by pg_reclaim, in bytes. */
@@ -528,8 +530,11 @@ pg_reclaim(void)
     T.pg_fb_all = all || T.nn != 0 || T.nmoving != 0; /* (those are never left here) */
     size_t keep = 0, empty = 0; /* (the same walk as pm_resize's) */
     for (size_t i = 0; i < T.pm_cap; i++) {
-        if (T.pm[i] == NULL)
+        pagerec *g = T.pm[i];
+        if (g == NULL)
             continue;
+        if (g->live != 0 && g->cap > g->live + g->live / 4 + 4)
+            (void)pg_resize_recs(g, g->live); /* trimmed (out of memory: kept) */
         if (!pg_empty(T.pm[i])) {
             keep++;
         } else if (empty + pg_bytes(T.pm[i]) <= PG_KEEP_EMPTY) {
