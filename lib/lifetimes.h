@@ -124,7 +124,8 @@ typedef struct {
  * block of a page) the same class. Packed records cost 24 bytes per live
  * block however sparse the page (a direct array of slots cost 48 B per
  * live int when a build kept one int in two of a page). Page records are
- * found through a hash map of pointers with a one-entry cache in front
+ * found through a hash map of pointers with a small direct-mapped cache in
+ * front
  * (lifetimes_pages.h). What does not fit (bigger blocks, a slot holding
  * another key, a page of another class, a 256th record) goes to the
  * nursery and the big table, the fallback; the tracer backend uses the
@@ -133,6 +134,7 @@ typedef struct {
 #define PG_BITS 12
 #define PG_MAX 512 /* pymalloc's small requests */
 #define PG_LIVE_MAX 255 /* records per page (a slot's byte holds 1 + index) */
+#define PG_CACHE 64
 
 typedef struct pagerec {
     uintptr_t page;  /* address >> PG_BITS */
@@ -252,7 +254,8 @@ typedef struct {
     pagerec **pm;           /* the page map: pm_cap (a power of two) pointers */
     size_t pm_cap, pm_count;
     unsigned pm_shift;      /* 64 - log2(pm_cap) */
-    pagerec *pg_last;       /* the page record found last, or NULL */
+    pagerec *pg_last[PG_CACHE]; /* page records found last, by page number mod
+                               PG_CACHE (a churn touches a page per class) */
     int pg_fb_all;          /* a fallback record's page may have no record
                                (out of memory): every birth checks the fallback */
     int has_pending;

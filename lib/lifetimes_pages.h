@@ -4,7 +4,7 @@
  * what a page record is).
  *
  * This file owns the page records and the page map: finding a page record
- * (a one-entry cache, then the map), making one, giving it a class, and
+ * (a direct-mapped cache of PG_CACHE entries, then the map), making one, giving it a class, and
  * reclaiming the empty ones. Which store a record goes to, and keeping one
  * record per key across the two, is lifetimes_records.h's (pg_birth...).
  *
@@ -66,7 +66,7 @@ pg_hash(uintptr_t pn)
 static inline pagerec *
 pg_lookup(uintptr_t pn)
 {
-    pagerec *l = T.pg_last;
+    pagerec *l = T.pg_last[pn & (PG_CACHE - 1)];
     if (l != NULL && l->page == pn)
         return l;
     if (T.pm_count == 0)
@@ -77,7 +77,7 @@ pg_lookup(uintptr_t pn)
         if (g == NULL)
             return NULL;
         if (g->page == pn) {
-            T.pg_last = g;
+            T.pg_last[pn & (PG_CACHE - 1)] = g;
             return g;
         }
     }
@@ -148,7 +148,7 @@ pm_resize(size_t cap, size_t keep_empty)
     T.pm_cap = cap;
     T.pm_shift = shift;
     T.pm_count = n;
-    T.pg_last = NULL;
+    memset(T.pg_last, 0, sizeof(T.pg_last));
     return 0;
 }
 
@@ -181,7 +181,7 @@ pg_new(uintptr_t pn, unsigned cls)
         return NULL;
     pm_put(T.pm, T.pm_cap, T.pm_shift, g);
     T.pm_count++;
-    T.pg_last = g;
+    T.pg_last[pn & (PG_CACHE - 1)] = g;
     return g;
 }
 
@@ -205,7 +205,7 @@ pg_reclass(pagerec *g, unsigned cls)
                 break;
             }
         hl_mem__sys_free(g);
-        T.pg_last = n;
+        T.pg_last[n->page & (PG_CACHE - 1)] = n;
         return n;
     }
     g->cls = (uint16_t)cls;
@@ -316,7 +316,7 @@ pg_release_all(void)
     T.pm = NULL;
     T.pm_cap = T.pm_count = 0;
     T.pm_shift = 64;
-    T.pg_last = NULL;
+    memset(T.pg_last, 0, sizeof(T.pg_last));
     T.pg_fb_all = 0;
 }
 #endif
