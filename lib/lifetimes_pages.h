@@ -230,7 +230,8 @@ pg_resize_recs(pagerec *g, unsigned cap)
         n = hl_mem__sys_malloc((size_t)cap * sizeof(record));
         if (n == NULL)
             return -1;
-        memcpy(n, g->recs, (size_t)g->live * sizeof(record));
+        if (g->live != 0)
+            memcpy(n, g->recs, (size_t)g->live * sizeof(record));
     }
     pg_moved(g->recs, g->live, n);
     hl_mem__sys_free(g->recs);
