@@ -94,15 +94,19 @@ on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
     pagerec *g = pg_lookup(key >> PG_BITS);
-    if (g != NULL && g->live != 0 && pg_find(g, key) != NULL) {
-        /* (a key is in one store only: nothing elsewhere) */
-        settle_pending(key); /* (may drop a record of g, moving another) */
-        record *s = pg_find(g, key); /* (settle_pending births nothing: g stays) */
-        if (s != NULL) {
-            free_record(s, key, raw);
-            pg_remove(g, s);
+    if (g != NULL && g->live != 0) {
+        unsigned slot = pg_slot(g, key), i = g->idx[slot];
+        if (i != 0 && g->recs[i - 1].key == key) {
+            /* (a key is in one store only: nothing elsewhere) */
+            settle_pending(key); /* (may drop a record of g, moving another;
+                                    it births nothing: g stays) */
+            i = g->idx[slot];
+            if (i != 0 && g->recs[i - 1].key == key) {
+                free_record(&g->recs[i - 1], key, raw);
+                pg_remove_at(g, &g->recs[i - 1], slot);
+            }
+            return;
         }
-        return;
     }
     record *r = &T.nursery[nursery_of(key)];
     size_t home = SIZE_MAX, hcap = T.rt.cap;

@@ -269,12 +269,13 @@ pg_take(pagerec *g, unsigned slot)
     return &g->recs[g->live++];
 }
 
-/* Take record r out of g: the last record moves into its place (a pointer
- * to that one is stale afterwards, but for T.pending, which follows). */
+/* Take record r (at `slot`) out of g: the last record moves into its place
+ * (a pointer to that one is stale afterwards, but for T.pending, which
+ * follows). */
 static inline void
-pg_remove(pagerec *g, record *r)
+pg_remove_at(pagerec *g, record *r, unsigned slot)
 {
-    g->idx[pg_slot(g, r->key)] = 0;
+    g->idx[slot] = 0;
     record *last = &g->recs[--g->live];
     if (r != last) {
         *r = *last;
@@ -283,6 +284,12 @@ pg_remove(pagerec *g, record *r)
             T.pending = r;
     }
     last->key = 0;
+}
+
+static inline void
+pg_remove(pagerec *g, record *r)
+{
+    pg_remove_at(g, r, pg_slot(g, r->key));
 }
 
 /* Records in the page store. */
