@@ -63,7 +63,7 @@ on_alloc(void *p, size_t size, uint64_t raw)
     settle_pending(0);
     if (T.ndeferred)
         retry_deferred();
-    record *r = rec_birth_block((uintptr_t)p, size);
+    record *r = rec_birth((uintptr_t)p);
     r->bt = ticks_of(raw);
     r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     r->site = site_now(); /* may add sites, never records: r stays put */
@@ -93,29 +93,33 @@ static HOT void
 on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
-    pagerec *g = pg_lookup(key >> PG_BITS);
-    if (g != NULL && g->live != 0) {
-        unsigned slot = pg_slot(g, key), i = g->idx[slot];
-        if (i != 0 && g->recs[i - 1].key == key) {
-            /* (a key is in one store only: nothing elsewhere) */
-            settle_pending(key); /* (may drop a record of g, moving another;
-                                    it births nothing: g stays) */
-            i = g->idx[slot];
-            if (i != 0 && g->recs[i - 1].key == key) {
-                free_record(&g->recs[i - 1], key, raw);
-                pg_remove_at(g, &g->recs[i - 1], slot);
+    record *r = &T.nursery[nursery_of(key)];
+    size_t home = SIZE_MAX, hcap = T.rt.cap;
+    pagerec *g = NULL;
+    unsigned slot = 0;
+    if (r->key != key) { /* an older object: in its page record, or the big table */
+        g = pg_lookup(key >> PG_BITS);
+        if (g != NULL && g->live != 0) {
+            slot = pg_slot(g, key);
+        } else {
+            g = NULL;
+            if (hcap != 0) { /* fetch its slot meanwhile */
+                home = home_of(key, hcap);
+                __builtin_prefetch(&T.rt.slots[home], 0, 3);
             }
+        }
+    }
+    settle_pending(key); /* (may drop a record, moving another of its page or
+                            bucket; it births nothing: g stays) */
+    int young = r->key == key;
+    if (!young && g != NULL) {
+        unsigned i = g->idx[slot];
+        if (i != 0 && g->recs[i - 1].key == key) {
+            free_record(&g->recs[i - 1], key, raw);
+            pg_remove_at(g, &g->recs[i - 1], slot);
             return;
         }
     }
-    record *r = &T.nursery[nursery_of(key)];
-    size_t home = SIZE_MAX, hcap = T.rt.cap;
-    if (r->key != key && hcap != 0) { /* an older object: fetch its slot meanwhile */
-        home = home_of(key, hcap);
-        __builtin_prefetch(&T.rt.slots[home], 0, 3);
-    }
-    settle_pending(key);
-    int young = r->key == key;
     if (!young) {
         record *m = moving_find(key);
         if (m != NULL) {
@@ -159,7 +163,7 @@ on_realloc(void *old, void *p, size_t size)
     }
     record keep = *r;
     rec_drop(r);
-    r = rec_birth_block((uintptr_t)p, size);
+    r = rec_birth((uintptr_t)p);
     keep.key = (uintptr_t)p;
     keep.size = nsize;
     *r = keep;

@@ -3,12 +3,12 @@
  * (allocator backend) or object (tracer) (internal).
  *
  * Two stores. The allocator backend keeps the record of a block of at most
- * 512 bytes in the page store (lifetimes_pages.h) when its slot there is
- * free; everything else goes to the fallback, owned here: records are born
- * in a small nursery and move to a big table only if they outlive it (see
- * "the nursery"): most objects die young, and then cost a few
- * cache-resident stores. rec_birth_block, rec_find and rec_drop (at the
- * end) see both stores and keep one record per key. Everything here is on
+ * 512 bytes, once it outlives the nursery, in the page store
+ * (lifetimes_pages.h) when its slot there is free; everything else goes to
+ * the big table. Records are born in a small nursery and move out only if
+ * they outlive it (see "the nursery"): most objects die young, and then
+ * cost a few cache-resident stores. rec_find and rec_drop see every store;
+ * "both stores" says how one record per key is kept. Everything here is on
  * the hooks' hot path, so it is inline. Figures are counted here too
  * (count_death, died, unborn).
  */
@@ -316,6 +316,99 @@ fb_drop(record *r)
     }
 }
 
+/* ---- both stores ---------------------------------------------------------
+ * Every record is born in the nursery (most die there: a churn costs what it
+ * did before the page store). One that outlives its nursery slot moves to
+ * its page record if its block is at most PG_MAX bytes and its slot there
+ * is free (pg_put), else to the big table through the ring. A key is in one
+ * of the page store and the big table at a time; the nursery may hold a
+ * newer record of a key whose free we missed (it was freed out of our
+ * sight and handed out again), as it did with the big table alone: lookups
+ * try the nursery first, and the stale record is counted dead when the new
+ * one moves out of the nursery:
+ * - to a page: the same slot holds the stale one, or, when the page's `fb`
+ *   says a record of the page went to the fallback (or pg_fb_all: a
+ *   fallback record's page had no record, out of memory), the ring or the
+ *   big table does;
+ * - to the fallback: the key's slot in its page record, if any, and the
+ *   page is marked `fb` (a page record with no slots is made for it if
+ *   needed); the big table's own check (move_in, `existed`) does the rest.
+ * `fb` is set in the hooks and recomputed exactly outside them (pg_reclaim),
+ * so a page marked by a conflict long gone costs a lookup per move only
+ * until then. */
+
+/* Forget the record of `key` in page g's slot, if there is one: the block
+ * died unseen (g may be NULL). */
+static inline void
+pg_forget_stale(pagerec *g, uintptr_t key)
+{
+    if (g == NULL || g->live == 0)
+        return;
+    record *s = pg_find(g, key);
+    if (s == NULL)
+        return;
+    died(s, ticks_now());
+    pg_remove(g, s);
+}
+
+/* Move nursery record n to its page record (allocator backend); 0 when it
+ * must go to the big table (then noted: see above). */
+static inline int
+pg_put(const record *n)
+{
+    uintptr_t key = n->key, pn = key >> PG_BITS;
+    pagerec *g = pg_lookup(pn);
+    if (n->size <= PG_MAX) {
+        unsigned cls = pg_class(n->size);
+        if (g == NULL) {
+            g = pg_new(pn, cls);
+        } else if (g->cls != cls && g->live == 0) {
+            pagerec *m = pg_reclass(g, cls); /* (NULL: out of memory, g stays) */
+            if (m != NULL)
+                g = m;
+        }
+        if (g != NULL && g->cls == cls) {
+            unsigned slot = pg_slot(g, key), i = g->idx[slot];
+            record *s;
+            if (i == 0) {
+                s = pg_take(g, slot);
+                if (s == NULL)
+                    goto fallback; /* full, or out of memory */
+            } else {
+                s = &g->recs[i - 1];
+                if (s->key != key)
+                    goto fallback; /* another live block there (not pymalloc's spacing) */
+                died(s, ticks_now()); /* we missed its free */
+            }
+            if (__builtin_expect(g->fb | T.pg_fb_all, 0)) {
+                record *o = moving_find(key);
+                if (o != NULL) { /* moved out earlier, freed unseen */
+                    died(o, ticks_now());
+                    moving_remove(o);
+                } else if (T.rt.cap != 0) {
+                    size_t j = rt_find(&T.rt, key);
+                    if (j != SIZE_MAX) {
+                        died(&T.rt.slots[j], ticks_now());
+                        rt_remove(&T.rt, j);
+                    }
+                }
+            }
+            *s = *n;
+            return 1;
+        }
+    }
+fallback:
+    if (g == NULL)
+        g = pg_new(pn, 0);
+    if (g == NULL) {
+        T.pg_fb_all = 1;
+    } else {
+        pg_forget_stale(g, key);
+        g->fb = 1;
+    }
+    return 0;
+}
+
 /* Put the oldest moving record into the big table. */
 static inline void
 move_in(void)
@@ -349,6 +442,11 @@ move_in_all(void)
 static inline void
 evict(record *n)
 {
+    if (T.backend == HL_BACKEND_ALLOCATOR && pg_put(n)) {
+        n->key = 0;
+        T.nn--;
+        return;
+    }
     if (T.nmoving == MOVE_N)
         move_in();
     unsigned k = (T.mv_head + T.nmoving++) % MOVE_N;
@@ -387,91 +485,12 @@ in_fallback(const record *r)
     return in_nursery(r) || in_moving(r) || (r >= T.rt.slots && r < T.rt.slots + T.rt.cap);
 }
 
-/* ---- both stores ---------------------------------------------------------
- * One record per key, in one store. A key changes store only through a
- * missed free (the block was freed out of our sight and handed out again),
- * so every birth checks the place where a stale record of its key could be:
- * - born in a page: the slot (same key: died unseen, as in rec_birth); and
- *   the fallback, when the page's `fb` says a record of the page went there
- *   (or pg_fb_all: a fallback record's page had no record, out of memory).
- * - born in the fallback: the key's slot in its page record, if any, and
- *   the page is marked `fb` (a page record with no slots is made for it if
- *   needed), so that a later page birth looks in the fallback.
- * `fb` is set in the hooks and recomputed exactly outside them (pg_reclaim),
- * so a page marked by a conflict long gone costs a fallback lookup per
- * birth only until then. */
-
-/* Forget the record of `key` in page g's slot, if there is one: the block
- * died unseen (g may be NULL). */
-static inline void
-pg_forget_stale(pagerec *g, uintptr_t key)
-{
-    if (g == NULL || g->live == 0)
-        return;
-    record *s = pg_find(g, key);
-    if (s == NULL)
-        return;
-    died(s, ticks_now());
-    pg_remove(g, s);
-}
-
-/* A fresh record for block `key` of `size` bytes (key set, the rest zero),
- * in the page store or the fallback (allocator backend). */
-static HOT record *
-rec_birth_block(uintptr_t key, size_t size)
-{
-    uintptr_t pn = key >> PG_BITS;
-    pagerec *g = pg_lookup(pn);
-    if (__builtin_expect(size <= PG_MAX, 1)) {
-        unsigned cls = pg_class(size);
-        if (g == NULL) {
-            g = pg_new(pn, cls);
-        } else if (g->cls != cls && g->live == 0) {
-            pagerec *n = pg_reclass(g, cls); /* (NULL: out of memory, g stays) */
-            if (n != NULL)
-                g = n;
-        }
-        if (g != NULL && g->cls == cls) {
-            unsigned slot = pg_slot(g, key), i = g->idx[slot];
-            record *s;
-            if (i == 0) {
-                s = pg_take(g, slot);
-                if (s == NULL)
-                    goto fallback; /* full, or out of memory */
-            } else {
-                s = &g->recs[i - 1];
-                if (s->key != key)
-                    goto fallback; /* another live block there (not pymalloc's spacing) */
-                died(s, ticks_now()); /* we missed its free */
-            }
-            if (__builtin_expect(g->fb | T.pg_fb_all, 0)) {
-                record *o = fb_find(key);
-                if (o != NULL) { /* born there, freed unseen */
-                    died(o, ticks_now());
-                    fb_drop(o);
-                }
-            }
-            memset(s, 0, sizeof(*s));
-            s->key = key;
-            return s;
-        }
-    }
-fallback:
-    if (g == NULL)
-        g = pg_new(pn, 0);
-    if (g == NULL) {
-        T.pg_fb_all = 1;
-    } else {
-        pg_forget_stale(g, key);
-        g->fb = 1;
-    }
-    return rec_birth(key);
-}
-
 /* The record for `key`, in either store, or NULL. */
 static inline record *
 rec_find(uintptr_t key)
 {
+    if (T.nursery != NULL && T.nursery[nursery_of(key)].key == key)
+        return &T.nursery[nursery_of(key)]; /* (the newest: see "both stores") */
     if (T.pm_count != 0) {
         pagerec *g = pg_lookup(key >> PG_BITS);
         if (g != NULL && g->live != 0) {

@@ -2,7 +2,8 @@
  * (lib/lifetimes_pages.h) and the functions that keep one record per key
  * across it and the fallback (lib/lifetimes_records.h), driven directly on
  * the tracker's state with made-up addresses (no hook is installed; nothing
- * is read at those addresses). */
+ * is read at those addresses). Records are born in the nursery and moved
+ * out at once (birth), as those of a structure being built are. */
 #include "heaplens/heaplens.h"
 #include "lifetimes_records.h"
 #include "mem.h"
@@ -50,16 +51,23 @@ teardown(void)
     T.dropped = 0;
 }
 
-/* A birth of a block of type 1, as on_alloc makes it. */
+/* A birth of a block of type 1, as on_alloc makes it, that outlives its
+ * nursery slot: moved to its page record or, through the ring, to the big
+ * table. */
 static record *
 birth(uintptr_t key, size_t size)
 {
-    record *r = rec_birth_block(key, size);
+    record *r = rec_birth(key);
     ck_assert_ptr_nonnull(r);
     ck_assert(r->key == key);
     r->bt = (uint64_t)1 << 48;
     r->size = (uint32_t)size;
     fake->born++;
+    evict(r);
+    move_in_all();
+    ck_assert_uint_eq(T.nn, 0);
+    r = rec_find(key);
+    ck_assert_ptr_nonnull(r);
     return r;
 }
 
@@ -269,6 +277,27 @@ START_TEST(test_missed_frees)
 }
 END_TEST
 
+START_TEST(test_young_record_over_a_stale_one)
+{
+    birth(BASE + 96, 32);
+    /* Freed unseen, born again: the young record is the one found... */
+    record *young = rec_birth(BASE + 96);
+    young->bt = (uint64_t)1 << 48;
+    young->size = 32;
+    fake->born++;
+    ck_assert(in_nursery(rec_find(BASE + 96)));
+    ck_assert_uint_eq(records(), 2);
+    /* ...and when it moves out, the stale one in the page died. */
+    nursery_flush();
+    ck_assert_uint_eq(fake->died, 1);
+    ck_assert_uint_eq(records(), 1);
+    ck_assert(in_pages(BASE + 96));
+    death(BASE + 96);
+    ck_assert_uint_eq(records(), 0);
+    ck_assert_uint_eq(fake->born, fake->died);
+}
+END_TEST
+
 START_TEST(test_out_of_memory)
 {
     /* No page record can be made: the fallback keeps the record. */
@@ -367,6 +396,7 @@ lifetimes_pages_suite(void)
     tcase_add_test(tc, test_emptied_page_changes_class);
     tcase_add_test(tc, test_libc_spacing);
     tcase_add_test(tc, test_missed_frees);
+    tcase_add_test(tc, test_young_record_over_a_stale_one);
     tcase_add_test(tc, test_out_of_memory);
     tcase_add_test(tc, test_pending_follows_growth);
     tcase_add_test(tc, test_many_pages);
