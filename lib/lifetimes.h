@@ -11,8 +11,8 @@
  *   block; new classes verified at safe points.
  * - lifetimes_pages.h: the page store, where the allocator backend keeps
  *   the records of blocks of at most 512 bytes.
- * - lifetimes_records.h: the fallback record tables (nursery, ring, big
- *   table) and the functions that find and drop a record in either store.
+ * - lifetimes_records.h: the nursery, the ring and the big table, and the
+ *   functions that move, find and drop a record in any of the stores.
  * - lifetimes_sites.c (+ .h): allocation sites, a trie of frames.
  * - lifetimes.c: the public API: start, stop, figures (from a heap walk),
  *   survivors, lookups; the clock.
@@ -45,7 +45,7 @@
  * step on every allocation and free. */
 #define HOT inline __attribute__((always_inline))
 
-/* ---- records: an open-addressing table keyed by address ----------------
+/* ---- records: the big table, open addressing keyed by address -----------
  * 24 bytes a slot, in buckets of RT_B slots (lifetimes_records.h) plus two
  * bytes per bucket. Capacities are not powers of two: a bucket is picked
  * with a multiply-shift over the hashed key (home_of), which lets the
@@ -111,8 +111,8 @@ typedef struct {
  * birth usually finds its slot empty or holding the record of a block
  * freed since; a death finds its record there and empties the slot with
  * one store. A record still alive when another birth wants its slot moves
- * to the big table (evict), so only the objects that live a while ever
- * touch it. */
+ * to its page record or the big table (evict), so only the objects that
+ * live a while ever touch them. */
 
 /* ---- the page store (allocator backend, blocks of at most PG_MAX bytes) --
  * The address space is cut in 4 KiB pages. A page record holds the class
@@ -125,11 +125,11 @@ typedef struct {
  * block however sparse the page (a direct array of slots cost 48 B per
  * live int when a build kept one int in two of a page). Page records are
  * found through a hash map of pointers with a small direct-mapped cache in
- * front
- * (lifetimes_pages.h). What does not fit (bigger blocks, a slot holding
- * another key, a page of another class, a 256th record) goes to the
- * nursery and the big table, the fallback; the tracer backend uses the
- * fallback only. */
+ * front (lifetimes_pages.h). Records are born in the nursery (above) and
+ * move to their page record when they outlive it; what does not fit there
+ * (bigger blocks, a slot holding another key, a page of another class, a
+ * 256th record) goes to the big table, the fallback; the tracer backend
+ * uses the nursery and the big table only. */
 
 #define PG_BITS 12
 #define PG_MAX 512 /* pymalloc's small requests */
