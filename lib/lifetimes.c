@@ -128,6 +128,7 @@ release_all(void)
     hl_mem__sys_free(T.rt.bk);
     hl_mem__sys_free(T.nursery);
     T.nursery = NULL;
+    pg_release_all();
     T.nn = 0;
     T.mv_head = T.nmoving = 0;
     PyObject *types = T.types;
@@ -359,6 +360,23 @@ purge_freelist_dead(void)
         s->alive_bytes -= r->size;
         rt_remove(&T.rt, i); /* a later record may move into slot i: look again */
     }
+    for (size_t p = 0; p < T.pm_cap; p++) {
+        pagerec *g = T.pm[p];
+        unsigned j = 0;
+        while (g != NULL && j < g->live) {
+            record *r = &g->recs[j];
+            uint32_t t = BT_TYPE(r->bt);
+            if (!type_real(t) ||
+                Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
+                j++;
+                continue;
+            }
+            tstats *s = T.stats[t];
+            s->died++;
+            s->alive_bytes -= r->size;
+            pg_remove(g, r); /* the last record moves into place j: look again */
+        }
+    }
 }
 
 /* ---- confirm: the live figures come from a heap walk ----------------------
@@ -406,6 +424,9 @@ confirm(void)
         T.stats[i]->confirmed = T.stats[i]->confirmed_bytes = 0;
     for (size_t i = 0; i < T.rt.cap; i++)
         T.rt.slots[i].site &= ~SITE_CONFIRMED;
+    for (size_t p = 0; p < T.pm_cap; p++)
+        for (unsigned j = 0; T.pm[p] != NULL && j < T.pm[p]->live; j++)
+            T.pm[p]->recs[j].site &= ~SITE_CONFIRMED;
     hl_walk_options opts = HL_WALK_OPTIONS_INIT;
     opts.model = HL_MODEL_GETSIZEOF;
     opts.align = 1;
@@ -534,14 +555,14 @@ hl_track_get_status(hl_track_status *out)
     check_lost();
     settle_all();
     memset(out, 0, sizeof(*out));
-    out->records = T.rt.count + T.nn + (size_t)T.nmoving;
+    out->records = T.rt.count + T.nn + (size_t)T.nmoving + pg_count();
     out->dropped = T.dropped;
     out->unresolved = T.unresolved;
     out->waiting = T.nwaiting + T.ndeadwait;
     out->types_unverified = T.types_unverified + (size_t)T.nnewtypes;
     out->sites = T.nsites ? T.nsites - 1 : 0;
     out->types = T.nstats;
-    out->memory = T.rt.cap * sizeof(record) + T.rt.cap / RT_B * sizeof(rbucket) + (T.nursery ? NURSERY_N * sizeof(record) : 0) +
+    out->memory = T.rt.cap * sizeof(record) + T.rt.cap / RT_B * sizeof(rbucket) + (T.nursery ? NURSERY_N * sizeof(record) : 0) + pg_memory() +
                   T.ntinfos * (sizeof(tinfo)) +
                   T.nstats * sizeof(tstats) + T.capstats * sizeof(void *) +
                   T.nsites * sizeof(site) + T.capsites * sizeof(void *) +
@@ -646,17 +667,24 @@ hl_track_survivors(hl_track_record **out, size_t *n, PyTypeObject *type)
     int rc = confirm_if_running();
     if (rc < 0)
         return rc;
-    *out = hl_mem__sys_calloc(T.rt.count ? T.rt.count : 1, sizeof(hl_track_record));
+    size_t most = T.rt.count + pg_count();
+    *out = hl_mem__sys_calloc(most ? most : 1, sizeof(hl_track_record));
     if (*out == NULL)
         return hl_error__set(HL_ENOMEM, "out of memory for the survivors");
-    for (size_t i = 0; i < T.rt.cap; i++) {
-        const record *r = &T.rt.slots[i];
-        uint32_t t = BT_TYPE(r->bt);
-        if (r->key == 0 || !type_real(t) || !(r->site & SITE_CONFIRMED))
-            continue;
-        if (type != NULL && !PyType_IsSubtype(T.stats[t]->ti->type, type))
-            continue;
-        fill_record(&(*out)[(*n)++], r);
+    /* The big table's records, then the page store's (p == SIZE_MAX: the
+     * big table). */
+    for (size_t p = SIZE_MAX, n_in; p == SIZE_MAX || p < T.pm_cap; p++) {
+        const record *rs = p == SIZE_MAX ? T.rt.slots : T.pm[p] ? T.pm[p]->recs : NULL;
+        n_in = p == SIZE_MAX ? T.rt.cap : T.pm[p] ? T.pm[p]->live : 0;
+        for (size_t i = 0; i < n_in; i++) {
+            const record *r = &rs[i];
+            uint32_t t = BT_TYPE(r->bt);
+            if (r->key == 0 || !type_real(t) || !(r->site & SITE_CONFIRMED))
+                continue;
+            if (type != NULL && !PyType_IsSubtype(T.stats[t]->ti->type, type))
+                continue;
+            fill_record(&(*out)[(*n)++], r);
+        }
     }
     qsort(*out, *n, sizeof(hl_track_record), record_cmp);
     return 0;
@@ -696,10 +724,9 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
     uintptr_t key = (uintptr_t)obj;
     if (T.backend == HL_BACKEND_ALLOCATOR)
         key -= (uintptr_t)hl_compat__preheader(Py_TYPE(obj));
-    size_t i = rt_find(&T.rt, key);
-    if (i == SIZE_MAX)
+    const record *r = rec_find(key);
+    if (r == NULL)
         return HL_EINVAL;
-    const record *r = &T.rt.slots[i];
     uint32_t t = BT_TYPE(r->bt);
     if (!type_real(t) || T.stats[t]->ti->type != Py_TYPE(obj))
         return HL_EINVAL;

@@ -9,7 +9,10 @@
  * - lifetimes_types.c (+ .h): which block is an object of which type, and
  *   THE INVARIANT that keeps the hooks from following a word read from a
  *   block; new classes verified at safe points.
- * - lifetimes_records.h: the record tables (nursery, ring, big table).
+ * - lifetimes_pages.h: the page store, where the allocator backend keeps
+ *   the records of blocks of at most 512 bytes.
+ * - lifetimes_records.h: the nursery, the ring and the big table, and the
+ *   functions that move, find and drop a record in any of the stores.
  * - lifetimes_sites.c (+ .h): allocation sites, a trie of frames.
  * - lifetimes.c: the public API: start, stop, figures (from a heap walk),
  *   survivors, lookups; the clock.
@@ -42,7 +45,7 @@
  * step on every allocation and free. */
 #define HOT inline __attribute__((always_inline))
 
-/* ---- records: an open-addressing table keyed by address ----------------
+/* ---- records: the big table, open addressing keyed by address -----------
  * 24 bytes a slot, in buckets of RT_B slots (lifetimes_records.h) plus two
  * bytes per bucket. Capacities are not powers of two: a bucket is picked
  * with a multiply-shift over the hashed key (home_of), which lets the
@@ -108,8 +111,42 @@ typedef struct {
  * birth usually finds its slot empty or holding the record of a block
  * freed since; a death finds its record there and empties the slot with
  * one store. A record still alive when another birth wants its slot moves
- * to the big table (evict), so only the objects that live a while ever
- * touch it. */
+ * to its page record or the big table (evict), so only the objects that
+ * live a while ever touch them. */
+
+/* ---- the page store (allocator backend, blocks of at most PG_MAX bytes) --
+ * The address space is cut in 4 KiB pages. A page record holds the class
+ * of its page (a request size rounded up to 16: the class of the first
+ * block seen there), a byte per slot and the page's records, packed: block
+ * X has slot (X & 4095) / class, and the slot's byte is 0 or 1 + the index
+ * of the record there. Two live blocks at least a class apart never share
+ * a slot, and pymalloc gives every block of a pool (4 or 16 KiB, so every
+ * block of a page) the same class. Packed records cost 24 bytes per live
+ * block however sparse the page (a direct array of slots cost 48 B per
+ * live int when a build kept one int in two of a page). Page records are
+ * found through a hash map of pointers with a small direct-mapped cache in
+ * front (lifetimes_pages.h). Records are born in the nursery (above) and
+ * move to their page record when they outlive it; what does not fit there
+ * (bigger blocks, a slot holding another key, a page of another class, a
+ * 256th record) goes to the big table, the fallback; the tracer backend
+ * uses the nursery and the big table only. */
+
+#define PG_BITS 12
+#define PG_MAX 512 /* pymalloc's small requests */
+#define PG_LIVE_MAX 255 /* records per page (a slot's byte holds 1 + index) */
+#define PG_CACHE 64
+
+typedef struct pagerec {
+    uintptr_t page;  /* address >> PG_BITS */
+    record *recs;    /* cap records, the first `live` in use */
+    uint32_t recip;  /* ceil(2^16 / (cls / 16)): see pg_slot */
+    uint16_t cls;    /* 16..PG_MAX; 0: no slots (a page seen for the fallback) */
+    uint16_t live;
+    uint16_t cap;
+    uint16_t nslots; /* bytes of idx (>= pg_nslots(cls)) */
+    uint8_t fb;      /* a record of this page may be in the fallback */
+    uint8_t idx[];   /* per slot: 0 (none) or 1 + its record's index */
+} pagerec;
 
 #define MOVE_N 8 /* evicted records waiting for their big-table slot */
 #define NURSERY_BITS 11
@@ -214,6 +251,13 @@ typedef struct {
     record moving[MOVE_N];  /* evicted, on their way to the big table (see evict): */
     size_t mv_home[MOVE_N], mv_cap[MOVE_N]; /* each one's home_of, for that cap */
     unsigned mv_head, nmoving; /* a ring, oldest at mv_head (unsigned: % MOVE_N is a mask) */
+    pagerec **pm;           /* the page map: pm_cap (a power of two) pointers */
+    size_t pm_cap, pm_count;
+    unsigned pm_shift;      /* 64 - log2(pm_cap) */
+    pagerec *pg_last[PG_CACHE]; /* page records found last, by page number mod
+                               PG_CACHE (a churn touches a page per class) */
+    int pg_fb_all;          /* a fallback record's page may have no record
+                               (out of memory): every birth checks the fallback */
     int has_pending;
     record *pending;        /* the newest record (in the nursery), not resolved yet */
 

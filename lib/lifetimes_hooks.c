@@ -72,18 +72,54 @@ on_alloc(void *p, size_t size, uint64_t raw)
     T.has_pending = 1;
 }
 
+/* The figures of a death (record r of block key, still in its store). */
+static HOT void
+free_record(const record *r, uintptr_t key, uint64_t raw)
+{
+    uint32_t t = BT_TYPE(r->bt);
+    if (t == TYPE_HIDDEN) {
+        type_died(key);
+    } else if (type_waiting(t)) {
+        waiting_died(r, ticks_of(raw));
+    } else if (type_real(t)) {
+        tstats *s = T.stats[t];
+        if (s->is_meta)
+            type_died(key);
+        count_death(s, r, ticks_of(raw));
+    }
+}
+
 static HOT void
 on_free(void *p, uint64_t raw)
 {
     uintptr_t key = (uintptr_t)p;
     record *r = &T.nursery[nursery_of(key)];
     size_t home = SIZE_MAX, hcap = T.rt.cap;
-    if (r->key != key && hcap != 0) { /* an older object: fetch its slot meanwhile */
-        home = home_of(key, hcap);
-        __builtin_prefetch(&T.rt.slots[home], 0, 3);
+    pagerec *g = NULL;
+    unsigned slot = 0;
+    if (r->key != key) { /* an older object: in its page record, or the big table */
+        g = pg_lookup(key >> PG_BITS);
+        if (g != NULL && g->live != 0) {
+            slot = pg_slot(g, key);
+        } else {
+            g = NULL;
+            if (hcap != 0) { /* fetch its slot meanwhile */
+                home = home_of(key, hcap);
+                __builtin_prefetch(&T.rt.slots[home], 0, 3);
+            }
+        }
     }
-    settle_pending(key);
+    settle_pending(key); /* (may drop a record, moving another of its page or
+                            bucket; it births nothing: g stays) */
     int young = r->key == key;
+    if (!young && g != NULL) {
+        unsigned i = g->idx[slot];
+        if (i != 0 && g->recs[i - 1].key == key) {
+            free_record(&g->recs[i - 1], key, raw);
+            pg_remove_at(g, &g->recs[i - 1], slot);
+            return;
+        }
+    }
     if (!young) {
         record *m = moving_find(key);
         if (m != NULL) {
@@ -99,17 +135,7 @@ on_free(void *p, uint64_t raw)
             r = &T.rt.slots[i];
         }
     }
-    uint32_t t = BT_TYPE(r->bt);
-    if (t == TYPE_HIDDEN) {
-        type_died(key);
-    } else if (type_waiting(t)) {
-        waiting_died(r, ticks_of(raw));
-    } else if (type_real(t)) {
-        tstats *s = T.stats[t];
-        if (s->is_meta)
-            type_died(key);
-        count_death(s, r, ticks_of(raw));
-    }
+    free_record(r, key, raw);
     if (young) {
         r->key = 0;
         T.nn--;
@@ -144,8 +170,6 @@ on_realloc(void *old, void *p, size_t size)
     if (T.parked == (uintptr_t)old) /* (resized inside the collection) */
         T.parked = (uintptr_t)p;
 }
-
-/* ---- the allocator hook --------------------------------------------------- */
 
 /* ---- the allocator hook --------------------------------------------------- */
 

@@ -1,15 +1,21 @@
 /*
  * lifetimes_records.h - the records of the tracker: one per tracked block
- * (allocator backend) or object (tracer), in three places (internal).
+ * (allocator backend) or object (tracer) (internal).
  *
- * Records are born in a small nursery and move to a big table only if they
- * outlive it (see "the nursery"): most objects die young, and then cost a
- * few cache-resident stores. Everything here is on the hooks' hot path, so
- * it is inline. Figures are counted here too (count_death, died, unborn).
+ * Two stores. The allocator backend keeps the record of a block of at most
+ * 512 bytes, once it outlives the nursery, in the page store
+ * (lifetimes_pages.h) when its slot there is free; everything else goes to
+ * the big table. Records are born in a small nursery and move out only if
+ * they outlive it (see "the nursery"): most objects die young, and then
+ * cost a few cache-resident stores. rec_find and rec_drop see every store;
+ * "both stores" says how one record per key is kept. Everything here is on
+ * the hooks' hot path, so it is inline. Figures are counted here too
+ * (count_death, died, unborn).
  */
 #ifndef HL_LIFETIMES_RECORDS_H
 #define HL_LIFETIMES_RECORDS_H
 #include "lifetimes.h"
+#include "lifetimes_pages.h"
 
 /* ---- the big table: buckets of RT_B slots -----------------------------
  * The table is an array of buckets of RT_B records each (cap is a multiple
@@ -279,10 +285,10 @@ moving_remove(record *r)
     T.nmoving--;
 }
 
-/* The record for `key`, in the nursery, on its way or in the big table,
- * or NULL. */
+/* The record for `key` in the fallback: in the nursery, on its way or in
+ * the big table, or NULL. */
 static inline record *
-rec_find(uintptr_t key)
+fb_find(uintptr_t key)
 {
     record *n = &T.nursery[nursery_of(key)];
     if (n->key == key)
@@ -294,10 +300,11 @@ rec_find(uintptr_t key)
     return i == SIZE_MAX ? NULL : &T.rt.slots[i];
 }
 
-/* Forget a record. A big-table removal moves another record of that table:
- * pointers into it are stale afterwards (nursery pointers stay valid). */
+/* Forget a record of the fallback. A big-table removal moves another record
+ * of that table: pointers into it are stale afterwards (nursery pointers
+ * stay valid). */
 static inline void
-rec_drop(record *r)
+fb_drop(record *r)
 {
     if (in_moving(r)) {
         moving_remove(r);
@@ -307,6 +314,99 @@ rec_drop(record *r)
     } else {
         rt_remove(&T.rt, (size_t)(r - T.rt.slots));
     }
+}
+
+/* ---- both stores ---------------------------------------------------------
+ * Every record is born in the nursery (most die there: a churn costs what it
+ * did before the page store). One that outlives its nursery slot moves to
+ * its page record if its block is at most PG_MAX bytes and its slot there
+ * is free (pg_put), else to the big table through the ring. A key is in one
+ * of the page store and the big table at a time; the nursery may hold a
+ * newer record of a key whose free we missed (it was freed out of our
+ * sight and handed out again), as it did with the big table alone: lookups
+ * try the nursery first, and the stale record is counted dead when the new
+ * one moves out of the nursery:
+ * - to a page: the same slot holds the stale one, or, when the page's `fb`
+ *   says a record of the page went to the fallback (or pg_fb_all: a
+ *   fallback record's page had no record, out of memory), the ring or the
+ *   big table does;
+ * - to the fallback: the key's slot in its page record, if any, and the
+ *   page is marked `fb` (a page record with no slots is made for it if
+ *   needed); the big table's own check (move_in, `existed`) does the rest.
+ * `fb` is set in the hooks and recomputed exactly outside them (pg_reclaim),
+ * so a page marked by a conflict long gone costs a lookup per move only
+ * until then. */
+
+/* Forget the record of `key` in page g's slot, if there is one: the block
+ * died unseen (g may be NULL). */
+static inline void
+pg_forget_stale(pagerec *g, uintptr_t key)
+{
+    if (g == NULL || g->live == 0)
+        return;
+    record *s = pg_find(g, key);
+    if (s == NULL)
+        return;
+    died(s, ticks_now());
+    pg_remove(g, s);
+}
+
+/* Move nursery record n to its page record (allocator backend); 0 when it
+ * must go to the big table (then noted: see above). */
+static inline int
+pg_put(const record *n)
+{
+    uintptr_t key = n->key, pn = key >> PG_BITS;
+    pagerec *g = pg_lookup(pn);
+    if (n->size <= PG_MAX) {
+        unsigned cls = pg_class(n->size);
+        if (g == NULL) {
+            g = pg_new(pn, cls);
+        } else if (g->cls != cls && g->live == 0) {
+            pagerec *m = pg_reclass(g, cls); /* (NULL: out of memory, g stays) */
+            if (m != NULL)
+                g = m;
+        }
+        if (g != NULL && g->cls == cls) {
+            unsigned slot = pg_slot(g, key), i = g->idx[slot];
+            record *s;
+            if (i == 0) {
+                s = pg_take(g, slot);
+                if (s == NULL)
+                    goto fallback; /* full, or out of memory */
+            } else {
+                s = &g->recs[i - 1];
+                if (s->key != key)
+                    goto fallback; /* another live block there (not pymalloc's spacing) */
+                died(s, ticks_now()); /* we missed its free */
+            }
+            if (__builtin_expect(g->fb | T.pg_fb_all, 0)) {
+                record *o = moving_find(key);
+                if (o != NULL) { /* moved out earlier, freed unseen */
+                    died(o, ticks_now());
+                    moving_remove(o);
+                } else if (T.rt.cap != 0) {
+                    size_t j = rt_find(&T.rt, key);
+                    if (j != SIZE_MAX) {
+                        died(&T.rt.slots[j], ticks_now());
+                        rt_remove(&T.rt, j);
+                    }
+                }
+            }
+            *s = *n;
+            return 1;
+        }
+    }
+fallback:
+    if (g == NULL)
+        g = pg_new(pn, 0);
+    if (g == NULL) {
+        T.pg_fb_all = 1;
+    } else {
+        pg_forget_stale(g, key);
+        g->fb = 1;
+    }
+    return 0;
 }
 
 /* Put the oldest moving record into the big table. */
@@ -342,6 +442,11 @@ move_in_all(void)
 static inline void
 evict(record *n)
 {
+    if (T.backend == HL_BACKEND_ALLOCATOR && pg_put(n)) {
+        n->key = 0;
+        T.nn--;
+        return;
+    }
     if (T.nmoving == MOVE_N)
         move_in();
     unsigned k = (T.mv_head + T.nmoving++) % MOVE_N;
@@ -374,14 +479,105 @@ rec_birth(uintptr_t key)
     return n;
 }
 
+static inline int
+in_fallback(const record *r)
+{
+    return in_nursery(r) || in_moving(r) || (r >= T.rt.slots && r < T.rt.slots + T.rt.cap);
+}
+
+/* The record for `key`, in either store, or NULL. */
+static inline record *
+rec_find(uintptr_t key)
+{
+    if (T.nursery != NULL && T.nursery[nursery_of(key)].key == key)
+        return &T.nursery[nursery_of(key)]; /* (the newest: see "both stores") */
+    if (T.pm_count != 0) {
+        pagerec *g = pg_lookup(key >> PG_BITS);
+        if (g != NULL && g->live != 0) {
+            record *s = pg_find(g, key);
+            if (s != NULL)
+                return s;
+        }
+    }
+    return fb_find(key);
+}
+
+/* Forget a record (of either store). Another record of its table or page
+ * may move into its place: pointers to records are stale afterwards, but
+ * for T.pending (see pg_remove) and nursery pointers. */
+static inline void
+rec_drop(record *r)
+{
+    if (in_fallback(r)) {
+        fb_drop(r);
+        return;
+    }
+    pg_remove(pg_lookup(r->key >> PG_BITS), r);
+}
+
+/* Empty page records kept by pg_reclaim, in bytes. */
+#define PG_KEEP_EMPTY (128u * 1024u)
+
+/* Outside the hooks: make `fb` exact (a page record for the page of every
+ * fallback record, which is all in the big table now), then free the empty
+ * page records with no fallback record past the first PG_KEEP_EMPTY bytes
+ * of them, so that the memory figures show no stale peak. The ones kept
+ * are what code run again and again (a churn, a test screened for leaks
+ * between reads of the figures) reuses, and reclasses, without a malloc of
+ * ours growing the process's heap in every run. */
+static inline void
+pg_reclaim(void)
+{
+    if (T.backend != HL_BACKEND_ALLOCATOR || (T.pm_cap == 0 && T.rt.count == 0))
+        return;
+    for (size_t i = 0; i < T.pm_cap; i++)
+        if (T.pm[i] != NULL)
+            T.pm[i]->fb = 0;
+    int all = 0;
+    for (size_t i = 0; i < T.rt.cap; i++) {
+        uintptr_t key = T.rt.slots[i].key;
+        if (key == 0)
+            continue;
+        pagerec *g = pg_lookup(key >> PG_BITS);
+        if (g == NULL)
+            g = pg_new(key >> PG_BITS, 0);
+        if (g == NULL)
+            all = 1;
+        else
+            g->fb = 1;
+    }
+    T.pg_fb_all = all || T.nn != 0 || T.nmoving != 0; /* (those are never left here) */
+    size_t keep = 0, empty = 0; /* (the same walk as pm_resize's) */
+    for (size_t i = 0; i < T.pm_cap; i++) {
+        pagerec *g = T.pm[i];
+        if (g == NULL)
+            continue;
+        if (g->live != 0 && g->cap > g->live + g->live / 4 + 4)
+            (void)pg_resize_recs(g, g->live); /* trimmed (out of memory: kept) */
+        if (!pg_empty(T.pm[i])) {
+            keep++;
+        } else if (empty + pg_bytes(T.pm[i]) <= PG_KEEP_EMPTY) {
+            empty += pg_bytes(T.pm[i]);
+            keep++;
+        }
+    }
+    if (keep == T.pm_count)
+        return;
+    size_t cap = 64;
+    while (cap * 3 < keep * 4) /* load <= 0.75 */
+        cap *= 2;
+    (void)pm_resize(cap, PG_KEEP_EMPTY); /* out of memory: they stay, to be reused */
+}
+
 /* Every nursery record to the big table (outside hooks: before the API
- * walks the records). */
+ * walks the records); then see pg_reclaim. */
 static inline void
 nursery_flush(void)
 {
     if (T.nursery == NULL || T.nn == 0) {
         move_in_all();
         rt_shrink_sparse(&T.rt);
+        pg_reclaim();
         return;
     }
     for (size_t k = 0; k < NURSERY_N; k++)
@@ -389,5 +585,6 @@ nursery_flush(void)
             evict(&T.nursery[k]);
     move_in_all();
     rt_shrink_sparse(&T.rt);
+    pg_reclaim();
 }
 #endif
