@@ -180,6 +180,14 @@ typedef struct {
 typedef struct {
     PyObject *me_key, *me_value;
 } hl_unicode_entry;
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* struct _dictvalues (3.13): an instance's inline values. */
+typedef struct {
+    uint8_t capacity, size, embedded, valid;
+    PyObject *values[1];
+} hl_dictvalues;
+#endif
 #endif
 
 PyObject *
@@ -200,14 +208,13 @@ hl_compat__inline_attr_name(PyObject *o, PyObject *child)
 #if PY_VERSION_HEX >= 0x030D0000
     if (!PyType_HasFeature(tp, Py_TPFLAGS_INLINE_VALUES))
         return NULL;
-    /* struct _dictvalues { capacity, size, embedded, valid; values[] },
-     * its insertion order after values[capacity]. */
-    const uint8_t *iv = (const uint8_t *)o + tp->tp_basicsize;
-    if (!iv[3])
+    /* Its insertion order follows values[capacity]. */
+    const hl_dictvalues *iv = (const hl_dictvalues *)((const char *)o + tp->tp_basicsize);
+    if (!iv->valid)
         return NULL; /* not valid: the dict holds the values */
-    values = (PyObject *const *)(iv + 8);
-    order = (const uint8_t *)&values[iv[0]];
-    used = iv[1];
+    values = iv->values;
+    order = (const uint8_t *)&values[iv->capacity];
+    used = iv->size;
     step = 1;
 #else
 #if PY_VERSION_HEX >= 0x030C0000

@@ -562,16 +562,21 @@ write_frames(writer *w, hl_addrset *seen)
  * it), renamed over `path` once complete: a dump of that file open in this
  * or another process keeps its own, unchanged (rewriting it in place would
  * make that reader's mapping fault), and a failed write leaves the old file
- * as it was. The new file takes the old one's permission bits. A path that
- * exists and is not a regular file (a device, a FIFO, a symbolic link) is
- * written in place, *tmp NULL. NULL with errno set on failure. */
+ * as it was. The new file is made readable by its owner only and then
+ * takes the old one's permission bits. `path` is written in place, *tmp
+ * NULL, when replacing it would change more than its contents: it is not
+ * a regular file (a device, a FIFO, a symbolic link), it has other hard
+ * links, another owner, or no write permission for us (fopen then fails as
+ * before); and when no file can be made beside it (a name too long, a
+ * directory we cannot write). NULL with errno set on failure. */
 static FILE *
 open_target(const char *path, char **tmp)
 {
     struct stat st;
     int have = lstat(path, &st) == 0;
     *tmp = NULL;
-    if (have && !S_ISREG(st.st_mode))
+    if (have && (!S_ISREG(st.st_mode) || st.st_nlink > 1 || st.st_uid != geteuid() ||
+                 access(path, W_OK) != 0))
         return fopen(path, "wb");
     size_t n = strlen(path) + 48;
     char *name = hl_mem__malloc(n);
@@ -583,13 +588,15 @@ open_target(const char *path, char **tmp)
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
         snprintf(name, n, "%s.%ld.%u.tmp", path, (long)getpid(), counter++);
-        fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have ? 0600 : 0666);
         if (fd < 0 && errno != EEXIST)
             break;
     }
     if (fd < 0) {
         int e = errno;
         hl_mem__free(name);
+        if (e == ENAMETOOLONG || e == EACCES || e == EPERM || e == EROFS || e == EEXIST)
+            return fopen(path, "wb"); /* (nothing can be made beside it) */
         errno = e;
         return NULL;
     }
@@ -701,7 +708,9 @@ hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, 
     }
     if ((rc = flush(&w)) < 0)
         goto done;
-    if (fflush(w.f) != 0) {
+    if (fflush(w.f) != 0 || (tmp != NULL && fsync(fileno(w.f)) != 0)) {
+        /* (fsync: a crash after the rename must not leave an empty file
+         * where the old dump was) */
         rc = hl_error__set(HL_EINVAL, "cannot write the dump: %s", strerror(errno));
         goto done;
     }

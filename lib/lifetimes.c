@@ -438,8 +438,12 @@ confirm(void)
     T.quiet = hl_compat__tstate(); /* the walk's own objects are not ours to count */
     int rc = hl_heap_walk(NULL, &opts, NULL, 0);
     T.quiet = was_quiet;
-    /* A __sizeof__ run by the walk may have made objects in another thread. */
+    /* A __sizeof__ run by the walk may have let another thread run and
+     * allocate: its pending block is settled first (the flush empties the
+     * nursery slot T.pending points to, which the next event would then
+     * read as a record of address 0). */
     reent = 1;
+    settle_pending(0);
     nursery_flush();
     reent = 0;
     T.confirmed_at = now_ns();

@@ -167,10 +167,10 @@ text_of(const char *p, size_t n)
 static PyObject *
 dumpdata_record(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
+        return NULL;
+    if (intact(self) < 0) /* (after the argument: its __index__ ran) */
         return NULL;
     hl_dump_object o;
     int rc = hl_dump_get(&o, self->d, (uint32_t)i);
@@ -210,10 +210,10 @@ index_list(const uint32_t *a, size_t n)
 static PyObject *
 dumpdata_referents(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
+        return NULL;
+    if (intact(self) < 0) /* (after the argument: its __index__ ran) */
         return NULL;
     size_t n;
     const uint32_t *a;
@@ -267,8 +267,6 @@ dumpdata_find(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_of_types(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
     /* Indices of the objects whose type index is in the given set. */
     PyObject *list = PyList_New(0);
     uint32_t nt = hl_dump_ntypes(self->d);
@@ -285,6 +283,8 @@ dumpdata_of_types(dumpdata_obj *self, PyObject *arg)
             want[t] = 1;
     }
     if (PyErr_Occurred())
+        goto fail;
+    if (intact(self) < 0) /* (after the iterable: it ran Python code) */
         goto fail;
     uint32_t n = hl_dump_count(self->d);
     for (uint32_t i = 0; i < n; i++) {
@@ -316,10 +316,10 @@ fail:
 static PyObject *
 dumpdata_path(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
     int64_t i = index_arg(self, arg);
     if (i < 0)
+        return NULL;
+    if (intact(self) < 0) /* (after the argument: its __index__ ran) */
         return NULL;
     uint32_t *path;
     size_t n, nroots;
@@ -403,8 +403,7 @@ dumpdata_dominators(dumpdata_obj *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 dumpdata_idom(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
+    /* (dominators() checks the file, after the argument's __index__ ran) */
     const uint32_t *idom;
     const uint64_t *ret;
     int64_t i = index_arg(self, arg);
@@ -420,8 +419,7 @@ dumpdata_idom(dumpdata_obj *self, PyObject *arg)
 static PyObject *
 dumpdata_retained(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
+    /* (dominators() checks the file, after the argument's __index__ ran) */
     const uint32_t *idom;
     const uint64_t *ret;
     int64_t i = index_arg(self, arg);
@@ -458,8 +456,6 @@ sift_down(uint32_t *heap, Py_ssize_t size, uint32_t v, const uint64_t *ret)
 static PyObject *
 dumpdata_top(dumpdata_obj *self, PyObject *arg)
 {
-    if (intact(self) < 0)
-        return NULL;
     const uint32_t *idom;
     const uint64_t *ret;
     Py_ssize_t k = PyLong_AsSsize_t(arg);

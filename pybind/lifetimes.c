@@ -197,7 +197,8 @@ py_track_survivors(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *type = Py_None;
-    if (!PyArg_ParseTuple(args, "|O:track_survivors", &type))
+    unsigned long long since = 0;
+    if (!PyArg_ParseTuple(args, "|OK:track_survivors", &type, &since))
         return NULL;
     if (type != Py_None && !PyType_Check(type)) {
         PyErr_Format(PyExc_TypeError, "type must be a class or None, not %.100s",
@@ -209,8 +210,13 @@ py_track_survivors(PyObject *self, PyObject *args)
     int rc = hl_track_survivors(&recs, &n, type == Py_None ? NULL : (PyTypeObject *)type);
     if (rc < 0)
         return hl_py_raise(rc);
-    PyObject *out = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; out != NULL && i < n; i++) {
+    /* (born since `since` only: the others need no Python objects) */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].birth >= since)
+            recs[kept++] = recs[i];
+    PyObject *out = PyList_New((Py_ssize_t)kept);
+    for (size_t i = 0; out != NULL && i < kept; i++) {
         PyObject *t = record_tuple(&recs[i]);
         if (t == NULL)
             Py_CLEAR(out);
@@ -334,7 +340,7 @@ static PyMethodDef lifetimes_methods[] = {
     {"track_grown", (PyCFunction)py_track_grown, METH_VARARGS,
      "track_grown(mark=False) -> [type]: born - died grew since the last call"},
     {"track_survivors", (PyCFunction)py_track_survivors, METH_VARARGS,
-     "track_survivors(type=None) -> [(address, type, size, birth_ns, site)]"},
+     "track_survivors(type=None, since=0) -> [(address, type, size, birth_ns, site)] born at since ns or later"},
     {"track_site", (PyCFunction)py_track_site, METH_O,
      "track_site(site) -> [(filename, lineno, name)], innermost first"},
     {"track_lookup", (PyCFunction)py_track_lookup, METH_O,

@@ -17,6 +17,11 @@ from heaplens._format import safe_repr
 __all__ = ["Chain", "referrer_chain", "referrers", "why_alive"]
 
 
+# Whether instance_holder cannot read attributes kept in the object (3.11+
+# built without the internal layouts: generic mode, free-threaded builds).
+_INLINE_UNKNOWN = sys.version_info >= (3, 11) and _c.LAYOUT_MODE != "known"
+
+
 def _label(parent: Any, child: Any) -> str:
     """How ``parent`` refers to ``child``, for a chain: dict['key'],
     list[17], Foo.attr..."""
@@ -70,6 +75,13 @@ def _label(parent: Any, child: Any) -> str:
             attr, d = _c.instance_holder(parent, child)
             if attr is not None:
                 return "%s.%s" % (name, attr)
+            if d is None and _INLINE_UNKNOWN:
+                # Generic mode on 3.11+: where the attributes are kept in
+                # the object is not known, and only asking makes the dict.
+                try:
+                    d = object.__getattribute__(parent, "__dict__")
+                except Exception:
+                    d = None
             if d is child:
                 return "%s.__dict__" % name
             if isinstance(d, dict):

@@ -559,15 +559,31 @@ def _only_the_interpreters_frozen(n: int) -> bool:
     so ``gc.get_freeze_count()`` is never 0 there. Those are found (tracked,
     immortal, and not among ``gc.get_objects()``, which leaves the
     permanent generation out) and counted: only if they are all of it is
-    nothing of the user's frozen. The screen's ``gc.unfreeze()`` then moves
-    them to the oldest generation, where they stay (immortal: never
-    collected), so this runs once."""
+    nothing of the user's frozen. (The screen's ``gc.unfreeze()`` moves them
+    to the oldest generation, but each full collection puts them back, so
+    the verdict for a count is kept: the walk over the heap and every class
+    runs once per count seen.)"""
     if sys.version_info < (3, 12):
         return False
+    known = _frozen_verdicts.get(n)
+    if known is not None:
+        return known
+    if len(_frozen_verdicts) > 64:
+        _frozen_verdicts.clear()
+    _frozen_verdicts[n] = verdict = _count_the_interpreters_frozen() == n
+    return verdict
+
+
+_frozen_verdicts: Dict[int, bool] = {}
+
+
+def _count_the_interpreters_frozen() -> int:
+    """How many of the static types' immortal __bases__/__mro__ tuples sit
+    in the permanent generation (see _only_the_interpreters_frozen)."""
     try:
         from heaplens._lifetimes import _all_types
     except Exception:
-        return False
+        return -1
     listed = set()
     for o in gc.get_objects():
         listed.add(id(o))
@@ -580,7 +596,7 @@ def _only_the_interpreters_frozen(n: int) -> bool:
             if id(tup) not in listed and gc.is_tracked(tup) and \
                     sys.getrefcount(tup) >= _IMMORTAL:
                 found.add(id(tup))
-    return len(found) == n
+    return len(found)
 
 
 def _screen(run_once: Callable[[], Any], runs: int) -> bool:
@@ -704,8 +720,8 @@ def _users_tracker_born(user: Any, born: List[Any], quiet: Any) -> None:
     try:
         if not u.active:
             return
-        for sv in u.survivors():
-            if sv.birth < since or sv.address == id(marker):
+        for sv in u.survivors(since=since):
+            if sv.address == id(marker):
                 continue
             o = sv.object()
             if o is not None and o is not quiet._saved and o is not born and o is not user:

@@ -376,15 +376,18 @@ class Tracker:
         rows.sort(key=lambda r: (-r.alive, -r.born, r.type_name))
         return rows
 
-    def survivors(self, type: Optional[type] = None) -> List[Survivor]:
+    def survivors(self, type: Optional[type] = None, since: int = 0) -> List[Survivor]:
         """Tracked objects still alive (of ``type`` and its subclasses), oldest
-        first."""
+        first; with ``since``, only those born at that time or later
+        (monotonic ns, as ``Survivor.birth``)."""
         self._check_readable()
         if type is not None and not isinstance(type, builtins_type):
             raise TypeError("type must be a class or None, not %s"
                             % builtins_type(type).__name__)
+        if not isinstance(since, int) or since < 0:
+            raise ValueError("since must be an int >= 0 (monotonic ns), not %r" % (since,))
         return [Survivor(self, a, tp, size, birth, site)
-                for a, tp, size, birth, site in _c.track_survivors(type)]
+                for a, tp, size, birth, site in _c.track_survivors(type, since)]
 
     def _traceback(self, site: int) -> Tuple[Frame, ...]:
         tb = self._sites.get(site)

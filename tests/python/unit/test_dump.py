@@ -449,3 +449,22 @@ def test_failed_dump_leaves_no_file(tmp_path):
         assert os.listdir(d) == []
     finally:
         os.chmod(d, 0o700)
+
+
+def test_dump_to_a_long_name_writes_in_place(tmp_path):
+    # No room beside it for a temporary name: the file is written in place.
+    p = tmp_path / ("d" * 240 + ".hld")
+    dump(p)
+    assert len(open_dump(p)) > 0
+    assert os.listdir(tmp_path) == [p.name]
+
+
+def test_dump_keeps_a_hard_link(tmp_path):
+    # Replacing the file would break the link: written in place.
+    p = tmp_path / "h.hld"
+    p.write_bytes(b"old")
+    os.link(p, tmp_path / "other.hld")
+    dump(p)
+    assert os.stat(p).st_nlink == 2
+    assert os.path.samefile(p, tmp_path / "other.hld")
+    assert len(open_dump(tmp_path / "other.hld")) > 0

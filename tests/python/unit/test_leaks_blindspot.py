@@ -189,6 +189,26 @@ def test_screen_in_a_fresh_interpreter_calls_a_noop_clean():
         assert (first, second) == ("False", "False"), out.stdout
 
 
+def test_the_interpreters_frozen_objects_are_counted_once_per_count(monkeypatch):
+    """3.12: each full collection puts the interpreter's immortal tuples back
+    into the permanent generation; the search over the heap that tells them
+    apart must not run again at every screen."""
+    import gc
+    from heaplens import _leaks
+    if sys.version_info < (3, 12):
+        assert not _leaks._only_the_interpreters_frozen(5)
+        return
+    calls = []
+    real = _leaks._count_the_interpreters_frozen
+    monkeypatch.setattr(_leaks, "_count_the_interpreters_frozen",
+                        lambda: calls.append(1) or real())
+    monkeypatch.setattr(_leaks, "_frozen_verdicts", {})
+    for _ in range(4):
+        gc.collect()
+        _leaks._screen(lambda: None, 1)
+    assert len(calls) <= 1, calls
+
+
 def test_screen_leaves_a_users_freeze_alone():
     """A user's gc.freeze(): the screen defers to the full count and leaves
     the frozen objects frozen."""
