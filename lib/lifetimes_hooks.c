@@ -24,10 +24,12 @@
 
 
 /* Whether the hooks record a birth now: tracking, not inside ourselves, in
- * the tracked interpreter, on a tracked thread, and not our own quiet work. */
+ * the tracked interpreter, on a tracked thread, and not our own quiet work.
+ * *tsp: the thread state if it was fetched, else NULL. */
 static inline int
-watching(void)
+watching(PyThreadState **tsp)
 {
+    *tsp = NULL;
     if (!T.active || reent)
         return 0;
 #if !HL_HAVE_PER_INTERP_GIL
@@ -35,7 +37,7 @@ watching(void)
     if (T.only == NULL && T.quiet == NULL)
         return 1;
 #endif
-    PyThreadState *ts = hl_compat__tstate();
+    PyThreadState *ts = *tsp = hl_compat__tstate(); /* (site_now_ts uses it again) */
     return ts != NULL && ts != T.quiet && (T.only == NULL || ts == T.only)
 #if HL_HAVE_PER_INTERP_GIL
            && ts->interp == T.interp
@@ -58,7 +60,7 @@ ours(void)
 }
 
 static HOT void
-on_alloc(void *p, size_t size, uint64_t raw)
+on_alloc(void *p, size_t size, uint64_t raw, PyThreadState *ts)
 {
     settle_pending(0);
     if (T.ndeferred)
@@ -66,7 +68,7 @@ on_alloc(void *p, size_t size, uint64_t raw)
     record *r = rec_birth((uintptr_t)p);
     r->bt = ticks_of(raw);
     r->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-    r->site = site_now(); /* may add sites, never records: r stays put */
+    r->site = site_now_ts(ts); /* may add sites, never records: r stays put */
     T.pending = r;
     T.pending_gc = gc_running();
     T.has_pending = 1;
@@ -184,9 +186,10 @@ hook_malloc(void *ctx, size_t size)
     void *p = T.prev.malloc(T.prev.ctx, size);
     if (T.probing)
         T.probe_hits++;
-    if (p != NULL && watching()) {
+    PyThreadState *ts;
+    if (p != NULL && watching(&ts)) {
         reent = 1;
-        on_alloc(p, size, raw);
+        on_alloc(p, size, raw, ts);
         reent = 0;
     }
     return p;
@@ -198,9 +201,10 @@ hook_calloc(void *ctx, size_t nelem, size_t elsize)
     (void)ctx;
     uint64_t raw = T.active ? raw_now() : 0;
     void *p = T.prev.calloc(T.prev.ctx, nelem, elsize);
-    if (p != NULL && watching()) {
+    PyThreadState *ts;
+    if (p != NULL && watching(&ts)) {
         reent = 1;
-        on_alloc(p, nelem * elsize, raw);
+        on_alloc(p, nelem * elsize, raw, ts);
         reent = 0;
     }
     return p;
