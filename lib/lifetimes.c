@@ -338,9 +338,24 @@ check_lost(void)
 #endif
 }
 
-/* At stop: objects that died into a freelist (refcount 0, block still
- * held) are counted dead now, while their blocks are sure to be ours to
- * read. Only a word of a live block is read. */
+/* Whether record r's object died into a freelist (refcount 0, its block
+ * still held); if so, it is counted dead. Only a word of a live block (a
+ * record's) is read. */
+static int
+died_into_freelist(const record *r)
+{
+    uint32_t t = BT_TYPE(r->bt);
+    if (r->key == 0 || !type_real(t) ||
+        Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0)
+        return 0;
+    tstats *s = T.stats[t];
+    s->died++;
+    s->alive_bytes -= r->size;
+    return 1;
+}
+
+/* At stop: objects that died into a freelist are counted dead now, while
+ * their blocks are sure to be ours to read, and their records dropped. */
 static void
 purge_freelist_dead(void)
 {
@@ -348,33 +363,19 @@ purge_freelist_dead(void)
         return;
     size_t i = 0;
     while (i < T.rt.cap) {
-        record *r = &T.rt.slots[i];
-        uint32_t t = BT_TYPE(r->bt);
-        if (r->key == 0 || !type_real(t) ||
-            Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
+        if (died_into_freelist(&T.rt.slots[i]))
+            rt_remove(&T.rt, i); /* a later record may move into slot i: look again */
+        else
             i++;
-            continue;
-        }
-        tstats *s = T.stats[t];
-        s->died++;
-        s->alive_bytes -= r->size;
-        rt_remove(&T.rt, i); /* a later record may move into slot i: look again */
     }
     for (size_t p = 0; p < T.pm_cap; p++) {
         pagerec *g = T.pm[p];
         unsigned j = 0;
         while (g != NULL && j < g->live) {
-            record *r = &g->recs[j];
-            uint32_t t = BT_TYPE(r->bt);
-            if (!type_real(t) ||
-                Py_REFCNT((PyObject *)(r->key + (uintptr_t)T.stats[t]->ti->preheader)) > 0) {
+            if (died_into_freelist(&g->recs[j]))
+                pg_remove(g, &g->recs[j]); /* the last record moves into place j: look again */
+            else
                 j++;
-                continue;
-            }
-            tstats *s = T.stats[t];
-            s->died++;
-            s->alive_bytes -= r->size;
-            pg_remove(g, r); /* the last record moves into place j: look again */
         }
     }
 }
