@@ -377,7 +377,12 @@ def test_tracker_memory_per_object():
     # (A birth whose allocation runs a collection is parked until the
     # collection ends: test_lifetimes_gc_in_alloc.py. None is lost.)
     assert 100_000 <= st["records"] <= 100_000 + 1_000
-    assert st["memory"] / st["records"] <= 48
+    # A page record's cost per object depends on how densely the blocks
+    # sit in a page: ASan's redzones (CI runs it with PYTHONMALLOC=malloc)
+    # spread them (48.2 B measured there, 35.6 B under plain malloc, 28-34
+    # B with pymalloc on 3.9-3.13).
+    asan = "libasan" in os.environ.get("LD_PRELOAD", "")
+    assert st["memory"] / st["records"] <= (64 if asan else 48)
     del objs
 
 
