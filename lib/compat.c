@@ -612,6 +612,145 @@ hl_compat__frames_selfcheck(void)
     return ok ? 0 : -1;
 }
 
+/* ---- the thread state's thread-local (compat.h says why) ---------------- */
+
+#if HL_HAVE_FAST_TSTATE
+#include <link.h>
+#include <pthread.h>
+
+ptrdiff_t hl_compat__tstate_off;
+static int tstate_learned = -1; /* -1: not tried; 0: no; 1: yes */
+
+/* Where the module that holds `fn` keeps this thread's TLS block. */
+typedef struct {
+    uintptr_t fn;
+    char *block; /* this thread's block, NULL if none (yet) */
+    size_t size;
+    int found;
+} tls_query;
+
+static int
+find_tls_block(struct dl_phdr_info *info, size_t len, void *arg)
+{
+    (void)len;
+    tls_query *q = arg;
+    int holds = 0;
+    size_t tls_size = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->fn >= start && q->fn - start < ph->p_memsz)
+            holds = 1;
+        if (ph->p_type == PT_TLS)
+            tls_size = ph->p_memsz;
+    }
+    if (!holds)
+        return 0;
+    q->found = 1;
+    q->block = tls_size != 0 ? info->dlpi_tls_data : NULL;
+    q->size = tls_size;
+    return 1;
+}
+
+static uintptr_t
+getter_address(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return (uintptr_t)&PyThreadState_GetUnchecked;
+#else
+    return (uintptr_t)&_PyThreadState_UncheckedGet;
+#endif
+}
+
+/* On a new thread, which has no thread state: is the block at the same
+ * distance from its thread pointer, and does the word read NULL? */
+typedef struct {
+    ptrdiff_t block_off; /* block - thread pointer, on the learning thread */
+    ptrdiff_t off;       /* the word - thread pointer */
+    int ok;
+} tls_probe;
+
+static void *
+probe_thread(void *arg)
+{
+    tls_probe *p = arg;
+    tls_query q = {getter_address(), NULL, 0, 0};
+    dl_iterate_phdr(find_tls_block, &q);
+    char *tp = hl_compat__thread_pointer();
+    if (q.found && q.block != NULL && q.block - tp == p->block_off) {
+        void *word;
+        memcpy(&word, tp + p->off, sizeof(word));
+        p->ok = word == NULL;
+    }
+    return NULL;
+}
+
+int
+hl_compat__tstate_learn(void)
+{
+    if (tstate_learned >= 0)
+        return tstate_learned;
+    tstate_learned = 0;
+    PyThreadState *ts = hl_compat__tstate();
+    tls_query q = {getter_address(), NULL, 0, 0};
+    dl_iterate_phdr(find_tls_block, &q);
+    if (ts == NULL || !q.found || q.block == NULL || q.size < sizeof(void *))
+        return 0;
+    /* The words that hold our thread state now: at most a few. */
+    size_t cand[8];
+    int ncand = 0;
+    for (size_t at = 0; at + sizeof(void *) <= q.size; at += sizeof(void *)) {
+        void *word;
+        memcpy(&word, q.block + at, sizeof(word));
+        if (word == (void *)ts && ncand < 8)
+            cand[ncand++] = at;
+    }
+    /* With the GIL released the interpreter clears its current thread
+     * state (3.12+); a word that still holds it is something else. */
+    int keep[8] = {0};
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < ncand; i++) {
+        void *word;
+        memcpy(&word, q.block + cand[i], sizeof(word));
+        keep[i] = word == NULL;
+    }
+    Py_END_ALLOW_THREADS
+    int chosen = -1, nkept = 0;
+    for (int i = 0; i < ncand; i++) {
+        void *word;
+        memcpy(&word, q.block + cand[i], sizeof(word));
+        if (keep[i] && word == (void *)ts) {
+            chosen = i;
+            nkept++;
+        }
+    }
+    if (nkept != 1)
+        return 0;
+    char *tp = hl_compat__thread_pointer();
+    tls_probe p = {q.block - tp, q.block + cand[chosen] - tp, 0};
+    if (p.off == 0)
+        return 0;
+    pthread_t th;
+    if (pthread_create(&th, NULL, probe_thread, &p) != 0)
+        return 0;
+    if (pthread_join(th, NULL) != 0 || !p.ok)
+        return 0;
+    hl_compat__tstate_off = p.off;
+    if (hl_compat__tstate() != ts) { /* the word as the hooks will read it */
+        hl_compat__tstate_off = 0;
+        return 0;
+    }
+    tstate_learned = 1;
+    return 1;
+}
+#else
+int
+hl_compat__tstate_learn(void)
+{
+    return 0;
+}
+#endif
+
 /* ---- the collector's flag (compat.h: offsets and why) ------------------- */
 
 #if HL_GC_IN_ALLOCATION

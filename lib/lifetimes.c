@@ -241,6 +241,7 @@ hl_track_start(const hl_track_options *opts)
     if (opts->frames > 0 && hl_compat__frames_selfcheck() < 0)
         return hl_error__set(HL_ESTATE, "this Python build lays out its frames differently "
                                         "from what heaplens knows: use frames=0");
+    hl_compat__tstate_learn(); /* (a faster route to the thread state, or none) */
     release_all();
 
     T.scache = hl_mem__sys_calloc(SITE_CACHE, sizeof(site_cache_entry));

@@ -327,7 +327,24 @@ py_monotonic_ns(PyObject *self, PyObject *unused)
                                        (unsigned long long)ts.tv_nsec);
 }
 
+/* How the hooks find the calling thread's state: the learned distance from
+ * the thread pointer (compat.h), or None when they call the interpreter. */
+static PyObject *
+py_track_tstate_route(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+#if HL_HAVE_TRACKER && HL_HAVE_FAST_TSTATE
+    if (hl_compat__tstate_learn())
+        return PyLong_FromSsize_t((Py_ssize_t)hl_compat__tstate_off);
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef lifetimes_methods[] = {
+    {"track_tstate_route", (PyCFunction)py_track_tstate_route, METH_NOARGS,
+     "track_tstate_route() -> the thread state's distance from the thread pointer, "
+     "or None when the hooks call the interpreter for it"},
     {"track_start", (PyCFunction)(void (*)(void))py_track_start, METH_VARARGS | METH_KEYWORDS,
      "track_start(backend=1, frames=1, current_thread=False, types=None, known_types=None)"},
     {"track_stop", (PyCFunction)py_track_stop, METH_NOARGS,

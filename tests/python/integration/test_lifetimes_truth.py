@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import json
 import os
+import platform
 import subprocess
 import sys
 import textwrap
@@ -235,6 +236,48 @@ def test_own_gil_subinterpreter_refused_and_left_alone():
     print("ok")
     """))
     assert out.split() == ["ok"]
+
+
+FAST_TSTATE = (sys.version_info >= (3, 12) and platform.machine() in ("x86_64", "aarch64")
+               and platform.libc_ver()[0] == "glibc" and _c.HAVE_TRACKER)
+
+
+@pytest.mark.skipif(not FAST_TSTATE, reason="the hooks read the thread state through its "
+                    "thread-local on 3.12+ with glibc on x86-64 or arm64 only; elsewhere "
+                    "they call the interpreter (compat.h)")
+def test_thread_state_route_is_learned_and_right_in_every_thread():
+    # learned in a fresh process whose other threads started before it was
+    # learned, and which start after; each must be seen as itself
+    out = run_child(textwrap.dedent("""
+    import threading, heaplens
+    from heaplens import _heaplens as _c
+    class Foo: pass
+    go, kept = threading.Event(), []
+    def early():
+        go.wait()
+        kept.append([Foo() for _ in range(300)])
+    e = threading.Thread(target=early)
+    e.start()
+    with heaplens.track(types=Foo) as t:
+        route = _c.track_tstate_route()
+        go.set()
+        e.join()
+        late = threading.Thread(target=lambda: kept.append([Foo() for _ in range(200)]))
+        late.start()
+        late.join()
+        kept.append([Foo() for _ in range(7)])
+    born_all = [r.born for r in t.stats() if r.type is Foo]
+    with heaplens.track(types=Foo, threads="current") as t:
+        th = threading.Thread(target=lambda: kept.append([Foo() for _ in range(50)]))
+        th.start()
+        th.join()
+        mine = [Foo() for _ in range(9)]
+    born_mine = [r.born for r in t.stats() if r.type is Foo]
+    print(route, born_all, born_mine)
+    """))
+    route, rest = out.split(" ", 1)
+    assert route != "None" and int(route) != 0, out
+    assert rest.split() == ["[507]", "[9]"], out
 
 
 @pytest.mark.skipif(not _c.HAVE_REFTRACER, reason="PyRefTracer exists from 3.13")
