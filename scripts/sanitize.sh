@@ -59,5 +59,14 @@ for py in $(find_pythons); do
     echo "==> ASan+UBSan: payloads $what on $ver"
     LD_PRELOAD="$preload" "$v/bin/python" tests/python/integration/lifetimes_payloads.py $what || status=1
   done
+  # 3.12+: the hooks read the thread state at a learned distance from the
+  # thread pointer (lib/compat.c); threads, sub-interpreters and fork here.
+  if "$v/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+    echo "==> ASan+UBSan: the tracker's thread tests on $ver"
+    "$v/bin/python" -m pip install -q pytest 2>&1 | sed "/^WARNING: Location/d"
+    LD_PRELOAD="$preload" "$v/bin/python" -m pytest -q -p no:cacheprovider \
+      tests/python/integration/test_lifetimes_truth.py tests/python/unit/test_lifetimes.py \
+      -k "route or own_gil or threads or fork" || status=1
+  fi
 done
 exit $status
