@@ -617,9 +617,10 @@ hl_compat__frames_selfcheck(void)
 #if HL_HAVE_FAST_TSTATE
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 
 ptrdiff_t hl_compat__tstate_off;
-static int tstate_learned = -1; /* -1: not tried; 0: no; 1: yes */
+static int tstate_learned = -1; /* -1: not tried; 0: no; 1: yes (under the GIL) */
 
 /* Where the module that holds `fn` keeps this thread's TLS block. */
 typedef struct {
@@ -632,8 +633,9 @@ typedef struct {
 static int
 find_tls_block(struct dl_phdr_info *info, size_t len, void *arg)
 {
-    (void)len;
     tls_query *q = arg;
+    if (len < offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(info->dlpi_tls_data))
+        return 0; /* (a libc too old to say where the TLS block is) */
     int holds = 0;
     size_t tls_size = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -730,16 +732,20 @@ hl_compat__tstate_learn(void)
     tls_probe p = {q.block - tp, q.block + cand[chosen] - tp, 0};
     if (p.off == 0)
         return 0;
+    /* The probe thread takes no signal meant for the process. */
+    sigset_t all, old;
+    sigfillset(&all);
     pthread_t th;
-    if (pthread_create(&th, NULL, probe_thread, &p) != 0)
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int made = pthread_create(&th, NULL, probe_thread, &p) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!made || pthread_join(th, NULL) != 0 || !p.ok)
         return 0;
-    if (pthread_join(th, NULL) != 0 || !p.ok)
+    void *word; /* the word as the hooks will read it */
+    memcpy(&word, hl_compat__thread_pointer() + p.off, sizeof(word));
+    if (word != (void *)ts)
         return 0;
-    hl_compat__tstate_off = p.off;
-    if (hl_compat__tstate() != ts) { /* the word as the hooks will read it */
-        hl_compat__tstate_off = 0;
-        return 0;
-    }
+    __atomic_store_n(&hl_compat__tstate_off, p.off, __ATOMIC_RELEASE);
     tstate_learned = 1;
     return 1;
 }

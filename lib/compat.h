@@ -280,9 +280,12 @@ Py_ssize_t hl_compat__preheader(PyTypeObject *tp);
  * the block sits at the same distance there (static TLS) and that the word
  * reads NULL (no thread state). Anything else, and the call stays. */
 #if PY_VERSION_HEX >= 0x030C0000 && defined(__GLIBC__) && \
-    (defined(__x86_64__) || defined(__aarch64__))
+    ((defined(__x86_64__) && !defined(__ILP32__)) || defined(__aarch64__))
 #define HL_HAVE_FAST_TSTATE 1
-extern ptrdiff_t hl_compat__tstate_off; /* from the thread pointer; 0: unknown */
+/* From the thread pointer; 0: unknown. Published once with a release store
+ * (hooks may run meanwhile, in a sub-interpreter's threads), read relaxed:
+ * either value gives the right answer. */
+extern ptrdiff_t hl_compat__tstate_off;
 
 static inline char *
 hl_compat__thread_pointer(void)
@@ -308,7 +311,7 @@ static inline PyThreadState *
 hl_compat__tstate(void)
 {
 #if HL_HAVE_FAST_TSTATE
-    ptrdiff_t off = hl_compat__tstate_off;
+    ptrdiff_t off = __atomic_load_n(&hl_compat__tstate_off, __ATOMIC_RELAXED);
     if (off != 0) {
         PyThreadState *ts;
         memcpy(&ts, hl_compat__thread_pointer() + off, sizeof(ts));

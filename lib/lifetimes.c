@@ -199,11 +199,29 @@ hl_track_clear(void)
     return 0;
 }
 
+static int track_start(const hl_track_options *opts);
+
+/* Starting runs Python code in places (a known_types generator) and learns
+ * the thread-state route with the GIL released (compat.h): another thread
+ * may call in meanwhile, and must not start a second tracker under us. */
 int
 hl_track_start(const hl_track_options *opts)
 {
+    static int starting;
     if (opts == NULL || opts->version != HL_TRACK_OPTIONS_VERSION)
         return hl_error__set(HL_EINVAL, "bad hl_track_options version");
+    if (starting)
+        return hl_error__set(HL_ESTATE, "a tracker is starting in another thread");
+    starting = 1;
+    hl_compat__tstate_learn(); /* (a faster route to the thread state, or none) */
+    int rc = track_start(opts);
+    starting = 0;
+    return rc;
+}
+
+static int
+track_start(const hl_track_options *opts)
+{
     if (T.active)
         return hl_error__set(HL_ESTATE, "a tracker is already running: stop it first");
     if (opts->frames < 0 || opts->frames > HL_TRACK_MAX_FRAMES)
@@ -241,7 +259,6 @@ hl_track_start(const hl_track_options *opts)
     if (opts->frames > 0 && hl_compat__frames_selfcheck() < 0)
         return hl_error__set(HL_ESTATE, "this Python build lays out its frames differently "
                                         "from what heaplens knows: use frames=0");
-    hl_compat__tstate_learn(); /* (a faster route to the thread state, or none) */
     release_all();
 
     T.scache = hl_mem__sys_calloc(SITE_CACHE, sizeof(site_cache_entry));

@@ -280,6 +280,75 @@ def test_thread_state_route_is_learned_and_right_in_every_thread():
     assert rest.split() == ["[507]", "[9]"], out
 
 
+@pytest.mark.skipif(not _c.HAVE_TRACKER, reason="no tracker in this build (generic mode)")
+def test_threads_made_by_c_and_fork_children_are_seen_as_themselves():
+    # threads that Python did not start (PyGILState_Ensure through a ctypes
+    # callback), and a fork child, with whichever route the hooks take
+    out = run_child(textwrap.dedent("""
+    import ctypes, os, heaplens
+    class Foo: pass
+    kept = []
+    libc = ctypes.CDLL(None)
+    CB = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+    cb = CB(lambda arg: kept.append([Foo() for _ in range(30)]))
+    def c_thread():
+        tid = ctypes.c_ulong()
+        assert libc.pthread_create(ctypes.byref(tid), None, cb, None) == 0
+        assert libc.pthread_join(tid, None) == 0
+    def born(t):
+        return [r.born for r in t.stats() if r.type is Foo]
+    with heaplens.track(types=Foo) as t:
+        c_thread(); c_thread()
+        kept.append([Foo() for _ in range(3)])
+    a = born(t)
+    with heaplens.track(types=Foo, threads="current") as t:
+        c_thread()
+        kept.append([Foo() for _ in range(4)])
+    b = born(t)
+    with heaplens.track(types=Foo) as t:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            kept.append([Foo() for _ in range(5)])
+            os.write(w, repr(born(t)).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        child = os.read(r, 100).decode()
+    print(a, b, child)
+    """))
+    assert out.split() == ["[63]", "[4]", "[5]"], out
+
+
+@pytest.mark.skipif(not _c.HAVE_TRACKER, reason="no tracker in this build (generic mode)")
+def test_two_threads_starting_a_tracker_at_once_start_one():
+    # Starting lets the GIL go (learning the thread-state route, running a
+    # known_types generator): a second start meanwhile once began a tracker
+    # that the first then tore down under its own hooks (SIGSEGV in about 1
+    # run of 10). Each run needs a fresh process: the route is learned once.
+    code = textwrap.dedent("""
+    import sys, threading
+    from heaplens import _heaplens as _c
+    sys.setswitchinterval(1e-6)
+    class Foo: pass
+    res, go = [], threading.Event()
+    def start(types):
+        go.wait()
+        try:
+            _c.track_start(types=types)
+            res.append("started")
+        except RuntimeError:
+            res.append("refused")
+    ths = [threading.Thread(target=start, args=(tuple([Foo] * 30),)) for _ in range(2)]
+    [t.start() for t in ths]
+    go.set()
+    [t.join() for t in ths]
+    _c.track_stop()
+    print(sorted(res))
+    """)
+    for _ in range(30):
+        assert run_child(code).split() == ["['refused',", "'started']"]
+
+
 @pytest.mark.skipif(not _c.HAVE_REFTRACER, reason="PyRefTracer exists from 3.13")
 def test_reftracer_refused_where_it_misses_deaths_even_privately():
     if sys.version_info >= (3, 13, 3):
