@@ -211,7 +211,8 @@ hl_track_start(const hl_track_options *opts)
     if (opts == NULL || opts->version != HL_TRACK_OPTIONS_VERSION)
         return hl_error__set(HL_EINVAL, "bad hl_track_options version");
     if (starting)
-        return hl_error__set(HL_ESTATE, "a tracker is already starting (in another thread, or in code this start ran)");
+        return hl_error__set(HL_ESTATE, "a tracker is already starting (in another thread, "
+                                        "or in code this start ran)");
     starting = 1;
     hl_compat__tstate_learn(); /* (a faster route to the thread state, or none) */
     int rc = track_start(opts);
