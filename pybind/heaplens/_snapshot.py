@@ -60,7 +60,12 @@ def _check_path(fname: str, path: Any) -> None:
 
 
 def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...]:
-    return tuple(sorted((SnapshotRow(*r) for r in rows), key=lambda r: (-r.size, r.type_name)))
+    # tuple.__new__, not SnapshotRow(...): a NamedTuple's __new__ is code
+    # compiled from "<string>", so a tracker's site for the rows would be
+    # "<string>:1", not this file, and snapshot(by="site") would list an
+    # earlier snapshot's rows as the user's objects.
+    return tuple(sorted((tuple.__new__(SnapshotRow, r) for r in rows),
+                        key=lambda r: (-r.size, r.type_name)))
 
 
 class SnapshotFormatError(ValueError):
@@ -225,23 +230,23 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
 
 
 def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
+    # Summed per site in C: the tracker is running, and records what is
+    # made here; a Python object per tracked object (a Survivor, its tuple
+    # and ints) would show in the user's born counts as the tool's own work.
+    # What is made here is a few objects per site.
     groups: Dict[str, List[int]] = {}
     count = size = 0
-    for sv in tracker.survivors():
-        o = sv.object()
-        if o is None:
-            continue
-        tb = sv.traceback
-        if tb and tb[0].filename.startswith(_HERE):
+    for site, n, nbytes in _c.track_site_totals(model, align):
+        frames = _c.track_site(site)
+        if frames and frames[0][0].startswith(_HERE):
             continue    # made by heaplens itself (this census, its rows): not the user's
-        key = "%s:%d" % (tb[0].filename, tb[0].lineno) if tb else "<no Python frame>"
-        n = _c.flatsize(o, align, model)
-        del o
+        key = "%s:%d" % (frames[0][0], frames[0][1]) if frames else "<no Python frame>"
+        del frames
         g = groups.setdefault(key, [0, 0])
-        g[0] += 1
-        g[1] += n
-        count += 1
-        size += n
+        g[0] += n
+        g[1] += nbytes
+        count += n
+        size += nbytes
     rows = [(k, c, n) for k, (c, n) in groups.items()]
     rows.append(("<not tracked>", max(0, census.total_count - count),
                  max(0, census.total_size - size)))
