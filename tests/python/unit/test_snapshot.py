@@ -1,5 +1,6 @@
 """Heap snapshots, diffs, saved files and the Monitor."""
 
+import gc
 import struct
 import subprocess
 import sys
@@ -399,3 +400,37 @@ def test_monitor_and_filter_arguments(tmp_path):
     d = Snapshot([("x", 1, 10)], 1.0).diff(Snapshot([], 0.0))
     with pytest.raises(TypeError, match=r"filter\(type=...\) needs a str"):
         d.filter(type=int)
+
+
+class _SharedThing:
+    pass
+
+
+_shared_thing = _SharedThing()
+
+
+def _bookkeeping():
+    # Held only by the dict returned, but for what it shares with the rest
+    # of the heap: None, a class, a module-level instance, cached small ints.
+    return {"mine": [[i] for i in range(100)], "none": None, "cls": _SharedThing,
+            "shared": _shared_thing, "small": list(range(50))}
+
+
+def test_exclude_leaves_out_only_what_the_excluded_hold():
+    # exclude= used to mark everything the excluded objects reach as seen, so
+    # what they share with the rest of the heap went uncounted too: a
+    # snapshot excluding an earlier one (as Monitor excludes its samples)
+    # lost None, the classes, cached small ints and interned strs it held.
+    book = _bookkeeping()
+    gc.collect()
+    base = heaplens.snapshot(addresses=False)
+    ex = heaplens.snapshot(addresses=False, exclude=(book, base))
+    d = {r.type_name: r for r in ex.diff(base).rows}
+    # What only `book` holds is left out: 1 + 100 + 1 lists.
+    assert d["list"].count_diff == -102, ex.diff(base)
+    # What it shares is still counted.
+    assert d["NoneType"].count_diff == 0 and d["NoneType"].count == 1, ex.diff(base)
+    assert d["type"].count_diff == 0, ex.diff(base)
+    assert d["test_snapshot._SharedThing"].count_diff == 0, ex.diff(base)
+    assert d["int"].count_diff == 0, ex.diff(base)
+    del book
