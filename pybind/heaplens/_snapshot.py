@@ -9,6 +9,7 @@ import struct
 import sys
 import threading
 import time
+import weakref
 import zlib
 from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple, Union)
@@ -68,6 +69,14 @@ def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...
                         key=lambda r: (-r.size, r.type_name)))
 
 
+# The snapshots and diffs alive: each snapshot leaves them out, with what
+# only they hold (their rows, names, census), as the user's own `exclude`.
+# Without it, a diff of two snapshots with nothing done between them read
+# heaplens._snapshot.Snapshot +1, heaplens._heaplens.Census +1 and the
+# earlier snapshot's ints, float and str.
+_OURS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 class SnapshotFormatError(ValueError):
     """A snapshot file is not one heaplens can read: truncated, corrupted,
     of a newer format version, or not a snapshot at all."""
@@ -81,7 +90,7 @@ class Snapshot:
     """
 
     __slots__ = ("_census", "_rows", "timestamp", "total_count", "total_size", "model", "by",
-                 "python", "peak_bytes")
+                 "python", "peak_bytes", "__weakref__")
 
     def __init__(self, rows: Optional[Iterable[Tuple[str, int, int]]], timestamp: float,
                  model: str = "getsizeof", by: str = "type", python: str = "",
@@ -90,6 +99,7 @@ class Snapshot:
         # snapshots do not see them; a loaded one keeps them in Python.
         self._census = census
         self._rows = None if rows is None else _sorted_rows(rows)
+        _OURS.add(self)
         self.timestamp = timestamp
         self.model = model
         self.by = by
@@ -220,7 +230,7 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
         raise ValueError("align must be a power of 2, not %r" % (align,))
     t = time.time()
     census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
-                            exclude=tuple(exclude))
+                            exclude=(*exclude, _OURS, *_OURS))
     if not addresses:
         census.release_addresses()
     if tracker is not None:
@@ -278,6 +288,7 @@ class SnapshotDiff(TypeRows[DiffRow]):
         # (groups, count_diff, size_diff) of the rows top() left out: the
         # totals stay the whole diff's.
         self._rest = rest
+        _OURS.add(self)
 
     @property
     def count_diff(self) -> int:
