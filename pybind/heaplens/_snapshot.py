@@ -186,7 +186,7 @@ class Snapshot:
         if self._census is None:
             raise ValueError("this snapshot has no object addresses: it was loaded from a "
                              "file")
-        return self._census.new_objects(type)
+        return self._census.new_objects(type, (_OURS, *_OURS))
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
