@@ -670,10 +670,12 @@ hl_dump_write(hl_dump_stats *stats, const char *path, PyObject *const *exclude, 
         put_bytes(&w, ver, vlen);
     }
     if (nexclude > 0) {
-        /* The same marking walk hl_heap_walk makes, to know which
-         * references lead out of the dump. */
+        /* The excluded objects themselves, to know which references lead
+         * out of the dump: what they hold is either reached from another
+         * object, and dumped, or not reached at all (hl_heap_walk). */
         hl_walk_options ex = HL_WALK_OPTIONS_INIT;
         ex.flags = HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
+        ex.limit = 0;
         ex.seen_out = &w.excluded;
         if ((rc = hl_walk_sizes(NULL, NULL, exclude, nexclude, &ex)) < 0)
             goto done;

@@ -373,6 +373,13 @@ hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g
         PyObject *o = (PyObject *)cur.obj;
         PyObject *h;
         hl_root_kind k = hl_graph_root_kind(g, o, &h);
+        /* The target is not its own root: a chain "<type>" for a leaked
+         * class (toolz's suite leaks one into a registry keyed by class on
+         * 3.11.7) or "<module>" for a module says nothing of what holds it.
+         * Its holders are searched like anyone's. Held from outside stays:
+         * it is an answer when nothing in the heap holds it. */
+        if (head == 0 && k != HL_ROOT_EXTERNAL)
+            k = HL_ROOT_NONE;
         if (k == HL_ROOT_EXTERNAL && external == (size_t)-1)
             external = head;
         /* A frame holds things for the time of a call; a module or class

@@ -67,6 +67,18 @@ hl_heap__roots_free(hl_heap__rootlist *r)
     hl_mem__free(items);
 }
 
+static int
+walk_roots(hl_walk_stats *stats, hl_heap__rootlist *roots, hl_walk_options *o)
+{
+    /* Each gc object holds a few untracked ones (ints, strs...) on average. */
+    if (o->expected == 0)
+        o->expected = roots->n * 4;
+    int rc = hl_walk_sizes(NULL, stats, roots->items, roots->n, o); /* consumes o->seed */
+    if (stats != NULL)
+        stats->peak_bytes += roots->cap * sizeof(PyObject *);
+    return rc;
+}
+
 int
 hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const *exclude,
              size_t nexclude)
@@ -78,25 +90,53 @@ hl_heap_walk(hl_walk_stats *stats, const hl_walk_options *opts, PyObject *const 
     if (opts == NULL || opts->visited != NULL || opts->seed != NULL)
         return hl_error__set(HL_EINVAL, "hl_heap_walk needs options, no shared set, no seed");
     o = *opts;
+    hl_addrset *held = NULL;
     if (nexclude > 0) {
-        /* Mark what the excluded objects hold, counting nothing; the heap
-         * walk then starts with those addresses seen. */
+        /* Left out: the excluded objects and what only they hold. The heap
+         * walk starts with the excluded objects seen (a walk of depth 0
+         * marks them), and skips as roots the gc objects they hold (a walk
+         * of everything they reach, counting nothing); what they hold is
+         * then counted only when another object reaches it. Marking all
+         * they reach as seen, as before, left out what they share with the
+         * rest of the heap: a snapshot excluding an earlier one lost None,
+         * its class, cached small ints and interned strs. */
         hl_walk_options ex = HL_WALK_OPTIONS_INIT;
         ex.flags = HL_WALK_NO_WEAKREFS | HL_WALK_UNATTRIBUTED;
-        ex.seen_out = &o.seed;
+        ex.seen_out = &held;
         if ((rc = hl_walk_sizes(NULL, NULL, exclude, nexclude, &ex)) < 0)
             return rc;
+        ex.seen_out = &o.seed;
+        ex.limit = 0;
+        if ((rc = hl_walk_sizes(NULL, NULL, exclude, nexclude, &ex)) < 0) {
+            hl_addrset_free(held);
+            return rc;
+        }
     }
     if ((rc = hl_heap__roots(&roots)) < 0) {
         hl_addrset_free(o.seed);
+        hl_addrset_free(held);
         return rc;
     }
-    /* Each gc object holds a few untracked ones (ints, strs...) on average. */
-    if (o.expected == 0)
-        o.expected = roots.n * 4;
-    rc = hl_walk_sizes(NULL, stats, roots.items, roots.n, &o); /* consumes o.seed */
-    if (stats != NULL)
-        stats->peak_bytes += roots.cap * sizeof(PyObject *);
+    if (held != NULL) {
+        /* The skipped roots stay in the list (released with it) but after
+         * its `n`: moved to the end, the walk sees only the others. */
+        size_t keep = 0;
+        for (size_t i = 0; i < roots.n; i++) {
+            if (!hl_addrset_contains(held, roots.items[i])) {
+                PyObject *t = roots.items[keep];
+                roots.items[keep++] = roots.items[i];
+                roots.items[i] = t;
+            }
+        }
+        hl_addrset_free(held);
+        held = NULL;
+        size_t all = roots.n;
+        roots.n = keep;
+        rc = walk_roots(stats, &roots, &o);
+        roots.n = all;
+    } else {
+        rc = walk_roots(stats, &roots, &o);
+    }
     {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);

@@ -179,19 +179,35 @@ hl_py_heap_census(PyObject *self, PyObject *args, PyObject *kwargs)
         hl_census_free(c);
         return NULL;
     }
-    if (exclude != NULL && PyTuple_GET_SIZE(exclude) == 0)
-        exclude = NULL;
     out->rows = NULL;
     out->nrows = out->total_count = out->total_size = out->peak_bytes = 0;
     out->seen = NULL;
+    /* Leave out what the caller excludes, the tuple naming it and the
+     * keyword dict passing it (as dump() leaves out its own: the census and
+     * a dump then count the same objects). */
+    PyObject **ex = NULL;
+    size_t nex = 0;
+    if (exclude != NULL && PyTuple_GET_SIZE(exclude) > 0) {
+        ex = PyMem_Calloc((size_t)PyTuple_GET_SIZE(exclude) + 2, sizeof(PyObject *));
+        if (ex == NULL) {
+            hl_census_free(c);
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(exclude); i++)
+            ex[nex++] = PyTuple_GET_ITEM(exclude, i);
+        ex[nex++] = exclude;
+        if (kwargs != NULL)
+            ex[nex++] = kwargs;
+    }
     hl_walk_options opts;
     heap_options(&opts, model, align);
     opts.census = c;
     if (addresses)
         opts.seen_out = &out->seen;
     hl_walk_stats st;
-    rc = hl_heap_walk(&st, &opts, exclude ? &PyTuple_GET_ITEM(exclude, 0) : NULL,
-                      exclude ? (size_t)PyTuple_GET_SIZE(exclude) : 0);
+    rc = hl_heap_walk(&st, &opts, ex, nex);
+    PyMem_Free(ex);
     if (rc < 0) {
         hl_census_free(c);
         Py_DECREF(out);

@@ -43,7 +43,9 @@ int hl_graph_referrers(PyObject ***out, size_t *n, const hl_graph *g, PyObject *
 /* The shortest chain of references from a root down to `target`, found by
  * a breadth-first search backwards, at most `max_hops` long. *out gets
  * [root, ..., target] as new references (the root is a module rather than
- * its __dict__); *kind says what the root is. When no root is found within
+ * its __dict__); *kind says what the root is. `target` is never its own
+ * root unless it is held from outside the heap: a class or module target
+ * gets the chain of what holds it. When no root is found within
  * max_hops, the chain is just [target] and *kind is HL_ROOT_NONE. Returns 0
  * or HL_ENOMEM. */
 int hl_graph_chain(PyObject ***out, size_t *n, hl_root_kind *kind, const hl_graph *g,

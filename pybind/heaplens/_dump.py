@@ -95,8 +95,11 @@ def dump(path: Union[str, "os.PathLike[str]"], exclude: Sequence[Any] = ()) -> D
     The format is in docs/format.md."""
     _check_path("dump", path)
     _require("snapshot")
-    exclude = tuple(exclude)
-    st = _c.dump(path, exclude) if exclude else _c.dump(path)
+    # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
+    # them out: the same objects in both.
+    from heaplens._snapshot import _OURS
+    exclude = (*exclude, _OURS, *_OURS)
+    st = _c.dump(path, exclude)
     return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
                     st["bytes"], st["size"])
 

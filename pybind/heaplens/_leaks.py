@@ -22,7 +22,7 @@ from heaplens._capabilities import require as _require
 from heaplens._asizeof import asizeof, flatsize
 from heaplens._chains import _HERE, _chains
 from heaplens._format import human_size, safe_repr
-from heaplens._snapshot import snapshot
+from heaplens._snapshot import _OURS, snapshot
 
 # Referrer chains and referrers() are in heaplens._chains, graph() and its
 # DOT text in heaplens._graph_view and heaplens._dot.
@@ -929,7 +929,8 @@ class no_leaks:
             elif user is not None:
                 _users_tracker_born(user, born, quiet)
             with quiet:
-                new_objs = before._census.new_objects(None, (before, self, quiet, born, t, user))
+                new_objs = before._census.new_objects(None, (before, self, quiet, born, t, user,
+                                                                  _OURS, *_OURS))
             # (a plain loop: a closure's cell would be made as this frame
             # starts, at its caller's line for the tracker)
             seen = set()

@@ -9,6 +9,7 @@ import struct
 import sys
 import threading
 import time
+import weakref
 import zlib
 from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple, Union)
@@ -60,7 +61,20 @@ def _check_path(fname: str, path: Any) -> None:
 
 
 def _sorted_rows(rows: Iterable[Tuple[str, int, int]]) -> Tuple[SnapshotRow, ...]:
-    return tuple(sorted((SnapshotRow(*r) for r in rows), key=lambda r: (-r.size, r.type_name)))
+    # tuple.__new__, not SnapshotRow(...): a NamedTuple's __new__ is code
+    # compiled from "<string>", so a tracker's site for the rows would be
+    # "<string>:1", not this file, and snapshot(by="site") would list an
+    # earlier snapshot's rows as the user's objects.
+    return tuple(sorted((tuple.__new__(SnapshotRow, r) for r in rows),
+                        key=lambda r: (-r.size, r.type_name)))
+
+
+# The snapshots and diffs alive: each snapshot leaves them out, with what
+# only they hold (their rows, names, census), as the user's own `exclude`.
+# Without it, a diff of two snapshots with nothing done between them read
+# heaplens._snapshot.Snapshot +1, heaplens._heaplens.Census +1 and the
+# earlier snapshot's ints, float and str.
+_OURS: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 class SnapshotFormatError(ValueError):
@@ -76,7 +90,7 @@ class Snapshot:
     """
 
     __slots__ = ("_census", "_rows", "timestamp", "total_count", "total_size", "model", "by",
-                 "python", "peak_bytes")
+                 "python", "peak_bytes", "__weakref__")
 
     def __init__(self, rows: Optional[Iterable[Tuple[str, int, int]]], timestamp: float,
                  model: str = "getsizeof", by: str = "type", python: str = "",
@@ -85,6 +99,7 @@ class Snapshot:
         # snapshots do not see them; a loaded one keeps them in Python.
         self._census = census
         self._rows = None if rows is None else _sorted_rows(rows)
+        _OURS.add(self)
         self.timestamp = timestamp
         self.model = model
         self.by = by
@@ -171,7 +186,7 @@ class Snapshot:
         if self._census is None:
             raise ValueError("this snapshot has no object addresses: it was loaded from a "
                              "file")
-        return self._census.new_objects(type)
+        return self._census.new_objects(type, (_OURS, *_OURS))
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
@@ -215,7 +230,7 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
         raise ValueError("align must be a power of 2, not %r" % (align,))
     t = time.time()
     census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
-                            exclude=tuple(exclude))
+                            exclude=(*exclude, _OURS, *_OURS))
     if not addresses:
         census.release_addresses()
     if tracker is not None:
@@ -225,23 +240,23 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
 
 
 def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
+    # Summed per site in C: the tracker is running, and records what is
+    # made here; a Python object per tracked object (a Survivor, its tuple
+    # and ints) would show in the user's born counts as the tool's own work.
+    # What is made here is a few objects per site.
     groups: Dict[str, List[int]] = {}
     count = size = 0
-    for sv in tracker.survivors():
-        o = sv.object()
-        if o is None:
-            continue
-        tb = sv.traceback
-        if tb and tb[0].filename.startswith(_HERE):
+    for site, n, nbytes in _c.track_site_totals(model, align):
+        frames = _c.track_site(site)
+        if frames and frames[0][0].startswith(_HERE):
             continue    # made by heaplens itself (this census, its rows): not the user's
-        key = "%s:%d" % (tb[0].filename, tb[0].lineno) if tb else "<no Python frame>"
-        n = _c.flatsize(o, align, model)
-        del o
+        key = "%s:%d" % (frames[0][0], frames[0][1]) if frames else "<no Python frame>"
+        del frames
         g = groups.setdefault(key, [0, 0])
-        g[0] += 1
-        g[1] += n
-        count += 1
-        size += n
+        g[0] += n
+        g[1] += nbytes
+        count += n
+        size += nbytes
     rows = [(k, c, n) for k, (c, n) in groups.items()]
     rows.append(("<not tracked>", max(0, census.total_count - count),
                  max(0, census.total_size - size)))
@@ -273,6 +288,7 @@ class SnapshotDiff(TypeRows[DiffRow]):
         # (groups, count_diff, size_diff) of the rows top() left out: the
         # totals stay the whole diff's.
         self._rest = rest
+        _OURS.add(self)
 
     @property
     def count_diff(self) -> int:

@@ -62,6 +62,38 @@ START_TEST(external_holder)
 }
 END_TEST
 
+START_TEST(class_target_is_not_its_own_root)
+{
+    /* A heap class held by a module's list: its chain runs from the module
+     * through the list, not [class] as a root of its own. */
+    PyObject *mod = PyImport_AddModule("hl_graph_cls_test"); /* borrowed */
+    ck_assert_ptr_nonnull(mod);
+    PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N", "Held",
+                                          PyDict_New());
+    ck_assert_ptr_nonnull(cls);
+    PyObject *l = Py_BuildValue("[O]", cls);
+    ck_assert_int_eq(PyModule_AddObject(mod, "holder", l), 0); /* steals l */
+    PyObject *sysmods = PyImport_GetModuleDict();
+    ck_assert_int_eq(PyDict_SetItemString(sysmods, "hl_graph_cls_test", mod), 0);
+
+    hl_graph *g = NULL;
+    ck_assert_int_eq(hl_graph_build(&g, NULL, 0), 0);
+    PyObject **chain = NULL;
+    size_t n = 0;
+    hl_root_kind kind;
+    ck_assert_int_eq(hl_graph_chain(&chain, &n, &kind, g, cls, 16), 0);
+    hl_graph_free(g);
+    ck_assert_int_eq(kind, HL_ROOT_MODULE);
+    ck_assert_uint_eq(n, 4); /* module, its dict, list, class */
+    ck_assert_ptr_eq(chain[0], mod);
+    ck_assert_ptr_eq(chain[2], l);
+    ck_assert_ptr_eq(chain[3], cls);
+    hl_graph_free_array(chain, n);
+    ck_assert_int_eq(PyDict_DelItemString(sysmods, "hl_graph_cls_test"), 0);
+    Py_DECREF(cls);
+}
+END_TEST
+
 START_TEST(root_kinds)
 {
     PyObject *mod = PyImport_AddModule("sys"); /* borrowed */
@@ -181,6 +213,7 @@ graph_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chain_from_a_module);
     tcase_add_test(tc, external_holder);
+    tcase_add_test(tc, class_target_is_not_its_own_root);
     tcase_add_test(tc, root_kinds);
     tcase_add_test(tc, neighbourhood_excludes_any_number);
     tcase_add_test(tc, neighbourhood_limits);

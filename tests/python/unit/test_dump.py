@@ -468,3 +468,17 @@ def test_dump_keeps_a_hard_link(tmp_path):
     assert os.stat(p).st_nlink == 2
     assert os.path.samefile(p, tmp_path / "other.hld")
     assert len(open_dump(tmp_path / "other.hld")) > 0
+
+
+def test_snapshots_left_out_as_snapshot_leaves_them_out(tmp_path):
+    # snapshot() leaves out heaplens' snapshots and diffs alive; the dump,
+    # which holds "the objects snapshot() counts", does the same.
+    held = heaplens.snapshot(addresses=False)
+    held_diff = held.diff(held)
+    path = str(tmp_path / "s.hld")
+    dump(path)
+    totals = open_dump(path)._type_totals()
+    assert "heaplens._snapshot.Snapshot" not in totals
+    assert "heaplens._snapshot.SnapshotDiff" not in totals
+    assert "heaplens._heaplens.Census" not in totals
+    assert held.total_count and held_diff is not None

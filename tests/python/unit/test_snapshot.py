@@ -1,5 +1,6 @@
 """Heap snapshots, diffs, saved files and the Monitor."""
 
+import gc
 import struct
 import subprocess
 import sys
@@ -70,14 +71,16 @@ def test_snapshot_fields_and_table():
 
 def test_bookkeeping_left_out():
     # Snapshots keep their rows in C: taking many does not show up as growth
-    # of tuples or strs in the next one.
+    # of tuples or strs in the next one. The snapshots themselves are left
+    # out too (they were counted: Snapshot +21, Census +21), though alive.
     first = heaplens.snapshot()
     keep = [heaplens.snapshot() for _ in range(20)]
     last = heaplens.snapshot()
     d = last.diff(first)
-    assert d.row("heaplens._snapshot.Snapshot").count_diff == 21
+    assert all(type(s) is Snapshot for s in keep)
+    assert d.row("heaplens._snapshot.Snapshot") is None, d.changed()
+    assert d.row("heaplens._heaplens.Census") is None, d.changed()
     assert abs(d.row("tuple").count_diff) < 50
-    assert keep
 
 
 def test_diff_ops():
@@ -399,3 +402,56 @@ def test_monitor_and_filter_arguments(tmp_path):
     d = Snapshot([("x", 1, 10)], 1.0).diff(Snapshot([], 0.0))
     with pytest.raises(TypeError, match=r"filter\(type=...\) needs a str"):
         d.filter(type=int)
+
+
+class _SharedThing:
+    pass
+
+
+_shared_thing = _SharedThing()
+
+
+def _bookkeeping():
+    # Held only by the dict returned, but for what it shares with the rest
+    # of the heap: None, a class, a module-level instance, cached small ints.
+    return {"mine": [[i] for i in range(100)], "none": None, "cls": _SharedThing,
+            "shared": _shared_thing, "small": list(range(50))}
+
+
+def test_exclude_leaves_out_only_what_the_excluded_hold():
+    # exclude= used to mark everything the excluded objects reach as seen, so
+    # what they share with the rest of the heap went uncounted too: a
+    # snapshot excluding an earlier one (as Monitor excludes its samples)
+    # lost None, the classes, cached small ints and interned strs it held.
+    book = _bookkeeping()
+    gc.collect()
+    base = heaplens.snapshot(addresses=False)
+    ex = heaplens.snapshot(addresses=False, exclude=(book, base))
+    d = {r.type_name: r for r in ex.diff(base).rows}
+    # What only `book` holds is left out: 1 + 100 + 1 lists.
+    assert d["list"].count_diff == -102, ex.diff(base)
+    # What it shares is still counted.
+    assert d["NoneType"].count_diff == 0 and d["NoneType"].count == 1, ex.diff(base)
+    assert d["type"].count_diff == 0, ex.diff(base)
+    assert d["test_snapshot._SharedThing"].count_diff == 0, ex.diff(base)
+    assert d["int"].count_diff == 0, ex.diff(base)
+    del book
+
+
+def test_snapshots_leave_out_heaplens_own_results():
+    # A diff of two snapshots with nothing done between them used to read
+    # heaplens._snapshot.Snapshot +1 and heaplens._heaplens.Census +1 (the
+    # older snapshot, alive while the newer one was taken), with its ints,
+    # float and str; an earlier diff added a DiffRow per type.
+    gc.collect()
+    first = heaplens.snapshot()
+    first.rows
+    older = heaplens.snapshot()
+    earlier_diff = older.diff(first)
+    earlier_diff.rows
+    newer = heaplens.snapshot()
+    d = newer.diff(older)
+    ours = [r for r in d.rows if r.type_name.startswith("heaplens.") and r.count_diff]
+    assert not ours, d.changed()
+    assert abs(d.count_diff) <= 3, d.changed()
+    del first, older, earlier_diff, newer, d
