@@ -29,6 +29,22 @@ _next = [0]
 _old = [object() for _ in range(20000)]
 
 
+@pytest.fixture(autouse=True)
+def _no_foreign_gc_callbacks():
+    """These cases are about the screen's blind spot, not about other tools'
+    gc.callbacks: hypothesis (used by other test files in the same process)
+    keeps a fresh float per collection, and when an automatic collection
+    falls in the last run its float can stand in the float group for the
+    leaked one (a known gap, docs/leaks.md). Their entries are set aside for
+    these tests only; heaplens' own stays."""
+    import gc
+    saved = list(gc.callbacks)
+    gc.callbacks[:] = [cb for cb in saved
+                       if str(getattr(cb, "__module__", "")).startswith("heaplens")]
+    yield
+    gc.callbacks[:] = saved + [cb for cb in gc.callbacks if cb not in saved]
+
+
 def _store_in_list(obj):
     i = _next[0]
     _next[0] = i + 1
