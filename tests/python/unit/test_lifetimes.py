@@ -462,6 +462,17 @@ def test_snapshot_by_site():
         heaplens.snapshot(by="site")
 
 
+class _Slotted:
+    # No instance dict: on 3.9/3.10, 14 of 5,000 Foo dicts (about one per
+    # collection) are counted at the caller's line, not at __init__'s where
+    # they are made; a separate question from this test's (left in the
+    # notes).
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
 def test_snapshot_by_site_is_invisible_to_the_tracker():
     # snapshot(by="site") runs inside the user's tracker: what it makes is
     # recorded there. It used to make a Survivor, a tuple and four ints per
@@ -470,7 +481,7 @@ def test_snapshot_by_site_is_invisible_to_the_tracker():
     # tuple born 169,822, of which the workload made 160).
     n = 5000
     with heaplens.track() as t:
-        objs = [Foo(i + 1000) for i in range(n)]
+        objs = [_Slotted(i + 1000) for i in range(n)]
         first = heaplens.snapshot(by="site")
         snap = heaplens.snapshot(by="site")
     rows = {r.type_name: r for r in t.stats()}
