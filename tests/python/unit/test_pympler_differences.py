@@ -124,6 +124,18 @@ class Attrs:
         self.b = "b"
 
 
+class _Delta(int):
+    """Bytes left allocated; its repr names the top lines, for a failure."""
+
+    def __new__(cls, n, top):
+        self = super().__new__(cls, n)
+        self.top = top
+        return self
+
+    def __repr__(self):
+        return "%d (%s)" % (int(self), "; ".join(str(d) for d in self.top))
+
+
 def _traced_delta(fn):
     """Bytes that fn() left allocated, from this file, heaplens or pympler:
     under pytest-xdist another thread (execnet's) allocates meanwhile, and
@@ -141,7 +153,8 @@ def _traced_delta(fn):
         fn()
         gc.collect()
         after = tracemalloc.take_snapshot().filter_traces(mine)
-        return sum(d.size_diff for d in after.compare_to(before, "filename"))
+        diffs = after.compare_to(before, "lineno")
+        return _Delta(sum(d.size_diff for d in diffs), diffs[:5])
     finally:
         if started:
             tracemalloc.stop()
