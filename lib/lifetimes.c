@@ -24,6 +24,61 @@ uint64_t hl_lifetimes__raw0;            /* raw reading at start */
 double hl_lifetimes__ns_per_raw = 1.0;
 
 
+/* Quiet threads (T.quiet). Both run with the GIL held. Returns 1 when `ts`
+ * is now quiet (one level deeper), 0 when HL_QUIET_MAX other threads
+ * already are: this one's births are then recorded, as without the call. */
+int
+hl_lifetimes__quiet_enter(PyThreadState *ts)
+{
+    if (ts == NULL)
+        return 0;
+    for (int i = 0; i < T.nquiet; i++)
+        if (T.quiet[i].ts == ts) {
+            T.quiet[i].depth++;
+            return 1;
+        }
+    if (T.nquiet == HL_QUIET_MAX)
+        return 0;
+    T.quiet[T.nquiet].ts = ts;
+    T.quiet[T.nquiet].depth = 1;
+    T.nquiet++;
+    return 1;
+}
+
+void
+hl_lifetimes__quiet_leave(PyThreadState *ts)
+{
+    for (int i = 0; i < T.nquiet; i++)
+        if (T.quiet[i].ts == ts) {
+            if (--T.quiet[i].depth == 0)
+                T.quiet[i] = T.quiet[--T.nquiet];
+            return;
+        }
+}
+
+int
+hl_track_quiet(int enter)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    if (enter)
+        return hl_lifetimes__quiet_enter(ts);
+    if (!quiet_thread(ts))
+        return 0;
+    hl_lifetimes__quiet_leave(ts);
+    return 1;
+}
+
+void
+hl_track_quiet_after_fork(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    int k = 0;
+    for (int i = 0; i < T.nquiet; i++)
+        if (T.quiet[i].ts == ts) /* the other threads are gone */
+            T.quiet[k++] = T.quiet[i];
+    T.nquiet = k;
+}
+
 void
 clock_setup(void)
 {
@@ -308,7 +363,6 @@ track_start(const hl_track_options *opts)
     }
     T.interp = PyInterpreterState_Get();
     T.gc_flag = opts->backend == HL_BACKEND_ALLOCATOR ? hl_compat__gc_collecting_flag(T.interp) : NULL;
-    T.quiet = NULL;
     T.frames = opts->frames;
     T.only = opts->current_thread ? PyThreadState_Get() : NULL;
     T.backend = opts->backend;
@@ -454,10 +508,11 @@ confirm(void)
     opts.on_object = confirm_on_object;
     confirm_ctx c = {0};
     opts.payload = &c;
-    PyThreadState *was_quiet = T.quiet;
-    T.quiet = hl_compat__tstate(); /* the walk's own objects are not ours to count */
+    PyThreadState *me = hl_compat__tstate();
+    int q = hl_lifetimes__quiet_enter(me); /* the walk's own objects are not ours to count */
     int rc = hl_heap_walk(NULL, &opts, NULL, 0);
-    T.quiet = was_quiet;
+    if (q)
+        hl_lifetimes__quiet_leave(me);
     /* A __sizeof__ run by the walk may have let another thread run and
      * allocate: its pending block is settled first (the flush empties the
      * nursery slot T.pending points to, which the next event would then
@@ -759,10 +814,11 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
      * in the model of the figures. */
     Py_ssize_t flat;
     if (!(r->site & SITE_CONFIRMED)) {
-        PyThreadState *was_quiet = T.quiet;
-        T.quiet = hl_compat__tstate();
+        PyThreadState *me = hl_compat__tstate();
+        int q = hl_lifetimes__quiet_enter(me);
         int rc = hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1);
-        T.quiet = was_quiet;
+        if (q)
+            hl_lifetimes__quiet_leave(me);
         if (rc == 0) {
             out->size = (uint64_t)flat;
         } else if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception)) {

@@ -53,6 +53,9 @@
  * object costs 28-44 bytes. Deletion moves the bucket's last record into
  * the hole (no tombstones, no shifting of runs). */
 
+/* How many threads can be quiet at once (more are recorded, not refused). */
+#define HL_QUIET_MAX 8
+
 typedef struct {
     uintptr_t key;   /* block (allocator) or object (tracer) address; 0 = empty */
     uint64_t bt;     /* birth in 16-ns ticks since start (low 48 bits) and the
@@ -304,9 +307,15 @@ typedef struct {
     size_t types_unverified;
     PyObject *subclasses;   /* strong: the C method type.__subclasses__ */
 
-    /* Our own work outside the hooks (learn, confirm) allocates: births of
-     * this thread are not recorded then, deaths still are. */
-    PyThreadState *quiet;
+    /* Threads doing heaplens' own work (learn, confirm, and the Python
+     * API's calls that make results: hl_track_quiet): their births are not
+     * recorded, deaths still are. A thread may nest (depth). nquiet is what
+     * the hooks read first; the table outlives a tracker's stop and start. */
+    struct {
+        PyThreadState *ts;
+        unsigned depth;
+    } quiet[HL_QUIET_MAX];
+    int nquiet;
     PyInterpreterState *interp; /* the hooks serve this interpreter only */
 
     size_t dropped, unresolved;
@@ -315,6 +324,9 @@ typedef struct {
 } hl_lifetimes__state;
 
 /* The state and the few globals of the hot path, defined in lifetimes.c. */
+int hl_lifetimes__quiet_enter(PyThreadState *ts);
+void hl_lifetimes__quiet_leave(PyThreadState *ts);
+
 extern hl_lifetimes__state hl_lifetimes__T;
 extern int hl_lifetimes__reent;
 extern int hl_lifetimes__use_tsc;
@@ -330,6 +342,16 @@ extern double hl_lifetimes__ns_per_raw;
  * a thread-local would, without __tls_get_addr on every allocation of a
  * shared library (measured: 1% of a churn loop). */
 #define reent hl_lifetimes__reent
+
+/* Whether `ts` is doing heaplens' own work now (see T.quiet). */
+static inline int
+quiet_thread(PyThreadState *ts)
+{
+    for (int i = 0; i < T.nquiet; i++)
+        if (T.quiet[i].ts == ts)
+            return 1;
+    return 0;
+}
 
 static inline uint64_t
 now_ns(void)

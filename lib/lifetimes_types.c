@@ -384,8 +384,8 @@ learn(void)
         return;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    PyThreadState *was_quiet = T.quiet;
-    T.quiet = hl_compat__tstate();
+    PyThreadState *me = hl_compat__tstate();
+    int q = hl_lifetimes__quiet_enter(me);
     /* A base may itself be a candidate: go on while something is learned.
      * Downwards, as a removal moves the last candidate into the gap. */
     for (int progress = 1; progress && T.nnewtypes > 0;) {
@@ -436,7 +436,8 @@ learn(void)
     T.nwaiting = k;
     settle_dead_waiting();
     reent = 0;
-    T.quiet = was_quiet;
+    if (q)
+        hl_lifetimes__quiet_leave(me);
     PyErr_Restore(et, ev, tb);
 }
 

@@ -72,6 +72,21 @@ int hl_track_active(void);
  * this from gc.callbacks while the allocator backend tracks. */
 void hl_track_gc_phase(int collecting);
 
+/* Enter (enter != 0) or leave a quiet region of the calling thread, which
+ * must hold the GIL: while it is quiet, its births are not recorded (its
+ * frees still are), so heaplens' own results do not show in what it
+ * reports. Regions nest, and outlive a tracker's stop and start. Entering
+ * returns 1, or 0 when 8 other threads are quiet at once (not entered: the
+ * thread's births are recorded as before). Leaving returns 1, or 0 when the
+ * thread is not quiet (nothing to leave): so a caller may leave after every
+ * enter, whether it was entered or not, as regions are left in the order
+ * opposite to their entering. */
+int hl_track_quiet(int enter);
+
+/* In a fork child (the GIL held): forget the quiet regions of the threads
+ * that did not survive the fork. */
+void hl_track_quiet_after_fork(void);
+
 /* Drop every record and release the references the tracker keeps (the code
  * objects of sites and the types of tracked objects). HL_ESTATE while
  * tracking. */

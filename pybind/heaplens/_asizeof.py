@@ -17,6 +17,7 @@ from typing import Any, Dict, IO, List, Optional, Sequence, Tuple, Union
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_count, human_size, safe_repr, table
+from heaplens._quiet import invisible
 
 __all__ = [
     "Asized", "Asizer", "asized", "asizeof", "asizesof", "basicsize", "flatsize",
@@ -131,18 +132,22 @@ class Asized:
         self.name = name
         self.refs = tuple(refs)
 
+    @invisible
     def __str__(self) -> str:
         return "size %r, flat %r, refs[%d], name %r" % (
             self.size, self.flat, len(self.refs), self.name)
 
+    @invisible
     def __repr__(self) -> str:
         return "<Asized %s: %s deep, %s flat, %d refs>" % (
             self.name, human_size(self.size), human_size(self.flat), len(self.refs))
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import asized_html
         return asized_html(self)
 
+    @invisible
     def format(self, format: str = "%(name)s size=%(size)d flat=%(flat)d",
                depth: int = -1, order_by: str = "size", indent: str = "") -> str:
         """One line per node, children indented by 4 more spaces and sorted
@@ -441,6 +446,7 @@ class Asizer:
         self._set_call_opts(opts)
         return tuple(self._walk(objs)[0])
 
+    @invisible
     def asized(self, *objs: Any, **opts: Any) -> Union[Asized, Tuple[Asized, ...]]:
         """``Asized`` for each of ``objs`` with refs down to ``detail``
         levels; one ``Asized`` when one object is given."""
@@ -638,6 +644,7 @@ def asizesof(*objs: Any, **opts: Any) -> Tuple[int, ...]:
     return _sizer("asizesof", opts).asizesof(*objs) if objs else ()
 
 
+@invisible
 def asized(*objs: Any, **opts: Any) -> Union[Asized, Tuple[Asized, ...]]:
     """An ``Asized`` for each of ``objs`` (one when one object is given) with
     the sizes of its referents down to ``detail`` levels."""

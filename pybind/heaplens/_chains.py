@@ -13,6 +13,7 @@ from typing import Any, List, Sequence, Tuple
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import safe_repr
+from heaplens._quiet import invisible, quiet
 
 __all__ = ["Chain", "referrer_chain", "referrers", "why_alive"]
 
@@ -127,6 +128,7 @@ class Chain:
             labels.insert(0, "module %s" % objects[0].__name__)
         self.labels = labels
 
+    @invisible
     def __str__(self) -> str:
         if not self.objects:
             return "(nothing)"
@@ -139,9 +141,11 @@ class Chain:
             text = "no root found: " + text
         return text
 
+    @invisible
     def __repr__(self) -> str:
         return "<Chain %s: %s>" % (self.kind, self)
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import chain_html
         return chain_html(self)
@@ -181,7 +185,8 @@ def referrer_chain(obj: Any, max_hops: int = 64) -> Chain:
     """Why is ``obj`` alive? The shortest chain of references from a module,
     class, frame or outside holder down to it, computed in C over a
     reverse-edge index of the heap (no gc.get_referrers per hop)."""
-    return _chains([obj], max_hops)[0]
+    with quiet:
+        return _chains([obj], max_hops)[0]
 
 
 why_alive = referrer_chain
@@ -217,9 +222,10 @@ def _chains(objs: Sequence[Any], max_hops: int = 64, exclude: Sequence[Any] = ()
 
 def referrers(obj: Any) -> List[Any]:
     """The objects that refer to ``obj`` (each once), from a heap index."""
-    user, ours = _frames()
-    try:
-        refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
-    finally:
-        del user, ours     # our frames refer to these lists: no cycle left
-    return [r for r in refs if not _is_ours(r)]
+    with quiet:
+        user, ours = _frames()
+        try:
+            refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
+        finally:
+            del user, ours     # our frames refer to these lists: no cycle left
+        return [r for r in refs if not _is_ours(r)]

@@ -14,6 +14,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, table
 from heaplens._rows import RowSequence, TypeRows
+from heaplens._quiet import invisible, quiet
 
 __all__ = ["DumpChain", "DumpDiff", "DumpFormatError", "DumpInfo", "DumpObject",
            "DumpTypeRow", "DumpTypeTable", "HeapDump", "RetainerRow", "RetainerTable", "dump",
@@ -93,17 +94,19 @@ def dump(path: Union[str, "os.PathLike[str]"], exclude: Sequence[Any] = ()) -> D
     are those ``snapshot()`` counts (same count, same bytes); what only the
     objects in ``exclude`` hold is left out. Read it with ``open_dump``.
     The format is in docs/format.md."""
-    _check_path("dump", path)
-    _require("snapshot")
-    # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
-    # them out: the same objects in both.
-    from heaplens._snapshot import _OURS
-    exclude = (*exclude, _OURS, *_OURS)
-    st = _c.dump(path, exclude)
-    return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
-                    st["bytes"], st["size"])
+    with quiet:
+        _check_path("dump", path)
+        _require("snapshot")
+        # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
+        # them out: the same objects in both.
+        from heaplens._snapshot import _OURS
+        exclude = (*exclude, _OURS, *_OURS)
+        st = _c.dump(path, exclude)
+        return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
+                        st["bytes"], st["size"])
 
 
+@invisible
 def open_dump(path: Union[str, "os.PathLike[str]"]) -> "HeapDump":
     """Read and check a dump written by ``dump``. A file that is not a
     valid dump raises ``DumpFormatError``."""
@@ -134,6 +137,7 @@ class DumpChain:
     def __len__(self) -> int:
         return len(self.objects)
 
+    @invisible
     def __str__(self) -> str:
         if not self.objects:
             return "(nothing)"
@@ -144,9 +148,11 @@ class DumpChain:
             text = "no root reaches it: " + text
         return text
 
+    @invisible
     def __repr__(self) -> str:
         return "<DumpChain %s: %s>" % (self.kind, self)
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import chain_html
         return chain_html(self)
@@ -190,6 +196,7 @@ class HeapDump:
     def __len__(self) -> int:
         return len(self._d)
 
+    @invisible
     def __repr__(self) -> str:
         return "<HeapDump %s: %s objects, %s references, Python %s>" % (
             self.path, "{:,}".format(len(self)), "{:,}".format(self.nreferences), self.python)
@@ -309,6 +316,7 @@ class HeapDump:
         its own size plus everything only it keeps reachable."""
         return self._d.retained(self._index(id))
 
+    @invisible
     def top_retainers(self, n: int = 10) -> "RetainerTable":
         """The ``n`` objects retaining most, largest first."""
         if isinstance(n, bool) or not isinstance(n, int):
@@ -348,6 +356,7 @@ class HeapDump:
                 row[1] += size
         return out
 
+    @invisible
     def diff(self, older: "HeapDump") -> "DumpDiff":
         """What changed from ``older`` to this dump, per type (count and
         flat bytes), largest growth first."""
@@ -377,9 +386,11 @@ class RetainerTable(RowSequence[RetainerRow]):
 
     _HEAD = ("id", "type", "size", "retained", "text")
 
+    @invisible
     def __str__(self) -> str:
         return table(self._HEAD, self._table_rows(), align="<<>><")
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import table_html
         return table_html(self._HEAD, self._table_rows(), "heaplens-retainers",
@@ -408,9 +419,11 @@ class DumpTypeTable(TypeRows[DumpTypeRow]):
 
     _HEAD = ("type", "objects", "size", "retained")
 
+    @invisible
     def __str__(self) -> str:
         return table(self._HEAD, self._table_rows())
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import table_html
         return table_html(self._HEAD, self._table_rows(), "heaplens-dump-types",
@@ -434,9 +447,11 @@ class DumpDiff(TypeRows[DumpDiffRow]):
                      human_size(sum(r.size_diff for r in self.rows), signed=True)))
         return rows
 
+    @invisible
     def __str__(self) -> str:
         return table(("type", "objects", "+/-", "size", "+/- size"), self._table_rows())
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import table_html
         return table_html(("type", "objects", "+/-", "size", "+/- size"), self._table_rows(),

@@ -22,6 +22,7 @@ from typing import Any, List, NamedTuple, Optional, TextIO, Tuple, Union
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import human_size, lifetime_times, table
+from heaplens._quiet import invisible
 
 __all__ = ["Frame", "LifetimeRow", "Survivor", "Tracker", "allocation_site", "track"]
 
@@ -100,6 +101,7 @@ class Survivor:
         heap is searched for it."""
         return self._tracker._object(self)
 
+    @invisible
     def __repr__(self) -> str:
         where = "%s:%s" % (self.filename, self.lineno) if self.traceback else "<no Python frame>"
         return "<Survivor %s, %s, born at %s>" % (self.type_name, human_size(self.size), where)
@@ -191,6 +193,7 @@ def heaplens_type(tp: Any) -> bool:
     return isinstance(mod, str) and (mod == "heaplens" or mod.startswith("heaplens."))
 
 
+@invisible
 def lifetime_view(tracker: "Tracker", top: int = 8) -> dict:
     """What the lifetimes section of an HTML report shows, as plain values
     (heaplens._report.lifetime_section): the tracker's status, its frames,
@@ -353,6 +356,7 @@ class Tracker:
 
     # -- reading ------------------------------------------------------------
 
+    @invisible
     def status(self) -> dict:
         """Records held, records dropped (out of memory), blocks that were
         no object of a known type, sites, types, tracker memory in bytes,
@@ -365,6 +369,7 @@ class Tracker:
             self._warn_lost()
         return st
 
+    @invisible
     def stats(self) -> List[LifetimeRow]:
         """Per-type rows (born, died, alive, alive_size, lifetimes), most
         objects alive first."""
@@ -376,6 +381,7 @@ class Tracker:
         rows.sort(key=lambda r: (-r.alive, -r.born, r.type_name))
         return rows
 
+    @invisible
     def survivors(self, type: Optional[type] = None, since: int = 0) -> List[Survivor]:
         """Tracked objects still alive (of ``type`` and its subclasses), oldest
         first; with ``since``, only those born at that time or later
@@ -389,6 +395,7 @@ class Tracker:
         return [Survivor(self, a, tp, size, birth, site)
                 for a, tp, size, birth, site in _c.track_survivors(type, since)]
 
+    @invisible
     def _traceback(self, site: int) -> Tuple[Frame, ...]:
         tb = self._sites.get(site)
         if tb is None:
@@ -416,6 +423,7 @@ class Tracker:
                     return r
         return None
 
+    @invisible
     def allocation_site(self, obj: Any) -> Optional[Tuple[Frame, ...]]:
         """Where ``obj`` was allocated, innermost frame first, or None when
         it was not created while this tracker ran."""
@@ -431,6 +439,7 @@ class Tracker:
         REPL shows the table once; ``format()`` returns the text."""
         print(self.format(limit), file=file if file is not None else sys.stdout)
 
+    @invisible
     def format(self, limit: int = 20) -> str:
         """The table ``report()`` prints, as a string."""
         rows = self.stats()
@@ -448,6 +457,7 @@ class Tracker:
             "; EVENTS LOST" if st["lost"] else ""))
         return "\n".join(lines)
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import tracker_html, tracker_state_html
         try:
@@ -470,6 +480,7 @@ class Tracker:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
 
+    @invisible
     def lifetime_series(self, top: int = 8) -> List[Tuple[str, List[Tuple[float, int]]]]:
         """For a chart: per type (the ``top`` with most objects alive), the
         births of the objects still alive over time, as (seconds since

@@ -18,6 +18,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import human_count, human_size, table
 from heaplens._rows import TypeRows
+from heaplens._quiet import invisible, quiet
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
@@ -121,13 +122,16 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @invisible
     def __repr__(self) -> str:
         return "<Snapshot %s objects, %s in %d types>" % (
             human_count(self.total_count), human_size(self.total_size), len(self))
 
+    @invisible
     def __str__(self) -> str:
         return self.format()
 
+    @invisible
     def format(self, limit: Optional[int] = 20) -> str:
         """The largest ``limit`` groups (None for all) as an aligned table;
         an ``(N other types)`` row (``sites`` for ``by="site"``) holds the
@@ -152,6 +156,7 @@ class Snapshot:
         rows.append((total, human_count(self.total_count), human_size(self.total_size)))
         return rows
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import snapshot_html
         return snapshot_html(self._group_word(), self._table_rows(20), self.total_count,
@@ -164,6 +169,7 @@ class Snapshot:
                 return r
         return None
 
+    @invisible
     def diff(self, older: "Snapshot") -> "SnapshotDiff":
         """What changed from ``older`` to this snapshot, per type."""
         if not isinstance(older, Snapshot):
@@ -183,10 +189,11 @@ class Snapshot:
     def new_objects(self, type: Union[type, str, None] = None) -> List[Any]:
         """The live objects that did not exist when this snapshot was taken
         (see ``heaplens.new_objects``)."""
-        if self._census is None:
-            raise ValueError("this snapshot has no object addresses: it was loaded from a "
-                             "file")
-        return self._census.new_objects(type, (_OURS, *_OURS))
+        with quiet:
+            if self._census is None:
+                raise ValueError("this snapshot has no object addresses: it was loaded from a "
+                                 "file")
+            return self._census.new_objects(type, (_OURS, *_OURS))
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
@@ -213,30 +220,31 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
     it did not record (older ones, or filtered out) make one row,
     ``<not tracked>``.
     """
-    if model not in _MODELS:
-        raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
-    if by not in ("type", "site"):
-        raise ValueError("by must be 'type' or 'site', not %r" % (by,))
-    _require("allocator_model" if model == "allocator" else "snapshot")
-    tracker = None
-    if by == "site":
-        _require("snapshot_by_site")
-        from heaplens._lifetimes import current_tracker
-        tracker = current_tracker()
-        if tracker is None or not tracker.active:
-            raise ValueError("by='site' needs a running tracker: take the snapshot inside "
-                             "`with heaplens.track():`")
-    if not isinstance(align, int) or align < 1 or align & (align - 1):
-        raise ValueError("align must be a power of 2, not %r" % (align,))
-    t = time.time()
-    census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
-                            exclude=(*exclude, _OURS, *_OURS))
-    if not addresses:
-        census.release_addresses()
-    if tracker is not None:
-        return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
-                        sys.version.split()[0], census, census.peak_bytes)
-    return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
+    with quiet:
+        if model not in _MODELS:
+            raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+        if by not in ("type", "site"):
+            raise ValueError("by must be 'type' or 'site', not %r" % (by,))
+        _require("allocator_model" if model == "allocator" else "snapshot")
+        tracker = None
+        if by == "site":
+            _require("snapshot_by_site")
+            from heaplens._lifetimes import current_tracker
+            tracker = current_tracker()
+            if tracker is None or not tracker.active:
+                raise ValueError("by='site' needs a running tracker: take the snapshot inside "
+                                 "`with heaplens.track():`")
+        if not isinstance(align, int) or align < 1 or align & (align - 1):
+            raise ValueError("align must be a power of 2, not %r" % (align,))
+        t = time.time()
+        census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
+                                exclude=(*exclude, _OURS, *_OURS))
+        if not addresses:
+            census.release_addresses()
+        if tracker is not None:
+            return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
+                            sys.version.split()[0], census, census.peak_bytes)
+        return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
 
 
 def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
@@ -270,9 +278,10 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     An object whose address was free at snapshot time counts as new; one
     created at the address of an object that has died since is missed.
     """
-    if not isinstance(since, Snapshot):
-        raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
-    return since.new_objects(type)
+    with quiet:
+        if not isinstance(since, Snapshot):
+            raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
+        return since.new_objects(type)
 
 
 class SnapshotDiff(TypeRows[DiffRow]):
@@ -307,6 +316,7 @@ class SnapshotDiff(TypeRows[DiffRow]):
         out; (0, 0, 0) for a full diff."""
         return self._rest
 
+    @invisible
     def top(self, n: int = 10) -> "SnapshotDiff":
         """The ``n`` groups that grew most (by bytes). Its totals (and the
         ``total`` row it prints) stay those of the whole diff; the groups
@@ -322,11 +332,13 @@ class SnapshotDiff(TypeRows[DiffRow]):
         return (g + len(cut), c + sum(r.count_diff for r in cut),
                 n + sum(r.size_diff for r in cut))
 
+    @invisible
     def changed(self) -> "SnapshotDiff":
         """Only the groups whose count or size changed."""
         return SnapshotDiff([r for r in self.rows if r.count_diff or r.size_diff],
                             self.older, self.newer, self._rest)
 
+    @invisible
     def filter(self, type: Optional[str] = None, module: Optional[str] = None
                ) -> "SnapshotDiff":
         """Groups whose type name contains ``type`` and/or whose module is
@@ -364,20 +376,24 @@ class SnapshotDiff(TypeRows[DiffRow]):
                      human_size(self.size_diff, signed=True)))
         return rows
 
+    @invisible
     def format(self, limit: Optional[int] = 20) -> str:
         """An aligned table of the first ``limit`` rows (None for all), an
         ``(N other types)`` row for the groups not shown, and the total of
         the whole diff."""
         return table(("type", "objects", "+/-", "size", "+/- size"), self._table_rows(limit))
 
+    @invisible
     def __str__(self) -> str:
         return self.format()
 
+    @invisible
     def __repr__(self) -> str:
         return "<SnapshotDiff %d types, %s objects, %s>" % (
             len(self.rows), human_count(self.count_diff, signed=True),
             human_size(self.size_diff, signed=True))
 
+    @invisible
     def _repr_html_(self) -> str:
         from heaplens._html import diff_html
         return diff_html(self._table_rows(50), self.count_diff, self.size_diff)
@@ -471,6 +487,7 @@ def _decode(data: bytes, source: str) -> Snapshot:
     return Snapshot(rows, timestamp, _MODEL_NAMES[model], _BY_NAMES[by], python)
 
 
+@invisible
 def load(path: Union[str, "os.PathLike[str]"]) -> Snapshot:
     """Read a snapshot written by ``Snapshot.save``. Raises
     SnapshotFormatError for anything that is not a valid snapshot file,
@@ -580,25 +597,32 @@ class Monitor:
 
     def sample(self) -> Sample:
         """Take one sample now (also used by the sampler thread)."""
-        snap = snapshot(self.model, addresses=False, exclude=(self,))
-        rows = snap.rows if self.top is None else snap.rows[:self.top]
-        s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
-                   {r.type_name: (r.count, r.size) for r in rows})
-        with self._lock:
-            if self.first is None:
-                self.first = snap
-            self.last = snap
-            self.samples.append(s)
+        s = self._take()
         if self.on_sample is not None:
-            self.on_sample(s)
+            self.on_sample(s)   # (the user's code: a running tracker sees it)
         return s
 
+    def _take(self) -> Sample:
+        with quiet:
+            snap = snapshot(self.model, addresses=False, exclude=(self,))
+            rows = snap.rows if self.top is None else snap.rows[:self.top]
+            s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
+                       {r.type_name: (r.count, r.size) for r in rows})
+            with self._lock:
+                if self.first is None:
+                    self.first = snap
+                self.last = snap
+                self.samples.append(s)
+            return s
+
+    @invisible
     def growth(self) -> SnapshotDiff:
         """The diff from the first sample to the last."""
         if self.first is None or self.last is None:
             raise RuntimeError("no samples yet: start() the Monitor first")
         return self.last.diff(self.first)
 
+    @invisible
     def series(self, type_name: str, what: str = "size") -> List[Tuple[float, int]]:
         """(seconds, value) for one type over the samples; value is 'size'
         or 'count', 0 where the type was not among the kept ones."""

@@ -534,3 +534,156 @@ def test_report_html_has_the_lifetime_chart(tmp_path):
     with pytest.raises(RuntimeError, match="never started"):
         heaplens.track().report_html(tmp_path / "none.html")
     del keep
+
+
+# ---- heaplens' own reading is invisible to the tracker ---------------------
+
+def _alive(rows):
+    return {r.type: r.alive for r in rows}
+
+
+@pytest.mark.parametrize("backend", ["allocator", "auto"])
+def test_reading_a_running_tracker_leaves_no_trace_in_it(backend):
+    """stats(), survivors(), a survivor's repr and site, format(), status(),
+    allocation_site() and the chart series make objects for the user; kept,
+    they are heaplens' results, not the program's (before: 120 Survivor,
+    257 int and 124 str alive in the next stats() after survivors())."""
+    from heaplens._lifetimes import lifetime_view
+    with heaplens.track(backend=backend) as t:
+        keep = [Foo(i) for i in range(100)]
+        first = t.stats()
+        results = [t.survivors(), t.survivors(Foo), t.format(), t.status(),
+                   t.lifetime_series(), lifetime_view(t), t.allocation_site(keep[0]),
+                   heaplens.allocation_site(keep[1]), t._repr_html_()]
+        results.append([repr(s) for s in results[0]])
+        results.append([s.traceback for s in results[0]])
+        again = t.stats()
+        grew = {tp: (n, _alive(first).get(tp, 0)) for tp, n in _alive(again).items()
+                if n != _alive(first).get(tp, 0)}
+        # the list made by the comprehensions above is the test's own
+        assert set(grew) <= {list}, grew
+        assert all(n - was <= 3 for n, was in grew.values()), grew
+        assert _alive(again)[Foo] == 100
+        # and the program's own objects are still seen
+        more = [Foo(i) for i in range(7)]
+        assert _alive(t.stats())[Foo] == 107
+    assert results[6] and results[6][0].filename == __file__
+    del keep, more, results
+
+
+def test_quiet_regions_are_per_thread_and_nest():
+    got = {}
+
+    def other():
+        got["other"] = [Foo(i) for i in range(4)]
+
+    with heaplens.track(types=Foo) as t:
+        assert _c.track_quiet(True) is True
+        assert _c.track_quiet(True) is True      # nested
+        mine = [Foo(i) for i in range(5)]        # not recorded: quiet
+        th = threading.Thread(target=other)      # another thread is not quiet
+        th.start()
+        th.join()
+        assert _c.track_quiet(False) is True
+        also_quiet = [Foo(i) for i in range(6)]  # still one level in
+        _c.track_quiet(False)
+        seen = [Foo(i) for i in range(3)]
+        assert _c.track_quiet(False) is False   # not quiet: nothing to leave
+    assert row(t, Foo).born == 4 + 3
+    assert t.allocation_site(mine[0]) is None and t.allocation_site(also_quiet[0]) is None
+    assert t.allocation_site(seen[0]) is not None
+    assert t.allocation_site(got["other"][0]) is not None
+
+
+def test_frees_in_a_quiet_region_are_still_recorded():
+    with heaplens.track(types=Foo) as t:
+        objs = [Foo(i) for i in range(10)]
+        _c.track_quiet(True)
+        try:
+            del objs[:6]
+        finally:
+            _c.track_quiet(False)
+    r = row(t, Foo)
+    assert (r.born, r.died, r.alive) == (10, 6, 4)
+    del objs
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_fork_child_keeps_only_its_own_quiet_region():
+    """The forking thread's region survives the fork; the regions of threads
+    that did not are dropped (a new thread could get one's address)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def quiet_thread():
+        _c.track_quiet(True)
+        entered.set()
+        release.wait()
+        _c.track_quiet(False)
+
+    th = threading.Thread(target=quiet_thread)
+    th.start()
+    entered.wait()
+    _c.track_quiet(True)
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                # this thread's region is kept, the other thread's dropped
+                code = 0 if _c.track_quiet(False) and not _c.track_quiet(False) else 3
+                # a thread made here, whatever its address, is recorded
+                with heaplens.track(types=Foo) as t:
+                    done = []
+                    for _ in range(8):
+                        x = threading.Thread(target=lambda: done.append(Foo(0)))
+                        x.start()
+                        x.join()
+                if row(t, Foo).born != 8:
+                    code = 4
+            finally:
+                os.write(w, b"%d" % code)
+                os._exit(code)
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+        assert os.read(r, 10) == b"0"
+        os.close(r)
+    finally:
+        _c.track_quiet(False)
+        release.set()
+        th.join()
+
+
+def test_snapshots_chains_and_sizes_made_under_a_tracker_are_not_the_programs(tmp_path):
+    """A snapshot, a diff, a chain, an asized tree, a Monitor sample and a
+    dump read back are heaplens' results: kept, they are not counted alive
+    in the tracker's next stats() (before: 238 str, 134 DiffRow, 116 int,
+    101 Asized, 2 Census, 2 Snapshot... alive)."""
+    keep = [Foo(i) for i in range(50)]
+    # (a str held by a running function's local only is not counted alive:
+    # stats()' heap walk starts from the gc objects, docs/semantics.md)
+    path = str(tmp_path / "h.hld")
+    with heaplens.track() as t:
+        mine = [Foo(i) for i in range(20)]
+        m = heaplens.Monitor()              # (the test's own objects)
+        first = t.stats()
+        older = heaplens.snapshot()
+        newer = heaplens.snapshot()
+        d = newer.diff(older)
+        results = [older, newer, d, d.top(3), d.changed(), d.format(), str(d), older.format(),
+                   heaplens.asized(keep, detail=2), heaplens.why_alive(mine[0]),
+                   heaplens.referrers(mine[0]), m.sample(),
+                   heaplens.dump(path), heaplens.open_dump(path)]
+        # (new_objects() is left out: its list would keep alive the
+        # program's objects that were about to die)
+        results.append([str(r) for r in results[:10]])  # (a list and a namedtuple: str() of them is the test's)
+        again = t.stats()
+        before = _alive(first)
+        grew = {tp: (n, before.get(tp, 0)) for tp, n in _alive(again).items()
+                if n != before.get(tp, 0)}
+        assert set(grew) <= {list}, grew   # (the list above is the test's)
+        assert all(n - was <= 3 for n, was in grew.values()), grew
+        more = [Foo(i) for i in range(7)]
+        assert _alive(t.stats())[Foo] == 27
+    assert str(results[9]).endswith("-> <test_lifetimes.Foo>") or "Foo" in str(results[9])
+    del keep, mine, more, results
