@@ -392,6 +392,46 @@ START_TEST(test_record_table_model)
 }
 END_TEST
 
+/* Quiet regions (hl_track_quiet): the calling thread's births are left out
+ * while it is quiet, regions nest, and a thread past the 8 slots is
+ * recorded as before. */
+START_TEST(test_quiet_regions)
+{
+    ck_assert_int_eq(start(1), 0);
+    ck_assert_int_eq(hl_track_quiet(1), 1);
+    ck_assert_int_eq(hl_track_quiet(1), 1);
+    run("a = [Foo(i) for i in range(10)]\n");
+    ck_assert_int_eq(hl_track_quiet(0), 1);
+    run("b = [Foo(i) for i in range(5)]\n");
+    ck_assert_int_eq(hl_track_quiet(0), 1);
+    ck_assert_int_eq(hl_track_quiet(0), 0); /* not quiet: nothing to leave */
+    run("c = [Foo(i) for i in range(3)]\n");
+    /* The other 8 slots taken (by made-up thread states): this thread is
+     * not let in, and is recorded. */
+    for (uintptr_t i = 1; i <= HL_QUIET_MAX; i++)
+        ck_assert_int_eq(hl_lifetimes__quiet_enter((PyThreadState *)(i * 64)), 1);
+    ck_assert_int_eq(hl_track_quiet(1), 0);
+    run("d = [Foo(i) for i in range(4)]\n");
+    ck_assert_int_eq(hl_track_quiet(0), 0);
+    for (uintptr_t i = 1; i <= HL_QUIET_MAX; i++)
+        hl_lifetimes__quiet_leave((PyThreadState *)(i * 64));
+    /* Frees are recorded inside a region. */
+    ck_assert_int_eq(hl_track_quiet(1), 1);
+    run("del c[:2]\n");
+    ck_assert_int_eq(hl_track_quiet(0), 1);
+    ck_assert_int_eq(hl_track_stop(NULL), 0);
+    PyObject *foo = PyDict_GetItemString(ns, "Foo"); /* borrowed */
+    hl_track_type_stats *rows;
+    size_t n;
+    ck_assert_int_eq(hl_track_stats(&rows, &n), 0);
+    const hl_track_type_stats *r = row_of(rows, n, foo);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->born, 3 + 4);
+    ck_assert_uint_eq(r->died, 2);
+    hl_track_free(rows);
+}
+END_TEST
+
 Suite *
 lifetimes_suite(void)
 {
@@ -405,6 +445,7 @@ lifetimes_suite(void)
     tcase_add_test(tc, test_table_grows_and_shrinks);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_record_table_model);
+    tcase_add_test(tc, test_quiet_regions);
     suite_add_tcase(s, tc);
     return s;
 }
