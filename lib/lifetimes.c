@@ -8,6 +8,8 @@
 #include <cpuid.h>
 #endif
 
+#include <pthread.h>
+
 #include "lifetimes.h"
 #include "lifetimes_records.h"
 #include "lifetimes_types.h"
@@ -24,6 +26,29 @@ uint64_t hl_lifetimes__raw0;            /* raw reading at start */
 double hl_lifetimes__ns_per_raw = 1.0;
 
 
+/* In a fork child, the one thread left: the regions of the threads that did
+ * not survive the fork are dropped (a new thread could get one's address
+ * and be left out). Run by the C library right after fork(), before any
+ * Python code of the child. */
+static void
+quiet_after_fork(void)
+{
+    PyThreadState *ts = hl_compat__tstate(); /* NULL: C forked without the GIL */
+    int k = 0;
+    for (int i = 0; i < T.nquiet; i++)
+        if (ts != NULL && T.quiet[i].ts == ts)
+            T.quiet[k++] = T.quiet[i];
+    T.nquiet = k;
+}
+
+static pthread_once_t quiet_fork_once = PTHREAD_ONCE_INIT;
+
+static void
+quiet_fork_register(void)
+{
+    (void)pthread_atfork(NULL, NULL, quiet_after_fork);
+}
+
 /* Quiet threads (T.quiet). Both run with the GIL held. Returns 1 when `ts`
  * is now quiet (one level deeper), 0 when HL_QUIET_MAX other threads
  * already are: this one's births are then recorded, as without the call. */
@@ -32,6 +57,7 @@ hl_lifetimes__quiet_enter(PyThreadState *ts)
 {
     if (ts == NULL)
         return 0;
+    (void)pthread_once(&quiet_fork_once, quiet_fork_register);
     for (int i = 0; i < T.nquiet; i++)
         if (T.quiet[i].ts == ts) {
             T.quiet[i].depth++;
@@ -66,17 +92,6 @@ hl_track_quiet(int enter)
         return 0;
     hl_lifetimes__quiet_leave(ts);
     return 1;
-}
-
-void
-hl_track_quiet_after_fork(void)
-{
-    PyThreadState *ts = PyThreadState_Get();
-    int k = 0;
-    for (int i = 0; i < T.nquiet; i++)
-        if (T.quiet[i].ts == ts) /* the other threads are gone */
-            T.quiet[k++] = T.quiet[i];
-    T.nquiet = k;
 }
 
 void

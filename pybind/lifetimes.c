@@ -79,15 +79,6 @@ py_track_quiet(PyObject *self, PyObject *arg)
 }
 
 static PyObject *
-py_track_quiet_after_fork(PyObject *self, PyObject *unused)
-{
-    (void)self;
-    (void)unused;
-    hl_track_quiet_after_fork();
-    Py_RETURN_NONE;
-}
-
-static PyObject *
 py_track_active(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -450,8 +441,6 @@ static PyMethodDef lifetimes_methods[] = {
     {"track_active", (PyCFunction)py_track_active, METH_NOARGS, "track_active() -> bool"},
     {"track_quiet", (PyCFunction)py_track_quiet, METH_O,
      "track_quiet(enter) -> bool: enter (True; False when 8 threads are quiet already) or leave (False; False when not quiet) a quiet region of this thread"},
-    {"track_quiet_after_fork", (PyCFunction)py_track_quiet_after_fork, METH_NOARGS,
-     "track_quiet_after_fork(): drop the quiet regions of threads lost to a fork"},
     {"track_status", (PyCFunction)py_track_status, METH_NOARGS, "track_status() -> dict"},
     {"track_stats", (PyCFunction)py_track_stats, METH_NOARGS,
      "track_stats() -> [(type, born, died, alive, alive_bytes, p50_ns, p90_ns, max_ns)]"},

@@ -80,12 +80,9 @@ void hl_track_gc_phase(int collecting);
  * thread's births are recorded as before). Leaving returns 1, or 0 when the
  * thread is not quiet (nothing to leave): so a caller may leave after every
  * enter, whether it was entered or not, as regions are left in the order
- * opposite to their entering. */
+ * opposite to their entering. In a fork child, only the forking thread's
+ * regions are left (a handler registered with pthread_atfork). */
 int hl_track_quiet(int enter);
-
-/* In a fork child (the GIL held): forget the quiet regions of the threads
- * that did not survive the fork. */
-void hl_track_quiet_after_fork(void);
 
 /* Drop every record and release the references the tracker keeps (the code
  * objects of sites and the types of tracked objects). HL_ESTATE while

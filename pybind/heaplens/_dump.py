@@ -14,7 +14,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, table
 from heaplens._rows import RowSequence, TypeRows
-from heaplens._quiet import invisible, quiet
+from heaplens._quiet import invisible, quiet_enter, quiet_leave
 
 __all__ = ["DumpChain", "DumpDiff", "DumpFormatError", "DumpInfo", "DumpObject",
            "DumpTypeRow", "DumpTypeTable", "HeapDump", "RetainerRow", "RetainerTable", "dump",
@@ -94,7 +94,8 @@ def dump(path: Union[str, "os.PathLike[str]"], exclude: Sequence[Any] = ()) -> D
     are those ``snapshot()`` counts (same count, same bytes); what only the
     objects in ``exclude`` hold is left out. Read it with ``open_dump``.
     The format is in docs/format.md."""
-    with quiet:
+    quiet_enter()
+    try:
         _check_path("dump", path)
         _require("snapshot")
         # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
@@ -104,6 +105,8 @@ def dump(path: Union[str, "os.PathLike[str]"], exclude: Sequence[Any] = ()) -> D
         st = _c.dump(path, exclude)
         return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
                         st["bytes"], st["size"])
+    finally:
+        quiet_leave()
 
 
 @invisible

@@ -3,11 +3,14 @@
 While a thread is quiet, the tracker's hooks do not record its births (its
 frees still are): the rows, survivors, snapshots and reports heaplens makes
 for the user are not objects the user's program made, and must not show up
-as such in the next ``stats()``. Regions nest and are per thread.
+as such in the next ``stats()``. Regions nest and are per thread; the state
+is kept in C (``hl_track_quiet``).
 
-- ``with quiet:`` around a body: nothing extra is made, so a function that
-  walks the heap or is handed the user's object uses this (a wrapper's
-  argument tuple would be one more object holding it);
+- ``quiet_enter()`` / ``try: ... finally: quiet_leave()`` around a body:
+  nothing is made, so a function that walks the heap or is handed the
+  user's object uses this (a wrapper's argument tuple would be one more
+  object holding it, and a context manager object would be one more object
+  of heaplens' in a snapshot);
 - ``@invisible`` on a method that only formats or reads heaplens' results.
 
 Only heaplens' reading of what it holds is made quiet: never a collection,
@@ -17,7 +20,6 @@ makes and keeps is not recorded (docs/lifetimes.md).
 """
 
 import functools
-import os
 from typing import Any, Callable, TypeVar
 
 from heaplens import _heaplens as _c
@@ -27,23 +29,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 _set = getattr(_c, "track_quiet", None)   # (generic builds have no tracker)
 
 
-class _Quiet:
-    """The context manager (one object, shared: the state is the thread's,
-    kept in C). Leaving a region that was not entered, because 8 other
-    threads were quiet, does nothing."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        if _set is not None:
-            _set(True)
-
-    def __exit__(self, *exc: Any) -> None:
-        if _set is not None:
-            _set(False)
+def quiet_enter() -> None:
+    """Make the calling thread quiet (one level deeper). When 8 other
+    threads are quiet already it is not, and is recorded as before."""
+    if _set is not None:
+        _set(True)
 
 
-quiet = _Quiet()
+def quiet_leave() -> None:
+    """Leave the calling thread's innermost quiet region; nothing when it
+    is not quiet (an enter that was not let in)."""
+    if _set is not None:
+        _set(False)
 
 
 def invisible(fn: F) -> F:
@@ -59,9 +56,3 @@ def invisible(fn: F) -> F:
         finally:
             _set(False)
     return quietly  # type: ignore[return-value]
-
-
-if _set is not None and hasattr(os, "register_at_fork"):
-    # A thread quiet at the fork is gone in the child; a new thread there
-    # could get its address.
-    os.register_at_fork(after_in_child=_c.track_quiet_after_fork)

@@ -18,7 +18,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import human_count, human_size, table
 from heaplens._rows import TypeRows
-from heaplens._quiet import invisible, quiet
+from heaplens._quiet import invisible, quiet_enter, quiet_leave
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
@@ -189,11 +189,14 @@ class Snapshot:
     def new_objects(self, type: Union[type, str, None] = None) -> List[Any]:
         """The live objects that did not exist when this snapshot was taken
         (see ``heaplens.new_objects``)."""
-        with quiet:
+        quiet_enter()
+        try:
             if self._census is None:
                 raise ValueError("this snapshot has no object addresses: it was loaded from a "
                                  "file")
             return self._census.new_objects(type, (_OURS, *_OURS))
+        finally:
+            quiet_leave()
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
@@ -220,7 +223,8 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
     it did not record (older ones, or filtered out) make one row,
     ``<not tracked>``.
     """
-    with quiet:
+    quiet_enter()
+    try:
         if model not in _MODELS:
             raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
         if by not in ("type", "site"):
@@ -245,6 +249,8 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
             return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
                             sys.version.split()[0], census, census.peak_bytes)
         return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
+    finally:
+        quiet_leave()
 
 
 def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
@@ -278,10 +284,13 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     An object whose address was free at snapshot time counts as new; one
     created at the address of an object that has died since is missed.
     """
-    with quiet:
+    quiet_enter()
+    try:
         if not isinstance(since, Snapshot):
             raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
         return since.new_objects(type)
+    finally:
+        quiet_leave()
 
 
 class SnapshotDiff(TypeRows[DiffRow]):
@@ -603,7 +612,8 @@ class Monitor:
         return s
 
     def _take(self) -> Sample:
-        with quiet:
+        quiet_enter()
+        try:
             snap = snapshot(self.model, addresses=False, exclude=(self,))
             rows = snap.rows if self.top is None else snap.rows[:self.top]
             s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
@@ -614,6 +624,8 @@ class Monitor:
                 self.last = snap
                 self.samples.append(s)
             return s
+        finally:
+            quiet_leave()
 
     @invisible
     def growth(self) -> SnapshotDiff:

@@ -560,9 +560,11 @@ def test_reading_a_running_tracker_leaves_no_trace_in_it(backend):
         again = t.stats()
         grew = {tp: (n, _alive(first).get(tp, 0)) for tp, n in _alive(again).items()
                 if n != _alive(first).get(tp, 0)}
-        # the list made by the comprehensions above is the test's own
-        assert set(grew) <= {list}, grew
-        assert all(n - was <= 3 for n, was in grew.values()), grew
+        # (the lists made above are the test's own; on 3.9/3.10 a dict
+        # reused from the free list reads as born where it was, once per
+        # collection: docs/lifetimes.md, "What each backend can miss")
+        assert all(abs(n - was) <= 3 for n, was in grew.values()), grew
+        assert not any(_lifetimes.heaplens_type(tp) for tp in grew), grew
         assert _alive(again)[Foo] == 100
         # and the program's own objects are still seen
         more = [Foo(i) for i in range(7)]
@@ -681,8 +683,11 @@ def test_snapshots_chains_and_sizes_made_under_a_tracker_are_not_the_programs(tm
         before = _alive(first)
         grew = {tp: (n, before.get(tp, 0)) for tp, n in _alive(again).items()
                 if n != before.get(tp, 0)}
-        assert set(grew) <= {list}, grew   # (the list above is the test's)
-        assert all(n - was <= 3 for n, was in grew.values()), grew
+        # (the lists made above are the test's own; on 3.9/3.10 a dict
+        # reused from the free list reads as born where it was, once per
+        # collection: docs/lifetimes.md, "What each backend can miss")
+        assert all(abs(n - was) <= 3 for n, was in grew.values()), grew
+        assert not any(_lifetimes.heaplens_type(tp) for tp in grew), grew
         more = [Foo(i) for i in range(7)]
         assert _alive(t.stats())[Foo] == 27
     assert str(results[9]).endswith("-> <test_lifetimes.Foo>") or "Foo" in str(results[9])
