@@ -378,6 +378,7 @@ track_start(const hl_track_options *opts)
     }
     T.interp = PyInterpreterState_Get();
     T.gc_flag = opts->backend == HL_BACKEND_ALLOCATOR ? hl_compat__gc_collecting_flag(T.interp) : NULL;
+    T.quiet_self = NULL;
     T.frames = opts->frames;
     T.only = opts->current_thread ? PyThreadState_Get() : NULL;
     T.backend = opts->backend;
@@ -523,11 +524,10 @@ confirm(void)
     opts.on_object = confirm_on_object;
     confirm_ctx c = {0};
     opts.payload = &c;
-    PyThreadState *me = hl_compat__tstate();
-    int q = hl_lifetimes__quiet_enter(me); /* the walk's own objects are not ours to count */
+    PyThreadState *was_quiet = T.quiet_self;
+    T.quiet_self = hl_compat__tstate(); /* the walk's own objects are not ours to count */
     int rc = hl_heap_walk(NULL, &opts, NULL, 0);
-    if (q)
-        hl_lifetimes__quiet_leave(me);
+    T.quiet_self = was_quiet;
     /* A __sizeof__ run by the walk may have let another thread run and
      * allocate: its pending block is settled first (the flush empties the
      * nursery slot T.pending points to, which the next event would then
@@ -829,11 +829,10 @@ hl_track_lookup(hl_track_record *out, PyObject *obj)
      * in the model of the figures. */
     Py_ssize_t flat;
     if (!(r->site & SITE_CONFIRMED)) {
-        PyThreadState *me = hl_compat__tstate();
-        int q = hl_lifetimes__quiet_enter(me);
+        PyThreadState *was_quiet = T.quiet_self;
+        T.quiet_self = hl_compat__tstate();
         int rc = hl_size_flat(&flat, obj, HL_MODEL_GETSIZEOF, 1);
-        if (q)
-            hl_lifetimes__quiet_leave(me);
+        T.quiet_self = was_quiet;
         if (rc == 0) {
             out->size = (uint64_t)flat;
         } else if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception)) {

@@ -281,7 +281,7 @@ typedef struct {
     uintptr_t deferred[DEFER_N]; /* blocks to resolve later (see resolve_block) */
     uint16_t deferred_tries[DEFER_N];
     int ndeferred;
-    int collecting;         /* a collection runs (3.9-3.11: see hl_track_gc_phase) */
+    int collecting;         /* a collection runs (hl_track_gc_phase, from gc.callbacks) */
 
     /* 3.9-3.11: a collection runs inside a gc object's allocation, before
      * its header is written (compat.h, "the collector's flag"). The block
@@ -307,10 +307,15 @@ typedef struct {
     size_t types_unverified;
     PyObject *subclasses;   /* strong: the C method type.__subclasses__ */
 
-    /* Threads doing heaplens' own work (learn, confirm, and the Python
-     * API's calls that make results: hl_track_quiet): their births are not
-     * recorded, deaths still are. A thread may nest (depth). nquiet is what
-     * the hooks read first; the table outlives a tracker's stop and start. */
+    /* Our own work in C outside the hooks (learn, confirm, a lookup's
+     * size) allocates: births of this thread are not recorded then, deaths
+     * still are. Always honoured, and needs no slot. */
+    PyThreadState *quiet_self;
+    /* Threads in a quiet region of the API (hl_track_quiet: the Python
+     * calls that make heaplens' results), likewise, except while a
+     * collection runs: its finalizers and weakref callbacks are the user's
+     * code. A thread may nest (depth). nquiet is what the hooks read first;
+     * the table outlives a tracker's stop and start. */
     struct {
         PyThreadState *ts;
         unsigned depth;
@@ -343,7 +348,7 @@ extern double hl_lifetimes__ns_per_raw;
  * shared library (measured: 1% of a churn loop). */
 #define reent hl_lifetimes__reent
 
-/* Whether `ts` is doing heaplens' own work now (see T.quiet). */
+/* Whether `ts` is in a quiet region of the API (T.quiet). */
 static inline int
 quiet_thread(PyThreadState *ts)
 {
@@ -351,6 +356,14 @@ quiet_thread(PyThreadState *ts)
         if (T.quiet[i].ts == ts)
             return 1;
     return 0;
+}
+
+/* Whether the births of `ts` are left out now: our own C work, or a quiet
+ * region outside a collection. */
+static inline int
+quiet_now(PyThreadState *ts)
+{
+    return ts == T.quiet_self || (T.nquiet != 0 && !T.collecting && quiet_thread(ts));
 }
 
 static inline uint64_t

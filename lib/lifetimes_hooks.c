@@ -34,7 +34,7 @@ watching(PyThreadState **tsp)
         return 0;
 #if !HL_HAVE_PER_INTERP_GIL
     /* (one GIL: the thread needs looking at only to leave some out) */
-    if (T.only == NULL && T.nquiet == 0)
+    if (T.only == NULL && T.quiet_self == NULL && T.nquiet == 0)
         return 1;
 #endif
     PyThreadState *ts = *tsp = hl_compat__tstate(); /* (site_now_ts uses it again) */
@@ -45,7 +45,7 @@ watching(PyThreadState **tsp)
     if (ts->interp != T.interp)
         return 0;
 #endif
-    return (T.only == NULL || ts == T.only) && (T.nquiet == 0 || !quiet_thread(ts));
+    return (T.only == NULL || ts == T.only) && !quiet_now(ts);
 }
 
 /* Whether a free or resize may touch the tables: on 3.12+ a sub-interpreter
@@ -297,7 +297,7 @@ tracer(PyObject *op, PyRefTracerEvent event, void *data)
     reent = 1;
     if (event == PyRefTracer_CREATE) {
         PyThreadState *ts = hl_compat__tstate();
-        if ((T.only == NULL || ts == T.only) && !quiet_thread(ts)) {
+        if ((T.only == NULL || ts == T.only) && !quiet_now(ts)) {
             settle_pending(0);
             {
                 record *r = rec_birth((uintptr_t)op); /* a DESTROY we missed dies here */

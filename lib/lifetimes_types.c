@@ -384,8 +384,8 @@ learn(void)
         return;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    PyThreadState *me = hl_compat__tstate();
-    int q = hl_lifetimes__quiet_enter(me);
+    PyThreadState *was_quiet = T.quiet_self;
+    T.quiet_self = hl_compat__tstate();
     /* A base may itself be a candidate: go on while something is learned.
      * Downwards, as a removal moves the last candidate into the gap. */
     for (int progress = 1; progress && T.nnewtypes > 0;) {
@@ -436,8 +436,7 @@ learn(void)
     T.nwaiting = k;
     settle_dead_waiting();
     reent = 0;
-    if (q)
-        hl_lifetimes__quiet_leave(me);
+    T.quiet_self = was_quiet;
     PyErr_Restore(et, ev, tb);
 }
 

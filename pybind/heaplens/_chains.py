@@ -13,7 +13,7 @@ from typing import Any, List, Sequence, Tuple
 from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import safe_repr
-from heaplens._quiet import invisible, quiet_enter, quiet_leave
+from heaplens._quiet import invisible, quietly
 
 __all__ = ["Chain", "referrer_chain", "referrers", "why_alive"]
 
@@ -185,11 +185,11 @@ def referrer_chain(obj: Any, max_hops: int = 64) -> Chain:
     """Why is ``obj`` alive? The shortest chain of references from a module,
     class, frame or outside holder down to it, computed in C over a
     reverse-edge index of the heap (no gc.get_referrers per hop)."""
-    quiet_enter()
-    try:
-        return _chains([obj], max_hops)[0]
-    finally:
-        quiet_leave()
+    return quietly(_referrer_chain, obj, max_hops)
+
+
+def _referrer_chain(obj, max_hops):
+    return _chains([obj], max_hops)[0]
 
 
 why_alive = referrer_chain
@@ -225,13 +225,13 @@ def _chains(objs: Sequence[Any], max_hops: int = 64, exclude: Sequence[Any] = ()
 
 def referrers(obj: Any) -> List[Any]:
     """The objects that refer to ``obj`` (each once), from a heap index."""
-    quiet_enter()
+    return quietly(_referrers, obj)
+
+
+def _referrers(obj):
+    user, ours = _frames()
     try:
-        user, ours = _frames()
-        try:
-            refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
-        finally:
-            del user, ours     # our frames refer to these lists: no cycle left
-        return [r for r in refs if not _is_ours(r)]
+        refs, _ext = _c.referrers(obj, exclude=(user, ours, *ours))
     finally:
-        quiet_leave()
+        del user, ours     # our frames refer to these lists: no cycle left
+    return [r for r in refs if not _is_ours(r)]

@@ -14,7 +14,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import clip_text, human_size, table
 from heaplens._rows import RowSequence, TypeRows
-from heaplens._quiet import invisible, quiet_enter, quiet_leave
+from heaplens._quiet import invisible, quietly
 
 __all__ = ["DumpChain", "DumpDiff", "DumpFormatError", "DumpInfo", "DumpObject",
            "DumpTypeRow", "DumpTypeTable", "HeapDump", "RetainerRow", "RetainerTable", "dump",
@@ -94,19 +94,19 @@ def dump(path: Union[str, "os.PathLike[str]"], exclude: Sequence[Any] = ()) -> D
     are those ``snapshot()`` counts (same count, same bytes); what only the
     objects in ``exclude`` hold is left out. Read it with ``open_dump``.
     The format is in docs/format.md."""
-    quiet_enter()
-    try:
-        _check_path("dump", path)
-        _require("snapshot")
-        # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
-        # them out: the same objects in both.
-        from heaplens._snapshot import _OURS
-        exclude = (*exclude, _OURS, *_OURS)
-        st = _c.dump(path, exclude)
-        return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
-                        st["bytes"], st["size"])
-    finally:
-        quiet_leave()
+    return quietly(_dump, path, exclude)
+
+
+def _dump(path, exclude):
+    _check_path("dump", path)
+    _require("snapshot")
+    # heaplens' snapshots and diffs alive are left out, as snapshot() leaves
+    # them out: the same objects in both.
+    from heaplens._snapshot import _OURS
+    exclude = (*exclude, _OURS, *_OURS)
+    st = _c.dump(path, exclude)
+    return DumpInfo(os.fsdecode(path), st["objects"], st["references"], st["types"],
+                    st["bytes"], st["size"])
 
 
 @invisible
@@ -223,8 +223,9 @@ class HeapDump:
     def objects(self) -> Iterator[DumpObject]:
         """Every object, in the order the dump wrote them."""
         for i in range(len(self._d)):
-            yield self._record(i)
+            yield quietly(HeapDump._record, self, i)
 
+    @invisible
     def object(self, id: int) -> DumpObject:
         """The record of the object ``id``; KeyError when there is none."""
         return self._record(self._index(id))
@@ -233,6 +234,7 @@ class HeapDump:
         return isinstance(id, int) and not isinstance(id, bool) and 0 <= id < 1 << 64 \
             and self._d.find(id) >= 0
 
+    @invisible
     def find(self, type_name: str) -> List[int]:
         """Ids of the objects whose type is named ``type_name`` (the
         snapshot's row name: ``module.qualname``, the bare name for
@@ -243,6 +245,7 @@ class HeapDump:
         return [self._id(i) for i in self._d.of_types(want)]
 
     @property
+    @invisible
     def roots(self) -> Tuple[int, ...]:
         """Ids of the root objects: held from outside the heap (their
         reference count exceeds the references the dump records), modules,
@@ -286,6 +289,7 @@ class HeapDump:
                 [t for t, name in enumerate(self._types) if name == "module"])
         return self._module_ix
 
+    @invisible
     def path_to_root(self, id: int) -> DumpChain:
         """The shortest chain of references from a root to ``id``."""
         i = self._index(id)
@@ -332,6 +336,7 @@ class HeapDump:
             rows.append(RetainerRow(addr, self._types[t], size, self._d.retained(i), text))
         return RetainerTable(rows)
 
+    @invisible
     def by_type(self) -> "DumpTypeTable":
         """Per type: objects, flat bytes and the bytes they retain
         together, largest retained first."""

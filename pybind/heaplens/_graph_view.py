@@ -13,7 +13,7 @@ from heaplens._asizeof import asizeof, flatsize
 from heaplens._format import human_size
 from heaplens._chains import _frames, _is_ours, _label
 from heaplens._dot import _dot_escape, _node_title, _render
-from heaplens._quiet import quiet_enter, quiet_leave
+from heaplens._quiet import quietly
 
 # Each round of a backward search with a filter or grouping rebuilds the
 # heap's reverse-edge index; rounds stop when nothing new is left out.
@@ -189,9 +189,5 @@ def graph(obj: Any, direction: str = "back", depth: int = 4, max_nodes: int = 60
     the rest (0: no cap); ``group_functions``: the functions that refer to a
     module's globals dict only as their ``__globals__`` are drawn as one
     node, "N functions of module m"."""
-    quiet_enter()
-    try:
-        return build_graph(obj, direction, depth, max_nodes, output, filter, extra_ignore,
-                           too_many, group_functions)
-    finally:
-        quiet_leave()
+    return quietly(build_graph, obj, direction, depth, max_nodes, output, filter, extra_ignore,
+                   too_many, group_functions)

@@ -289,8 +289,9 @@ class Tracker:
                            current_thread=self.threads == "current", types=self.types,
                            known_types=known)
             del known
-            if backend == "allocator":
-                gc.callbacks.append(_c.track_gc_phase)
+            # (both backends: a collection inside heaplens' own quiet work
+            # is recorded, heaplens._quiet; the allocator's safe points)
+            gc.callbacks.append(_c.track_gc_phase)
             self.backend = backend
             self.lost = False
             self._state = "running"

@@ -4,18 +4,19 @@ While a thread is quiet, the tracker's hooks do not record its births (its
 frees still are): the rows, survivors, snapshots and reports heaplens makes
 for the user are not objects the user's program made, and must not show up
 as such in the next ``stats()``. Regions nest and are per thread; the state
-is kept in C (``hl_track_quiet``).
+is kept in C (``hl_track_quiet``), and a collection that runs inside a
+region is recorded as usual (its finalizers are the user's code).
 
-- ``quiet_enter()`` / ``try: ... finally: quiet_leave()`` around a body:
-  nothing is made, so a function that walks the heap or is handed the
-  user's object uses this (a wrapper's argument tuple would be one more
-  object holding it, and a context manager object would be one more object
-  of heaplens' in a snapshot);
+- ``quietly(fn, *args)`` calls ``fn`` in a region entered and left in C:
+  no signal handler can run between entering and the call, so a
+  KeyboardInterrupt never leaves the thread quiet; the arguments are passed
+  on without a tuple, so a function that walks the heap or is handed the
+  user's object is called this way (``fn`` at module level, never a
+  closure: a cell would hold the object);
 - ``@invisible`` on a method that only formats or reads heaplens' results.
 
-Only heaplens' reading of what it holds is made quiet: never a collection,
-whose finalizers are the user's code. The user's code that heaplens runs for
-a figure or a name (a ``__sizeof__``, a ``__repr__``) is quiet too; what it
+The user's code that heaplens runs for a figure or a name (a
+``__sizeof__``, a ``__repr__``, a ``graph()`` filter) is quiet too; what it
 makes and keeps is not recorded (docs/lifetimes.md).
 """
 
@@ -26,33 +27,21 @@ from heaplens import _heaplens as _c
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_set = getattr(_c, "track_quiet", None)   # (generic builds have no tracker)
+
+def _plain_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
-def quiet_enter() -> None:
-    """Make the calling thread quiet (one level deeper). When 8 other
-    threads are quiet already it is not, and is recorded as before."""
-    if _set is not None:
-        _set(True)
-
-
-def quiet_leave() -> None:
-    """Leave the calling thread's innermost quiet region; nothing when it
-    is not quiet (an enter that was not let in)."""
-    if _set is not None:
-        _set(False)
+# (generic builds have no tracker, and nothing to be quiet for)
+quietly: Callable[..., Any] = getattr(_c, "quiet_call", _plain_call)
 
 
 def invisible(fn: F) -> F:
     """``fn``, with the calling thread quiet while it runs."""
-    if _set is None:
+    if quietly is _plain_call:
         return fn
 
     @functools.wraps(fn)
-    def quietly(*args: Any, **kwargs: Any) -> Any:
-        _set(True)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _set(False)
-    return quietly  # type: ignore[return-value]
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        return quietly(fn, *args, **kwargs)
+    return quiet  # type: ignore[return-value]

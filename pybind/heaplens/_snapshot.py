@@ -18,7 +18,7 @@ from heaplens import _heaplens as _c
 from heaplens._capabilities import require as _require
 from heaplens._format import human_count, human_size, table
 from heaplens._rows import TypeRows
-from heaplens._quiet import invisible, quiet_enter, quiet_leave
+from heaplens._quiet import invisible, quietly
 
 __all__ = ["Monitor", "Snapshot", "SnapshotDiff", "SnapshotFormatError", "load",
            "new_objects", "snapshot"]
@@ -189,14 +189,13 @@ class Snapshot:
     def new_objects(self, type: Union[type, str, None] = None) -> List[Any]:
         """The live objects that did not exist when this snapshot was taken
         (see ``heaplens.new_objects``)."""
-        quiet_enter()
-        try:
-            if self._census is None:
-                raise ValueError("this snapshot has no object addresses: it was loaded from a "
-                                 "file")
-            return self._census.new_objects(type, (_OURS, *_OURS))
-        finally:
-            quiet_leave()
+        return quietly(Snapshot._new_objects, self, type)
+
+    def _new_objects(self, type):
+        if self._census is None:
+            raise ValueError("this snapshot has no object addresses: it was loaded from a "
+                             "file")
+        return self._census.new_objects(type, (_OURS, *_OURS))
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the snapshot to ``path`` in the format of docs/format.md."""
@@ -223,34 +222,34 @@ def snapshot(model: str = "getsizeof", align: int = 8, by: str = "type",
     it did not record (older ones, or filtered out) make one row,
     ``<not tracked>``.
     """
-    quiet_enter()
-    try:
-        if model not in _MODELS:
-            raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
-        if by not in ("type", "site"):
-            raise ValueError("by must be 'type' or 'site', not %r" % (by,))
-        _require("allocator_model" if model == "allocator" else "snapshot")
-        tracker = None
-        if by == "site":
-            _require("snapshot_by_site")
-            from heaplens._lifetimes import current_tracker
-            tracker = current_tracker()
-            if tracker is None or not tracker.active:
-                raise ValueError("by='site' needs a running tracker: take the snapshot inside "
-                                 "`with heaplens.track():`")
-        if not isinstance(align, int) or align < 1 or align & (align - 1):
-            raise ValueError("align must be a power of 2, not %r" % (align,))
-        t = time.time()
-        census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
-                                exclude=(*exclude, _OURS, *_OURS))
-        if not addresses:
-            census.release_addresses()
-        if tracker is not None:
-            return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
-                            sys.version.split()[0], census, census.peak_bytes)
-        return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
-    finally:
-        quiet_leave()
+    return quietly(_snapshot, model, align, by, addresses, exclude)
+
+
+def _snapshot(model, align, by, addresses, exclude):
+    if model not in _MODELS:
+        raise ValueError("model must be 'getsizeof' or 'allocator', not %r" % (model,))
+    if by not in ("type", "site"):
+        raise ValueError("by must be 'type' or 'site', not %r" % (by,))
+    _require("allocator_model" if model == "allocator" else "snapshot")
+    tracker = None
+    if by == "site":
+        _require("snapshot_by_site")
+        from heaplens._lifetimes import current_tracker
+        tracker = current_tracker()
+        if tracker is None or not tracker.active:
+            raise ValueError("by='site' needs a running tracker: take the snapshot inside "
+                             "`with heaplens.track():`")
+    if not isinstance(align, int) or align < 1 or align & (align - 1):
+        raise ValueError("align must be a power of 2, not %r" % (align,))
+    t = time.time()
+    census = _c.heap_census(model=_MODELS[model], align=align, addresses=bool(addresses),
+                            exclude=(*exclude, _OURS, *_OURS))
+    if not addresses:
+        census.release_addresses()
+    if tracker is not None:
+        return Snapshot(_site_rows(tracker, census, _MODELS[model], align), t, model, by,
+                        sys.version.split()[0], census, census.peak_bytes)
+    return Snapshot(None, t, model, by, sys.version.split()[0], census, census.peak_bytes)
 
 
 def _site_rows(tracker: Any, census: Any, model: int, align: int) -> List[Tuple[str, int, int]]:
@@ -284,13 +283,13 @@ def new_objects(since: Snapshot, type: Union[type, str, None] = None) -> List[An
     An object whose address was free at snapshot time counts as new; one
     created at the address of an object that has died since is missed.
     """
-    quiet_enter()
-    try:
-        if not isinstance(since, Snapshot):
-            raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
-        return since.new_objects(type)
-    finally:
-        quiet_leave()
+    return quietly(_new_objects, since, type)
+
+
+def _new_objects(since, type):
+    if not isinstance(since, Snapshot):
+        raise TypeError("since must be a Snapshot, not %s" % (since.__class__.__name__,))
+    return since.new_objects(type)
 
 
 class SnapshotDiff(TypeRows[DiffRow]):
@@ -612,20 +611,19 @@ class Monitor:
         return s
 
     def _take(self) -> Sample:
-        quiet_enter()
-        try:
-            snap = snapshot(self.model, addresses=False, exclude=(self,))
-            rows = snap.rows if self.top is None else snap.rows[:self.top]
-            s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
-                       {r.type_name: (r.count, r.size) for r in rows})
-            with self._lock:
-                if self.first is None:
-                    self.first = snap
-                self.last = snap
-                self.samples.append(s)
-            return s
-        finally:
-            quiet_leave()
+        return quietly(Monitor._take_quietly, self)
+
+    def _take_quietly(self):
+        snap = snapshot(self.model, addresses=False, exclude=(self,))
+        rows = snap.rows if self.top is None else snap.rows[:self.top]
+        s = Sample(time.monotonic() - self._t0, snap.total_count, snap.total_size,
+                   {r.type_name: (r.count, r.size) for r in rows})
+        with self._lock:
+            if self.first is None:
+                self.first = snap
+            self.last = snap
+            self.samples.append(s)
+        return s
 
     @invisible
     def growth(self) -> SnapshotDiff:
