@@ -185,11 +185,14 @@ def referrer_chain(obj: Any, max_hops: int = 64) -> Chain:
     """Why is ``obj`` alive? The shortest chain of references from a module,
     class, frame or outside holder down to it, computed in C over a
     reverse-edge index of the heap (no gc.get_referrers per hop)."""
-    return quietly(_referrer_chain, obj, max_hops)
+    # In a list that the search leaves out: on 3.11+ an argument of a call
+    # to C stays on the calling frame's stack, which no frame's locals show,
+    # and `obj` would read as held from outside the heap.
+    return quietly(_referrer_chain, [obj], max_hops)
 
 
-def _referrer_chain(obj, max_hops):
-    return _chains([obj], max_hops)[0]
+def _referrer_chain(objs, max_hops):
+    return _chains(objs, max_hops)[0]
 
 
 why_alive = referrer_chain
