@@ -437,11 +437,41 @@ PyTypeObject hl_py_census_type = {
     .tp_getset = census_getset,
 };
 
+/* quiet_call(fn, *args, **kwargs): fn(*args, **kwargs) in a quiet region
+ * of this thread. Entered and left here, in C: no signal handler can run
+ * between entering and the call, or between its return and leaving, so an
+ * exception (a KeyboardInterrupt) never leaves the thread quiet. The
+ * arguments are passed on as they came: no tuple holds them (a snapshot
+ * taken inside would count it). Here, with the census glue, as generic
+ * builds call it too. */
+static PyObject *
+py_quiet_call(PyObject *self, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
+{
+    (void)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "quiet_call needs a function to call");
+        return NULL;
+    }
+#if HL_HAVE_TRACKER
+    int entered = hl_track_quiet(1);
+    PyObject *r = PyObject_Vectorcall(args[0], args + 1, nargs - 1, kwnames);
+    if (entered)
+        (void)hl_track_quiet(0);
+    return r;
+#else
+    /* (generic builds: no tracker to be quiet for; the call is the same) */
+    return PyObject_Vectorcall(args[0], args + 1, nargs - 1, kwnames);
+#endif
+}
+
 static PyMethodDef census_module_methods[] = {
     {"gc_counts", (PyCFunction)hl_py_gc_counts, METH_NOARGS,
      "gc_counts() -> {type: count} of the gc-tracked objects only"},
     {"heap_census", (PyCFunction)(void (*)(void))hl_py_heap_census, METH_VARARGS | METH_KEYWORDS,
      "heap_census(model=0, align=8, addresses=True) -> Census of every live object"},
+    {"quiet_call", (PyCFunction)(void (*)(void))py_quiet_call, METH_FASTCALL | METH_KEYWORDS,
+     "quiet_call(fn, *args, **kwargs): fn(*args, **kwargs), this thread quiet meanwhile"},
     {NULL, NULL, 0, NULL},
 };
 

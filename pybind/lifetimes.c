@@ -78,27 +78,6 @@ py_track_quiet(PyObject *self, PyObject *arg)
     return PyBool_FromLong(rc);
 }
 
-/* quiet_call(fn, *args, **kwargs): fn(*args, **kwargs) in a quiet region
- * of this thread. Entered and left here, in C: no signal handler can run
- * between entering and the call, or between its return and leaving, so an
- * exception (a KeyboardInterrupt) never leaves the thread quiet. The
- * arguments are passed on as they came: no tuple holds them. */
-static PyObject *
-py_quiet_call(PyObject *self, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
-{
-    (void)self;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs < 1) {
-        PyErr_SetString(PyExc_TypeError, "quiet_call needs a function to call");
-        return NULL;
-    }
-    int entered = hl_track_quiet(1);
-    PyObject *r = PyObject_Vectorcall(args[0], args + 1, nargs - 1, kwnames);
-    if (entered)
-        (void)hl_track_quiet(0);
-    return r;
-}
-
 static PyObject *
 py_track_active(PyObject *self, PyObject *unused)
 {
@@ -460,8 +439,6 @@ static PyMethodDef lifetimes_methods[] = {
      "track_stop() -> True when events were lost (our hook was removed)"},
     {"track_clear", (PyCFunction)py_track_clear, METH_NOARGS, "track_clear()"},
     {"track_active", (PyCFunction)py_track_active, METH_NOARGS, "track_active() -> bool"},
-    {"quiet_call", (PyCFunction)(void (*)(void))py_quiet_call, METH_FASTCALL | METH_KEYWORDS,
-     "quiet_call(fn, *args, **kwargs): fn(*args, **kwargs), this thread quiet meanwhile"},
     {"track_quiet", (PyCFunction)py_track_quiet, METH_O,
      "track_quiet(enter) -> bool: enter (True; False when 8 threads are quiet already) or leave (False; False when not quiet) a quiet region of this thread"},
     {"track_status", (PyCFunction)py_track_status, METH_NOARGS, "track_status() -> dict"},

@@ -28,17 +28,13 @@ from heaplens import _heaplens as _c
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _plain_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return fn(*args, **kwargs)
-
-
-# (generic builds have no tracker, and nothing to be quiet for)
-quietly: Callable[..., Any] = getattr(_c, "quiet_call", _plain_call)
+# (in generic builds, which have no tracker, a plain call)
+quietly: Callable[..., Any] = _c.quiet_call
 
 
 def invisible(fn: F) -> F:
     """``fn``, with the calling thread quiet while it runs."""
-    if quietly is _plain_call:
+    if not _c.HAVE_TRACKER:
         return fn
 
     @functools.wraps(fn)
